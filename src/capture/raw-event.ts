@@ -1,0 +1,114 @@
+/**
+ * What crosses the native boundary: one proc-connector event, decoded but not interpreted, plus
+ * the /proc/<pid> snapshot the reader thread took the moment an exec arrived. Plain data only;
+ * the same shape is produced by the recorded source (NDJSON, with Buffers as base64) and by the
+ * /proc scanner (src/process/procfs.ts) when the process table is seeded or resynchronised.
+ */
+
+export type RawEventKind =
+  | 'fork'
+  | 'exec'
+  | 'exit'
+  | 'comm'
+  | 'sid'
+  | 'uid'
+  | 'gid'
+  | 'ptrace'
+  | 'coredump';
+
+/** Names of the /proc reads a snapshot tries; a failed one is listed in `ProcSnapshot.failed`. */
+export type SnapshotRead = 'cmdline' | 'comm' | 'stat' | 'status' | 'exe' | 'cwd' | 'cgroup';
+
+export interface ProcSnapshot {
+  /** Raw /proc/<pid>/cmdline bytes: arguments separated by NUL, as the kernel gives them. */
+  cmdline: Buffer | null;
+  /** True when cmdline was longer than the configured cap and was cut there. */
+  cmdlineTruncated: boolean;
+  /** /proc/<pid>/comm without the trailing newline (at most 15 bytes, kernel-side). */
+  comm: string | null;
+  /** readlink /proc/<pid>/exe (" (deleted)" suffix kept as the kernel reports it). */
+  exe: string | null;
+  /** readlink /proc/<pid>/cwd. */
+  cwd: string | null;
+  /** From /proc/<pid>/stat. -1 where stat could not be read. */
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** tty_nr from stat (0 = no controlling terminal); major = (tty >> 8) & 0xfff. */
+  ttyNr: number;
+  /** Process start time in clock ticks since boot (stat field 22). */
+  startTicks: number;
+  /** From /proc/<pid>/status Uid:/Gid: lines (real, effective). -1 where unreadable. */
+  ruid: number;
+  euid: number;
+  rgid: number;
+  egid: number;
+  /** First line of /proc/<pid>/cgroup (cgroup v2 "0::/path"), path part only. */
+  cgroup: string | null;
+  /** Reads that failed (process gone, permission, ...). Never fatal. */
+  failed: SnapshotRead[];
+}
+
+export interface RawEvent {
+  kind: RawEventKind;
+  /** CPU that generated the event and its per-CPU sequence number (from the connector header). */
+  cpu: number;
+  seq: number;
+  /** Kernel timestamp: CLOCK_MONOTONIC nanoseconds (ktime_get_ns) at the event. */
+  timestampNs: bigint;
+  /** The subject process: the child for fork; the process itself otherwise. */
+  pid: number;
+  tgid: number;
+  /** fork: the parent. exit/coredump: the parent where the kernel reports it (0 otherwise). */
+  parentPid?: number;
+  parentTgid?: number;
+  /** exit: exit status as the kernel reports it (wait status) and the exit signal. */
+  exitCode?: number;
+  exitSignal?: number;
+  /** uid/gid events: real and effective ids after the change. */
+  ruid?: number;
+  euid?: number;
+  rgid?: number;
+  egid?: number;
+  /** comm event: the new comm. */
+  comm?: string;
+  /** ptrace event: the tracer (0 on detach). */
+  tracerPid?: number;
+  tracerTgid?: number;
+  /** exec: the snapshot of /proc/<pid> taken on the reader thread. */
+  snapshot?: ProcSnapshot;
+}
+
+/** Counters kept by the native reader; every loss is visible here. */
+export interface CaptureStats {
+  eventsByKind: Record<RawEventKind, number>;
+  /** recvmsg returned ENOBUFS: the kernel dropped an unknown number of events. */
+  overflows: number;
+  /** Per-CPU sequence gaps: events the kernel numbered but we never received. */
+  sequenceGaps: number;
+  /** Messages refused: not from the kernel (nl_pid != 0) or with bad lengths. */
+  messagesRejected: number;
+  /** Batches (and the events in them) dropped because JS did not keep up. */
+  batchesDropped: number;
+  eventsDropped: number;
+  /** Exec snapshots with at least one failed read, and those where the process was already gone. */
+  snapshotsPartial: number;
+  snapshotsGone: number;
+  /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
+  receiveBufferBytes: number;
+  realtime: boolean;
+}
+
+export interface CaptureOptions {
+  /** Socket receive buffer to request (SO_RCVBUFFORCE, falling back to SO_RCVBUF). */
+  receiveBufferBytes?: number;
+  /** Raise the reader thread to SCHED_FIFO when permitted. Default true. */
+  realtime?: boolean;
+  /** Flush a batch to JS at this many events or this age, whichever comes first. */
+  batchSize?: number;
+  batchMaxAgeMs?: number;
+  /** Batches allowed to wait for JS before new ones are dropped (and counted). */
+  maxQueuedBatches?: number;
+  /** Cap on cmdline bytes kept per exec. Default 128 KiB. */
+  cmdlineMaxBytes?: number;
+}

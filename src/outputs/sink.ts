@@ -1,0 +1,28 @@
+/**
+ * One interface for every place alerts (and, optionally, events) go. `write` never blocks and
+ * never throws: each sink owns a bounded queue and counts what it had to drop, so a slow or dead
+ * sink cannot stall capture or the other sinks.
+ */
+export interface SinkStats {
+  name: string;
+  /** Documents waiting in the queue now. */
+  queued: number;
+  written: number;
+  /** Dropped because the queue was full or the sink gave up after retries. */
+  dropped: number;
+  /** Write attempts that failed (a retried document may count more than once). */
+  failures: number;
+}
+
+export interface Sink {
+  readonly name: string;
+  /** Opens the sink; rejects with a coded error when it cannot work at all (start-up failure). */
+  start(): Promise<void>;
+  /** Enqueues one document (an alert or an event). Never blocks, never throws. */
+  write(doc: Record<string, unknown>): void;
+  /** Reopens files / reconnects (SIGHUP). Optional. */
+  reopen?(): Promise<void>;
+  /** Flushes what is queued (waiting at most drainMs) and closes. */
+  close(drainMs?: number): Promise<void>;
+  stats(): SinkStats;
+}
