@@ -1,7 +1,444 @@
+// The Node-API face of the native capture: one class, ProcMonitor, over the plain C++ reader.
+//
+// Batches cross from the reader thread through a TypedThreadSafeFunction whose queue bound is the
+// batch queue bound: when JS falls behind, NonBlockingCall refuses and the reader drops and counts
+// the batch. Whoever ends up holding a batch frees it, including during environment teardown
+// (env == nullptr). An environment cleanup hook stops and joins the reader thread.
+//
+// Conversion to JS objects is the hot path on the JS side: property keys are created once per
+// environment and each object is built with a single napi_define_properties call.
 #include <napi.h>
 
-Napi::Object init_addon(Napi::Env, Napi::Object exports) {
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "proc_connector.h"
+#include "proc_snapshot.h"
+#include "reader.h"
+
+namespace execwarden {
+namespace {
+
+#define EXECWARDEN_KEYS(X)                                                                                  \
+  X(kind) X(cpu) X(seq) X(timestampNs) X(pid) X(tgid) X(parentPid) X(parentTgid) X(exitCode) X(exitSignal) \
+  X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
+  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed)
+
+enum key_id : size_t {
+#define EXECWARDEN_KEY_ENUM(name) key_##name,
+  EXECWARDEN_KEYS(EXECWARDEN_KEY_ENUM)
+#undef EXECWARDEN_KEY_ENUM
+  key_count
+};
+
+constexpr const char* key_names[key_count] = {
+#define EXECWARDEN_KEY_NAME(name) #name,
+    EXECWARDEN_KEYS(EXECWARDEN_KEY_NAME)
+#undef EXECWARDEN_KEY_NAME
+};
+
+constexpr const char* kind_names[event_kind_count] = {"fork", "exec", "exit", "comm", "sid",
+                                                      "uid", "gid", "ptrace", "coredump"};
+
+// Strings created once per environment and reused for every event. Node-API 8 cannot reference
+// a string directly, so they live in one array that is referenced instead.
+struct addon_data {
+  Napi::Reference<Napi::Array> strings;
+  Napi::FunctionReference monitor_constructor;
+};
+
+constexpr uint32_t kinds_offset = key_count;
+constexpr uint32_t reads_offset = kinds_offset + event_kind_count;
+constexpr uint32_t string_count = reads_offset + snapshot_read_count;
+
+// The same strings as napi_values, valid inside one handle scope.
+struct resolved_strings {
+  napi_value keys[key_count];
+  napi_value kinds[event_kind_count];
+  napi_value reads[snapshot_read_count];
+
+  resolved_strings(napi_env env, addon_data& data) {
+    napi_value all = data.strings.Value();
+    for (uint32_t i = 0; i < key_count; ++i) napi_get_element(env, all, i, &keys[i]);
+    for (uint32_t i = 0; i < event_kind_count; ++i) napi_get_element(env, all, kinds_offset + i, &kinds[i]);
+    for (uint32_t i = 0; i < snapshot_read_count; ++i) napi_get_element(env, all, reads_offset + i, &reads[i]);
+  }
+};
+
+void check(napi_env env, napi_status status) {
+  if (status != napi_ok) throw Napi::Error::New(env);
+}
+
+// Collects data properties and creates the object with one napi_define_properties call.
+class object_builder {
+ public:
+  object_builder(napi_env env, const resolved_strings& strings) : env_(env), strings_(strings) {}
+
+  object_builder& add(key_id key, napi_value value) {
+    napi_property_descriptor& d = props_[count_++];
+    d = napi_property_descriptor{nullptr, strings_.keys[key], nullptr, nullptr, nullptr, value,
+                                 napi_default_jsproperty, nullptr};
+    return *this;
+  }
+  object_builder& add_int(key_id key, int64_t value) {
+    napi_value v;
+    check(env_, napi_create_int64(env_, value, &v));
+    return add(key, v);
+  }
+  object_builder& add_bool(key_id key, bool value) {
+    napi_value v;
+    check(env_, napi_get_boolean(env_, value, &v));
+    return add(key, v);
+  }
+  object_builder& add_string_or_null(key_id key, bool present, const std::string& value) {
+    napi_value v;
+    if (present) {
+      check(env_, napi_create_string_utf8(env_, value.data(), value.size(), &v));
+    } else {
+      check(env_, napi_get_null(env_, &v));
+    }
+    return add(key, v);
+  }
+  napi_value build() {
+    napi_value object;
+    check(env_, napi_create_object(env_, &object));
+    check(env_, napi_define_properties(env_, object, count_, props_));
+    count_ = 0;
+    return object;
+  }
+
+ private:
+  napi_env env_;
+  const resolved_strings& strings_;
+  napi_property_descriptor props_[20];
+  size_t count_ = 0;
+};
+
+napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_snapshot& snap) {
+  object_builder b(env, s);
+  napi_value cmdline;
+  if (snap.failed_read(read_cmdline)) {
+    check(env, napi_get_null(env, &cmdline));
+  } else {
+    void* unused;
+    check(env, napi_create_buffer_copy(env, snap.cmdline.size(), snap.cmdline.data(), &unused, &cmdline));
+  }
+  napi_value failed;
+  check(env, napi_create_array(env, &failed));
+  uint32_t failed_count = 0;
+  for (size_t i = 0; i < snapshot_read_count; ++i) {
+    if (snap.failed_read(static_cast<snapshot_read>(i))) check(env, napi_set_element(env, failed, failed_count++, s.reads[i]));
+  }
+  b.add(key_cmdline, cmdline)
+      .add_bool(key_cmdlineTruncated, snap.cmdline_truncated)
+      .add_string_or_null(key_comm, !snap.failed_read(read_comm), snap.comm)
+      .add_string_or_null(key_exe, !snap.failed_read(read_exe), snap.exe)
+      .add_string_or_null(key_cwd, !snap.failed_read(read_cwd), snap.cwd)
+      .add_int(key_ppid, snap.ppid)
+      .add_int(key_pgid, snap.pgid)
+      .add_int(key_sid, snap.sid)
+      .add_int(key_ttyNr, snap.tty_nr)
+      .add_int(key_startTicks, snap.start_ticks)
+      .add_int(key_ruid, snap.ruid)
+      .add_int(key_euid, snap.euid)
+      .add_int(key_rgid, snap.rgid)
+      .add_int(key_egid, snap.egid)
+      .add_string_or_null(key_cgroup, !snap.failed_read(read_cgroup), snap.cgroup)
+      .add(key_failed, failed);
+  return b.build();
+}
+
+napi_value event_to_js(napi_env env, const resolved_strings& s, const proc_event_record& e,
+                       const proc_snapshot* snap) {
+  object_builder b(env, s);
+  napi_value timestamp;
+  check(env, napi_create_bigint_uint64(env, e.timestamp_ns, &timestamp));
+  b.add(key_kind, s.kinds[static_cast<size_t>(e.kind)])
+      .add_int(key_cpu, e.cpu)
+      .add_int(key_seq, e.seq)
+      .add(key_timestampNs, timestamp)
+      .add_int(key_pid, e.pid)
+      .add_int(key_tgid, e.tgid);
+  if (e.has_parent) b.add_int(key_parentPid, e.parent_pid).add_int(key_parentTgid, e.parent_tgid);
+  switch (e.kind) {
+    case event_kind::exit:
+      b.add_int(key_exitCode, e.exit_code).add_int(key_exitSignal, e.exit_signal);
+      break;
+    case event_kind::uid:
+      b.add_int(key_ruid, e.real_id).add_int(key_euid, e.effective_id);
+      break;
+    case event_kind::gid:
+      b.add_int(key_rgid, e.real_id).add_int(key_egid, e.effective_id);
+      break;
+    case event_kind::comm:
+      b.add_string_or_null(key_comm, true, std::string(e.comm, strnlen(e.comm, 16)));
+      break;
+    case event_kind::ptrace:
+      b.add_int(key_tracerPid, e.tracer_pid).add_int(key_tracerTgid, e.tracer_tgid);
+      break;
+    default:
+      break;
+  }
+  if (snap != nullptr) b.add(key_snapshot, snapshot_to_js(env, s, *snap));
+  return b.build();
+}
+
+// A JS Error with a stable `code`, for failures the caller can act on.
+Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+Napi::Error subscribe_error(Napi::Env env, const std::system_error& e) {
+  const int err = e.code().value();
+  const std::string detail = std::string("proc connector: ") + e.what();
+  Napi::Error error = [&] {
+    switch (err) {
+      case EPERM:
+      case EACCES:
+        return coded_error(env, "EPERM",
+                           detail + " (subscribing needs root, or CAP_NET_ADMIN on kernels before 6.6)");
+      case ETIMEDOUT:
+        return coded_error(env, "ESUBSCRIBE_TIMEOUT",
+                           detail + " (run in the initial pid and user namespace, not inside a container)");
+      case EPROTONOSUPPORT:
+      case ECONNREFUSED:
+        return coded_error(env, "ENETNS",
+                           detail + " (the proc connector exists only in the initial network namespace; "
+                                    "do not use PrivateNetwork=)");
+      default:
+        return coded_error(env, "ECONNECTOR", detail);
+    }
+  }();
+  error.Set("errno", Napi::Number::New(env, err));
+  return error;
+}
+
+// Owned by the thread-safe function; freed in its finalizer.
+struct delivery {
+  Napi::FunctionReference on_stopped;
+  bool tearing_down = false;
+};
+
+void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch);
+using batch_tsfn = Napi::TypedThreadSafeFunction<delivery, event_batch, call_js>;
+
+void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch) {
+  std::unique_ptr<event_batch> batch(raw_batch);
+  if (env == nullptr || callback == nullptr || context->tearing_down) return;
+  resolved_strings strings(env, *env.GetInstanceData<addon_data>());
+  napi_value events;
+  check(env, napi_create_array_with_length(env, batch->events.size(), &events));
+  uint32_t index = 0;
+  for (const captured_event& captured : batch->events) {
+    check(env, napi_set_element(env, events, index++,
+                                event_to_js(env, strings, captured.event, captured.snapshot.get())));
+  }
+  const uint32_t losses = batch->losses_before;
+  batch.reset();
+  callback.Call({events, Napi::Number::New(env, losses)});
+}
+
+class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "ProcMonitor",
+                       {InstanceMethod<&ProcMonitor::start>("start"), InstanceMethod<&ProcMonitor::stop>("stop"),
+                        InstanceMethod<&ProcMonitor::stats>("stats")});
+  }
+
+  explicit ProcMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcMonitor>(info), env_(info.Env()) {
+    if (info.Length() > 0 && info[0].IsObject()) read_options(info[0].As<Napi::Object>());
+    check(env_, napi_add_env_cleanup_hook(env_, &ProcMonitor::on_env_cleanup, this));
+    hook_registered_ = true;
+  }
+
+  ~ProcMonitor() override {
+    halt(false);
+    if (hook_registered_) napi_remove_env_cleanup_hook(env_, &ProcMonitor::on_env_cleanup, this);
+  }
+
+ private:
+  void read_options(Napi::Object options) {
+    auto number = [&](const char* name, double fallback, double min, double max) {
+      Napi::Value v = options.Get(name);
+      if (v.IsUndefined()) return fallback;
+      if (!v.IsNumber()) throw Napi::TypeError::New(Env(), std::string(name) + " must be a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (!(d >= min && d <= max)) {
+        throw Napi::RangeError::New(Env(), std::string(name) + " is out of range");
+      }
+      return d;
+    };
+    connector_options_.receive_buffer_bytes =
+        static_cast<int>(number("receiveBufferBytes", connector_options_.receive_buffer_bytes, 0, 1 << 30));
+    reader_options_.batch_size = static_cast<size_t>(number("batchSize", 512, 1, 1 << 20));
+    reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", 20, 0, 60000)));
+    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", 256, 1, 1 << 20));
+    reader_options_.cmdline_max_bytes =
+        static_cast<size_t>(number("cmdlineMaxBytes", 128 * 1024, 1, 64 * 1024 * 1024));
+    connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
+    Napi::Value realtime = options.Get("realtime");
+    if (!realtime.IsUndefined()) reader_options_.realtime = realtime.ToBoolean().Value();
+  }
+
+  // start(onBatch, onStopped?) -> { receiveBufferBytes, forcedBuffer, realtime, realtimeError }
+  Napi::Value start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (reader_) throw coded_error(env, "ERUNNING", "ProcMonitor is already started");
+    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "start(onBatch) needs a function");
+
+    std::unique_ptr<proc_connector> connector;
+    try {
+      connector = std::make_unique<proc_connector>(connector_options_);
+    } catch (const std::system_error& e) {
+      throw subscribe_error(env, e);
+    }
+    const int granted_buffer = connector->receive_buffer_bytes();
+    const bool forced = connector->forced_buffer();
+
+    auto* context = new delivery();
+    if (info.Length() > 1 && info[1].IsFunction()) context->on_stopped = Napi::Persistent(info[1].As<Napi::Function>());
+    delivery_ = context;
+    tsfn_ = batch_tsfn::New(env, info[0].As<Napi::Function>(), "execwarden.capture", max_queued_batches_, 1, context,
+                            [](Napi::Env finalize_env, void*, delivery* ctx) {
+                              std::unique_ptr<delivery> owned(ctx);
+                              if (finalize_env == nullptr || ctx->tearing_down || ctx->on_stopped.IsEmpty()) return;
+                              ctx->on_stopped.Call({});
+                            });
+    batch_tsfn sink = tsfn_;
+    reader_ = std::make_unique<reader>(std::move(connector), reader_options_, counters_,
+                                       // Runs on the reader thread.
+                                       [sink](std::unique_ptr<event_batch>& batch) mutable {
+                                         if (sink.NonBlockingCall(batch.get()) != napi_ok) return false;
+                                         batch.release();
+                                         return true;
+                                       });
+    const int realtime_error = reader_->start();
+    Ref();
+
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("receiveBufferBytes", granted_buffer);
+    result.Set("forcedBuffer", forced);
+    result.Set("realtime", counters_.realtime.load());
+    result.Set("realtimeError", realtime_error == 0 ? env.Null() : Napi::String::New(env, std::strerror(realtime_error)));
+    return result;
+  }
+
+  Napi::Value stop(const Napi::CallbackInfo& info) {
+    halt(false);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object by_kind = Napi::Object::New(env);
+    for (size_t i = 0; i < event_kind_count; ++i) {
+      by_kind.Set(kind_names[i], static_cast<double>(counters_.events_by_kind[i].load()));
+    }
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("eventsByKind", by_kind);
+    s.Set("overflows", static_cast<double>(counters_.overflows.load()));
+    s.Set("sequenceGaps", static_cast<double>(counters_.sequence_gaps.load()));
+    s.Set("messagesRejected", static_cast<double>(counters_.messages_rejected.load()));
+    s.Set("batchesDropped", static_cast<double>(counters_.batches_dropped.load()));
+    s.Set("eventsDropped", static_cast<double>(counters_.events_dropped.load()));
+    s.Set("snapshotsPartial", static_cast<double>(counters_.snapshots_partial.load()));
+    s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
+    s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
+    s.Set("realtime", counters_.realtime.load());
+    const std::string error = reader_ ? reader_->error() : last_error_;
+    s.Set("readerError", error.empty() ? env.Null() : Napi::String::New(env, error));
+    return s;
+  }
+
+  // Stops and joins the reader, then lets the thread-safe function drain and finalize.
+  void halt(bool tearing_down) {
+    if (!reader_) return;
+    reader_->stop();
+    last_error_ = reader_->error();
+    reader_.reset();
+    if (tearing_down && delivery_ != nullptr) delivery_->tearing_down = true;
+    delivery_ = nullptr;
+    tsfn_.Release();
+    if (!tearing_down) Unref();
+  }
+
+  static void on_env_cleanup(void* arg) {
+    auto* self = static_cast<ProcMonitor*>(arg);
+    self->hook_registered_ = false;
+    self->halt(true);
+  }
+
+  napi_env env_;
+  bool hook_registered_ = false;
+  connector_options connector_options_;
+  reader_options reader_options_;
+  size_t max_queued_batches_ = 256;
+  capture_counters counters_;
+  std::unique_ptr<reader> reader_;
+  batch_tsfn tsfn_;
+  delivery* delivery_ = nullptr;
+  std::string last_error_;
+};
+
+// decodeForTest(bytes, senderPort) -> { events, acks, accepted, rejected }: the datagram decoder
+// on crafted input, without a socket.
+Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "decodeForTest(bytes: Buffer, senderPort: number)");
+  }
+  auto bytes = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<proc_event_record> events;
+  std::vector<proc_ack> acks;
+  const decode_result r =
+      decode_datagram(bytes.Data(), bytes.Length(), info[1].As<Napi::Number>().Uint32Value(), events, acks);
+  resolved_strings strings(env, *env.GetInstanceData<addon_data>());
+  Napi::Array js_events = Napi::Array::New(env, events.size());
+  for (uint32_t i = 0; i < events.size(); ++i) js_events.Set(i, Napi::Value(env, event_to_js(env, strings, events[i], nullptr)));
+  Napi::Array js_acks = Napi::Array::New(env, acks.size());
+  for (uint32_t i = 0; i < acks.size(); ++i) {
+    Napi::Object ack = Napi::Object::New(env);
+    ack.Set("cpu", acks[i].cpu);
+    ack.Set("seq", acks[i].seq);
+    ack.Set("ack", acks[i].ack);
+    ack.Set("err", acks[i].err);
+    js_acks.Set(i, ack);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("events", js_events);
+  result.Set("acks", js_acks);
+  result.Set("accepted", r.accepted);
+  result.Set("rejected", r.rejected);
+  return result;
+}
+
+Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
+  auto* data = new addon_data();
+  Napi::Array strings = Napi::Array::New(env, string_count);
+  for (uint32_t i = 0; i < key_count; ++i) strings.Set(i, Napi::String::New(env, key_names[i]));
+  for (uint32_t i = 0; i < event_kind_count; ++i) strings.Set(kinds_offset + i, Napi::String::New(env, kind_names[i]));
+  for (uint32_t i = 0; i < snapshot_read_count; ++i) {
+    strings.Set(reads_offset + i, Napi::String::New(env, snapshot_read_name(static_cast<snapshot_read>(i))));
+  }
+  data->strings = Napi::Persistent(strings);
+  Napi::Function monitor = ProcMonitor::define(env);
+  data->monitor_constructor = Napi::Persistent(monitor);
+  env.SetInstanceData(data);
+  exports.Set("ProcMonitor", monitor);
+  exports.Set("decodeForTest", Napi::Function::New(env, decode_for_test, "decodeForTest"));
   return exports;
 }
 
-NODE_API_MODULE(execwarden_native, init_addon)
+}  // namespace
+}  // namespace execwarden
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) { return execwarden::init_addon(env, exports); }
+
+NODE_API_MODULE(execwarden_native, init)

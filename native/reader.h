@@ -1,0 +1,104 @@
+// The reader thread: blocks in poll() on the proc connector and an eventfd (the stop signal),
+// decodes each datagram as it arrives, snapshots /proc/<pid> for every exec before reading the
+// next datagram, and hands events on in batches (flushed by count or age).
+//
+// The batch sink is bounded: when it refuses a batch (JS has fallen behind), the batch is dropped
+// and counted. Every loss (kernel overflow, sequence gap, dropped batch) is also stamped as a flag
+// on the next batch that does get through, so the consumer knows to resynchronise from /proc.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proc_connector.h"
+#include "proc_snapshot.h"
+
+namespace execwarden {
+
+enum loss_flag : uint32_t {
+  loss_overflow = 1u << 0,
+  loss_sequence_gap = 1u << 1,
+  loss_batch_dropped = 1u << 2,
+};
+
+struct captured_event {
+  proc_event_record event;
+  std::unique_ptr<proc_snapshot> snapshot;  // exec only
+};
+
+struct event_batch {
+  std::vector<captured_event> events;
+  uint32_t losses_before = 0;  // loss_flag bits for losses since the previous delivered batch
+};
+
+// Written by the reader thread, read from any thread.
+struct capture_counters {
+  std::atomic<uint64_t> events_by_kind[event_kind_count] = {};
+  std::atomic<uint64_t> overflows{0};
+  std::atomic<int64_t> sequence_gaps{0};
+  std::atomic<uint64_t> messages_rejected{0};
+  std::atomic<uint64_t> batches_dropped{0};
+  std::atomic<uint64_t> events_dropped{0};
+  std::atomic<uint64_t> snapshots_partial{0};
+  std::atomic<uint64_t> snapshots_gone{0};
+  std::atomic<int> receive_buffer_bytes{0};
+  std::atomic<bool> realtime{false};
+};
+
+struct reader_options {
+  size_t batch_size = 512;
+  std::chrono::milliseconds batch_max_age{20};
+  bool realtime = true;
+  int realtime_priority = 10;
+  size_t cmdline_max_bytes = 128 * 1024;
+};
+
+class reader {
+ public:
+  // Takes the batch (returns true) or refuses it (returns false; the reader drops and counts it).
+  using batch_sink = std::function<bool(std::unique_ptr<event_batch>&)>;
+
+  reader(std::unique_ptr<proc_connector> connector, const reader_options& options, capture_counters& counters,
+         batch_sink sink);
+  ~reader();
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
+
+  // Starts the thread; returns the errno of a refused SCHED_FIFO request (0 when granted or not asked).
+  int start();
+  // Wakes the thread, which flushes its last batch, and joins it. Idempotent.
+  void stop();
+  // Set when the thread ended on an unexpected error (empty otherwise).
+  std::string error() const;
+
+ private:
+  void run();
+  void drain_connector();
+  void accept(const proc_event_record& event);
+  void note_sequence(uint32_t cpu, uint32_t seq);
+  void flush();
+
+  std::unique_ptr<proc_connector> connector_;
+  reader_options options_;
+  capture_counters& counters_;
+  batch_sink sink_;
+  proc_snapshotter snapshotter_;
+  sequence_tracker sequences_;
+  std::vector<proc_event_record> received_;
+  std::unique_ptr<event_batch> batch_;
+  std::chrono::steady_clock::time_point batch_started_;
+  uint32_t pending_losses_ = 0;
+  int stop_fd_ = -1;
+  std::thread thread_;
+  mutable std::mutex error_mutex_;
+  std::string error_;
+};
+
+}  // namespace execwarden
