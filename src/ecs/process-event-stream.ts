@@ -1,0 +1,156 @@
+/**
+ * Raw proc-connector events in, ECS process events out: the process table and the document
+ * builder behind one call per event. Pure apart from what it is given (a ProcFs, a clock): the
+ * agent, replay and the tests drive it the same way.
+ *
+ * Every raw event updates the table; only the actions asked for become documents. A fork or exit
+ * of a thread (pid != tgid) is not a process event and yields nothing.
+ */
+import type { RawEvent } from '../capture/raw-event.js';
+import type { Clock } from '../clock.js';
+import type { ProcFs } from '../process/procfs.js';
+import { ProcessTable, decodeExitStatus, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
+import { agentInfoFor, type AgentInfo } from './agent.js';
+import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
+import { buildProcessEvent, type EcsProcessEvent, type ProcessAction } from './process-event.js';
+import { TimeBase, type MonotonicClock } from './time-base.js';
+
+export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['exec', 'fork', 'end']);
+
+export interface ProcessEventStreamOptions {
+  procfs: ProcFs;
+  host: HostInfo;
+  clock: Clock;
+  maxEntries?: number;
+  exitedTtlMs?: number;
+  /** Which documents to produce. Default: exec, fork and end. */
+  actions?: ReadonlySet<ProcessAction>;
+  /** Default: agentInfoFor(host). */
+  agent?: AgentInfo;
+  /** User and group names. Default: /etc/passwd and /etc/group. */
+  accounts?: AccountResolver;
+  /** CLOCK_MONOTONIC source paired with `clock` to date kernel timestamps. Default: hrtime. */
+  monotonicNs?: MonotonicClock;
+}
+
+export interface ProcessEventStreamStats {
+  table: ProcessTableStats;
+  /** Raw events handled, and documents produced per action. */
+  eventsIn: number;
+  documents: Record<ProcessAction, number>;
+  resyncs: number;
+}
+
+export class ProcessEventStream {
+  private readonly table: ProcessTable;
+  private readonly clock: Clock;
+  private readonly actions: ReadonlySet<ProcessAction>;
+  private readonly context: { host: HostInfo; agent: AgentInfo; accounts: AccountResolver };
+  private readonly timeBase: TimeBase;
+  private sequence = 0;
+  private eventsIn = 0;
+  private resyncs = 0;
+  private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0 };
+
+  constructor(opts: ProcessEventStreamOptions) {
+    this.clock = opts.clock;
+    this.table = new ProcessTable({
+      procfs: opts.procfs,
+      hostId: opts.host.id,
+      clock: opts.clock,
+      maxEntries: opts.maxEntries,
+      exitedTtlMs: opts.exitedTtlMs,
+    });
+    this.actions = opts.actions ?? ALL_PROCESS_ACTIONS;
+    this.context = {
+      host: opts.host,
+      agent: opts.agent ?? agentInfoFor(opts.host),
+      accounts: opts.accounts ?? new EtcAccounts(),
+    };
+    this.timeBase = new TimeBase(opts.clock, opts.monotonicNs);
+  }
+
+  /** Scans /proc so processes already running have names and parents. */
+  seed(): void {
+    this.table.scan();
+  }
+
+  /** Rescans /proc after a loss (overflow, sequence gap, dropped batch). */
+  resync(): void {
+    this.resyncs++;
+    this.timeBase.recalibrate();
+    this.table.scan();
+  }
+
+  handle(raw: RawEvent): EcsProcessEvent | null {
+    this.eventsIn++;
+    switch (raw.kind) {
+      case 'fork': {
+        const child = this.table.applyFork(raw);
+        return child ? this.emit('fork', raw, child, {}) : null;
+      }
+      case 'exec': {
+        const { entry, described } = this.table.applyExec(raw);
+        return this.emit('exec', raw, entry, { snapshotMissing: !described });
+      }
+      case 'exit': {
+        if (raw.pid !== raw.tgid) return null;
+        const entry = this.table.applyExit(raw);
+        const exitCode = raw.exitCode === undefined ? null : decodeExitStatus(raw.exitCode);
+        return this.emit('end', raw, entry, { exitCode });
+      }
+      case 'comm':
+      case 'sid':
+      case 'uid':
+      case 'gid':
+        this.table.applyChange(raw);
+        return null;
+      case 'ptrace':
+      case 'coredump':
+        return null;
+      default: {
+        const unknown: never = raw.kind;
+        return unknown;
+      }
+    }
+  }
+
+  /** Read-only view of the table, for lookups by other parts of the engine. */
+  lookup(pid: number): ProcessEntry | undefined {
+    return this.table.get(pid);
+  }
+
+  stats(): ProcessEventStreamStats {
+    return {
+      table: this.table.stats(),
+      eventsIn: this.eventsIn,
+      documents: { ...this.documents },
+      resyncs: this.resyncs,
+    };
+  }
+
+  private emit(
+    action: ProcessAction,
+    raw: RawEvent,
+    entry: ProcessEntry | null,
+    extra: { snapshotMissing?: boolean; exitCode?: number | null },
+  ): EcsProcessEvent | null {
+    if (!this.actions.has(action)) return null;
+    this.documents[action]++;
+    return buildProcessEvent(
+      {
+        action,
+        entry,
+        pid: raw.tgid,
+        timestampMs: this.timeBase.wallMs(raw.timestampNs),
+        createdMs: this.clock.nowMs(),
+        sequence: ++this.sequence,
+        snapshotMissing: extra.snapshotMissing,
+        exitCode: extra.exitCode,
+        sessionLeader: entry ? this.table.leader(entry.sid, 'session') : undefined,
+        groupLeader: entry ? this.table.leader(entry.pgid, 'group') : undefined,
+      },
+      this.context,
+    );
+  }
+}

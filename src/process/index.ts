@@ -1,0 +1,5 @@
+export { RealProcFs, FixtureProcFs, DEFAULT_CMDLINE_MAX_BYTES } from './procfs.js';
+export type { ProcFs } from './procfs.js';
+export { ProcessTable, entityIdFor, decodeExitStatus } from './process-table.js';
+export type { ProcessEntry, ProcessTableOptions, ProcessTableStats } from './process-table.js';
+export type { ProcessImage } from './process-image.js';

@@ -1,0 +1,466 @@
+/**
+ * The host's processes as the event stream tells them: fork creates an entry (the child runs its
+ * parent's image), exec replaces the image (the old one goes to `previous`), exit marks the entry
+ * exited. A /proc scan seeds the table at start-up and resynchronises it after a loss.
+ *
+ * Parents by reference: an entry points at the entry of the process that forked it, so a child
+ * still knows its parent's name, args and entity id after the parent exited, was reaped and its
+ * pid reused (a pid is not an identity; pid + start time is). When an entry leaves the table its
+ * own parent pointer is cut, so a chain of exited ancestors cannot pin memory: at most one
+ * evicted entry is kept alive per entry in the table.
+ *
+ * Bounded: exited entries stay `exitedTtlMs` (late children and exit events of their children
+ * still resolve), then expire; above `maxEntries` the oldest exited go first, live entries only
+ * when the table holds nothing else (counted apart).
+ *
+ * Threads: the proc connector reports thread creation and exit like fork and exit, with
+ * pid != tgid. They are not processes and are ignored here.
+ *
+ * Entity ids: base64 of a hash of host id, pid and start time (clock ticks since boot, from
+ * /proc/<pid>/stat), so the same process gets the same id after an agent restart. A fork child
+ * that is gone before its stat could be read gets the start time estimated from the event's
+ * monotonic timestamp (exact unless the host was suspended); `startEstimated` says so.
+ */
+import { createHash } from 'node:crypto';
+import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
+import type { Clock } from '../clock.js';
+import type { ProcFs } from './procfs.js';
+import { imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
+
+export interface ProcessEntry {
+  pid: number;
+  /** Clock ticks since boot; `startEstimated` when derived from an event timestamp. */
+  startTicks: number;
+  startEstimated: boolean;
+  /** Wall-clock start in ms since the epoch. */
+  startMs: number;
+  entityId: string;
+  image: ProcessImage;
+  /** Images this process ran before the current one, oldest first, the fork image included. */
+  previous: ProcessImage[];
+  ppid: number;
+  /** The parent's entry, kept while this entry is in the table (see the module header). */
+  parent: ProcessEntry | null;
+  pgid: number;
+  sid: number;
+  ttyNr: number;
+  ruid: number;
+  euid: number;
+  rgid: number;
+  egid: number;
+  origin: 'scan' | 'fork' | 'exec';
+  exitedAtMs: number | null;
+  /** Decoded exit status: the exit code, or 128 + signal number when killed by a signal. */
+  exitCode: number | null;
+}
+
+export interface ProcessTableOptions {
+  procfs: ProcFs;
+  hostId: string;
+  clock: Clock;
+  /** Entries kept at most (live and exited). Default 32768. */
+  maxEntries?: number;
+  /** How long an exited process stays resolvable. Default 5 minutes. */
+  exitedTtlMs?: number;
+  /** `previous` images kept per process (the most recent). Default 8. */
+  maxPreviousImages?: number;
+}
+
+export interface ProcessTableStats {
+  /** Entries held now, live and exited. */
+  size: number;
+  live: number;
+  exited: number;
+  /** Exited entries removed by the size cap, and live ones (only when nothing else was left). */
+  evictions: number;
+  evictionsLive: number;
+  /** Exited entries removed after their TTL. */
+  expired: number;
+  scans: number;
+  /** Exec events without a usable /proc snapshot (the process was already gone). */
+  execsWithoutSnapshot: number;
+  /** Exits and execs of pids the table did not know. */
+  unknownExits: number;
+  unknownExecs: number;
+  /** A pid found running a different process than the table thought (missed exit + fork). */
+  pidReuses: number;
+  /** Image changes found by a scan: execs the stream lost. */
+  missedExecs: number;
+}
+
+export interface ExecResult {
+  entry: ProcessEntry;
+  /** False when the exec had no usable snapshot: the image is unknown. */
+  described: boolean;
+}
+
+export const DEFAULT_MAX_ENTRIES = 32_768;
+export const DEFAULT_EXITED_TTL_MS = 5 * 60_000;
+export const DEFAULT_MAX_PREVIOUS_IMAGES = 8;
+
+export function entityIdFor(hostId: string, pid: number, startTicks: number): string {
+  return createHash('sha256').update(`${hostId}\u0000${pid}\u0000${startTicks}`).digest().subarray(0, 18).toString('base64');
+}
+
+/** exit status as wait(2) gives it -> exit code, or 128 + signal like a shell. */
+export function decodeExitStatus(status: number): number {
+  const signal = status & 0x7f;
+  return signal === 0 ? (status >> 8) & 0xff : 128 + signal;
+}
+
+/** The exec's snapshot when it tells anything about the new image; null when the process was gone. */
+function usableSnapshot(raw: RawEvent): ProcSnapshot | null {
+  const snapshot = raw.snapshot;
+  if (snapshot === undefined) return null;
+  return snapshot.cmdline !== null || snapshot.exe !== null || snapshot.comm !== null ? snapshot : null;
+}
+
+export class ProcessTable {
+  private readonly procfs: ProcFs;
+  private readonly hostId: string;
+  private readonly clock: Clock;
+  private readonly maxEntries: number;
+  private readonly exitedTtlMs: number;
+  private readonly maxPreviousImages: number;
+  private readonly live = new Map<number, ProcessEntry>();
+  /** Exited entries in exit order (Map keeps insertion order), by entity id. */
+  private readonly exited = new Map<string, ProcessEntry>();
+  /** The most recent exited entry of each pid, for session/group leaders that have exited. */
+  private readonly exitedByPid = new Map<number, ProcessEntry>();
+  private readonly counters = {
+    evictions: 0,
+    evictionsLive: 0,
+    expired: 0,
+    scans: 0,
+    execsWithoutSnapshot: 0,
+    unknownExits: 0,
+    unknownExecs: 0,
+    pidReuses: 0,
+    missedExecs: 0,
+  };
+
+  constructor(opts: ProcessTableOptions) {
+    this.procfs = opts.procfs;
+    this.hostId = opts.hostId;
+    this.clock = opts.clock;
+    this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.exitedTtlMs = opts.exitedTtlMs ?? DEFAULT_EXITED_TTL_MS;
+    this.maxPreviousImages = opts.maxPreviousImages ?? DEFAULT_MAX_PREVIOUS_IMAGES;
+  }
+
+  /** The live process with this pid, if known. */
+  get(pid: number): ProcessEntry | undefined {
+    return this.live.get(pid);
+  }
+
+  /** The process leading a session or process group `leaderPid` (live, or exited and kept). */
+  leader(leaderPid: number, kind: 'session' | 'group'): ProcessEntry | undefined {
+    const leads = (entry: ProcessEntry | undefined): boolean =>
+      entry !== undefined && (kind === 'session' ? entry.sid : entry.pgid) === entry.pid;
+    const live = this.live.get(leaderPid);
+    if (leads(live)) return live;
+    const exited = this.exitedByPid.get(leaderPid);
+    return leads(exited) ? exited : undefined;
+  }
+
+  /**
+   * Reads /proc and reconciles: new processes are added (with their parents), processes that
+   * are gone are marked exited, a pid running a different process is replaced, an image that
+   * changed is recorded as a missed exec. Used for the start-up seed and after every loss.
+   */
+  scan(): void {
+    this.counters.scans++;
+    const seen = new Set<number>();
+    const added: ProcessEntry[] = [];
+    for (const pid of this.procfs.listPids()) {
+      const snapshot = this.procfs.snapshot(pid);
+      if (snapshot === null || snapshot.startTicks < 0) continue;
+      seen.add(pid);
+      const known = this.live.get(pid);
+      if (known && this.isSameProcess(known, snapshot.startTicks)) {
+        this.refreshFromScan(known, snapshot);
+        continue;
+      }
+      if (known) {
+        this.counters.pidReuses++;
+        this.retire(known, null);
+      }
+      const entry = this.createFromSnapshot(pid, snapshot, 'scan');
+      added.push(entry);
+    }
+    // Parents after the loop: a parent may have a higher pid than its child (pid wrap).
+    for (const entry of added) entry.parent = this.live.get(entry.ppid) ?? null;
+    for (const entry of [...this.live.values()]) {
+      if (!seen.has(entry.pid)) this.retire(entry, null);
+    }
+    this.enforceBounds();
+  }
+
+  /** fork: a new process running its parent's image. Null for a new thread. */
+  applyFork(raw: RawEvent): ProcessEntry | null {
+    if (raw.pid !== raw.tgid) return null;
+    this.expire();
+    const pid = raw.tgid;
+    const parentPid = raw.parentTgid ?? raw.parentPid ?? 0;
+    const parent = this.live.get(parentPid) ?? null;
+    const stale = this.live.get(pid);
+    if (stale) {
+      this.counters.pidReuses++;
+      this.retire(stale, null);
+    }
+    const exactTicks = this.procfs.startTicks(pid);
+    const startTicks = exactTicks ?? this.ticksFromTimestamp(raw.timestampNs);
+    const entry: ProcessEntry = {
+      pid,
+      startTicks,
+      startEstimated: exactTicks === null,
+      startMs: this.startMsFromTicks(startTicks),
+      entityId: entityIdFor(this.hostId, pid, startTicks),
+      image: parent?.image ?? imageFromComm(null),
+      previous: [],
+      ppid: parentPid,
+      parent,
+      // Inherited at fork.
+      pgid: parent?.pgid ?? -1,
+      sid: parent?.sid ?? -1,
+      ttyNr: parent?.ttyNr ?? 0,
+      ruid: parent?.ruid ?? -1,
+      euid: parent?.euid ?? -1,
+      rgid: parent?.rgid ?? -1,
+      egid: parent?.egid ?? -1,
+      origin: 'fork',
+      exitedAtMs: null,
+      exitCode: null,
+    };
+    this.live.set(pid, entry);
+    this.enforceBounds();
+    return entry;
+  }
+
+  /** exec: the process now runs a new image, described by the event's snapshot. */
+  applyExec(raw: RawEvent): ExecResult {
+    this.expire();
+    const pid = raw.tgid;
+    const snapshot = usableSnapshot(raw);
+    if (snapshot === null) this.counters.execsWithoutSnapshot++;
+    const exactTicks = snapshot !== null && snapshot.startTicks >= 0 ? snapshot.startTicks : null;
+    let entry = this.live.get(pid);
+    if (entry && exactTicks !== null && !this.isSameProcess(entry, exactTicks)) {
+      // Same pid, different process: its exit and fork were lost.
+      this.counters.pidReuses++;
+      this.retire(entry, null);
+      entry = undefined;
+    }
+    if (!entry) {
+      this.counters.unknownExecs++;
+      entry = snapshot !== null && exactTicks !== null
+        ? this.createFromSnapshot(pid, snapshot, 'exec')
+        : this.createUnknown(pid, raw.timestampNs);
+      entry.parent = this.live.get(entry.ppid) ?? null;
+      this.enforceBounds();
+      return { entry, described: snapshot !== null };
+    }
+    this.pushPrevious(entry, entry.image);
+    entry.image = snapshot !== null ? imageFromSnapshot(snapshot) : imageFromComm(null);
+    if (snapshot !== null) this.applySnapshotFacts(entry, snapshot);
+    if (entry.startEstimated && exactTicks !== null) {
+      // The entity id already went out with earlier events of this run; only the start is fixed.
+      entry.startTicks = exactTicks;
+      entry.startMs = this.startMsFromTicks(exactTicks);
+      entry.startEstimated = false;
+    }
+    return { entry, described: snapshot !== null };
+  }
+
+  /** exit: the process is gone; its entry stays resolvable for the TTL. */
+  applyExit(raw: RawEvent): ProcessEntry | null {
+    if (raw.pid !== raw.tgid) return null;
+    this.expire();
+    const entry = this.live.get(raw.tgid);
+    if (!entry) {
+      this.counters.unknownExits++;
+      return null;
+    }
+    this.retire(entry, raw.exitCode === undefined ? null : decodeExitStatus(raw.exitCode));
+    this.enforceBounds();
+    return entry;
+  }
+
+  /** comm, sid, uid and gid events: keep the entry's facts current. */
+  applyChange(raw: RawEvent): void {
+    const entry = this.live.get(raw.tgid);
+    if (!entry) return;
+    switch (raw.kind) {
+      case 'comm':
+        // Only a process whose executable is unknown is named by its comm.
+        if (raw.comm !== undefined && entry.image.executable === null) {
+          entry.image = { ...entry.image, name: raw.comm };
+        }
+        break;
+      case 'sid':
+        entry.sid = entry.pid;
+        entry.pgid = entry.pid;
+        break;
+      case 'uid':
+        if (raw.ruid !== undefined) entry.ruid = raw.ruid;
+        if (raw.euid !== undefined) entry.euid = raw.euid;
+        break;
+      case 'gid':
+        if (raw.rgid !== undefined) entry.rgid = raw.rgid;
+        if (raw.egid !== undefined) entry.egid = raw.egid;
+        break;
+      default:
+        break;
+    }
+  }
+
+  stats(): ProcessTableStats {
+    return {
+      size: this.live.size + this.exited.size,
+      live: this.live.size,
+      exited: this.exited.size,
+      ...this.counters,
+    };
+  }
+
+  /** Removes exited entries older than the TTL. Called on every event; O(expired). */
+  expire(): void {
+    const deadline = this.clock.nowMs() - this.exitedTtlMs;
+    for (const entry of this.exited.values()) {
+      if ((entry.exitedAtMs ?? 0) > deadline) break;
+      this.drop(entry);
+      this.counters.expired++;
+    }
+  }
+
+  private enforceBounds(): void {
+    while (this.live.size + this.exited.size > this.maxEntries) {
+      const oldestExited = this.exited.values().next();
+      if (!oldestExited.done) {
+        this.drop(oldestExited.value);
+        this.counters.evictions++;
+        continue;
+      }
+      const oldestLive = this.live.values().next();
+      if (oldestLive.done) return;
+      this.live.delete(oldestLive.value.pid);
+      oldestLive.value.parent = null;
+      this.counters.evictionsLive++;
+    }
+  }
+
+  private retire(entry: ProcessEntry, exitCode: number | null): void {
+    if (this.live.get(entry.pid) === entry) this.live.delete(entry.pid);
+    entry.exitedAtMs = this.clock.nowMs();
+    entry.exitCode = exitCode;
+    this.exited.set(entry.entityId, entry);
+    this.exitedByPid.set(entry.pid, entry);
+  }
+
+  private drop(entry: ProcessEntry): void {
+    this.exited.delete(entry.entityId);
+    if (this.exitedByPid.get(entry.pid) === entry) this.exitedByPid.delete(entry.pid);
+    // Children may still point here; cut the chain so ancestors do not stay alive with it.
+    entry.parent = null;
+    entry.previous = [];
+  }
+
+  private isSameProcess(entry: ProcessEntry, startTicks: number): boolean {
+    // An estimated start time cannot prove a pid was reused; trust the stream then.
+    return entry.startEstimated || entry.startTicks === startTicks;
+  }
+
+  private pushPrevious(entry: ProcessEntry, image: ProcessImage): void {
+    entry.previous.push(image);
+    if (entry.previous.length > this.maxPreviousImages) entry.previous.shift();
+  }
+
+  private createFromSnapshot(pid: number, snapshot: ProcSnapshot, origin: ProcessEntry['origin']): ProcessEntry {
+    const entry: ProcessEntry = {
+      pid,
+      startTicks: snapshot.startTicks,
+      startEstimated: false,
+      startMs: this.startMsFromTicks(snapshot.startTicks),
+      entityId: entityIdFor(this.hostId, pid, snapshot.startTicks),
+      image: imageFromSnapshot(snapshot),
+      previous: [],
+      ppid: snapshot.ppid,
+      parent: null,
+      pgid: -1,
+      sid: -1,
+      ttyNr: 0,
+      ruid: -1,
+      euid: -1,
+      rgid: -1,
+      egid: -1,
+      origin,
+      exitedAtMs: null,
+      exitCode: null,
+    };
+    this.applySnapshotFacts(entry, snapshot);
+    this.live.set(pid, entry);
+    return entry;
+  }
+
+  private createUnknown(pid: number, timestampNs: bigint): ProcessEntry {
+    const startTicks = this.procfs.startTicks(pid) ?? this.ticksFromTimestamp(timestampNs);
+    const entry: ProcessEntry = {
+      pid,
+      startTicks,
+      startEstimated: true,
+      startMs: this.startMsFromTicks(startTicks),
+      entityId: entityIdFor(this.hostId, pid, startTicks),
+      image: imageFromComm(null),
+      previous: [],
+      ppid: 0,
+      parent: null,
+      pgid: -1,
+      sid: -1,
+      ttyNr: 0,
+      ruid: -1,
+      euid: -1,
+      rgid: -1,
+      egid: -1,
+      origin: 'exec',
+      exitedAtMs: null,
+      exitCode: null,
+    };
+    this.live.set(pid, entry);
+    return entry;
+  }
+
+  /** Ids, session, group and tty from a snapshot; -1 (unreadable) leaves what is known. */
+  private applySnapshotFacts(entry: ProcessEntry, snapshot: ProcSnapshot): void {
+    if (snapshot.pgid >= 0) entry.pgid = snapshot.pgid;
+    if (snapshot.sid >= 0) entry.sid = snapshot.sid;
+    if (snapshot.ppid >= 0 && !snapshot.failed.includes('stat')) entry.ttyNr = snapshot.ttyNr;
+    if (snapshot.ruid >= 0) entry.ruid = snapshot.ruid;
+    if (snapshot.euid >= 0) entry.euid = snapshot.euid;
+    if (snapshot.rgid >= 0) entry.rgid = snapshot.rgid;
+    if (snapshot.egid >= 0) entry.egid = snapshot.egid;
+    // A process seen first in a scan or an exec gets its parent from stat; a forked one keeps
+    // the parent that forked it, even after being reparented to init or a subreaper.
+    if (entry.origin !== 'fork' && snapshot.ppid > 0 && snapshot.ppid !== entry.ppid) {
+      entry.ppid = snapshot.ppid;
+      entry.parent = this.live.get(snapshot.ppid) ?? null;
+    }
+  }
+
+  private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): void {
+    const image = imageFromSnapshot(snapshot);
+    if (snapshot.cmdline !== null && !sameImage(entry.image, image)) {
+      this.counters.missedExecs++;
+      this.pushPrevious(entry, entry.image);
+      entry.image = image;
+    }
+    this.applySnapshotFacts(entry, snapshot);
+  }
+
+  private ticksFromTimestamp(timestampNs: bigint): number {
+    return Number((timestampNs * BigInt(this.procfs.clockTicksPerSecond)) / 1_000_000_000n);
+  }
+
+  private startMsFromTicks(ticks: number): number {
+    return this.procfs.bootTimeMs() + Math.round((ticks * 1000) / this.procfs.clockTicksPerSecond);
+  }
+}
