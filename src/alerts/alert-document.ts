@@ -1,0 +1,163 @@
+/**
+ * Turns a rule match into an ECS alert document: `event.kind: alert`, the rule (`rule.*`), its
+ * ATT&CK mapping (`threat.*`, flattened into ECS's arrays), severity and risk score, a one-line
+ * `message`, and the process, user, group, host and container fields of the matched event. For a
+ * sequence the top-level fields come from the event that completed it, and every event of the
+ * sequence rides along under `execwarden.sequence` (a custom namespace: ECS has no field for it).
+ * Pure: the only time it reads is the clock it is given.
+ */
+import type { Clock } from '../clock.js';
+import type { EqlEvent } from '../eql/index.js';
+import type { RuleMatch } from '../rules/rule-set.js';
+import type { LoadedRule } from '../rules/rule-types.js';
+import { SEVERITY_SCORE } from './severity.js';
+
+export interface ThreatFields {
+  framework: string;
+  tactic: { id: string[]; name: string[]; reference: string[] };
+  technique?: {
+    id: string[];
+    name: string[];
+    reference: string[];
+    subtechnique?: { id: string[]; name: string[]; reference: string[] };
+  };
+}
+
+export interface AlertDocument {
+  '@timestamp': string;
+  message: string;
+  event: {
+    kind: 'alert';
+    module: 'execwarden';
+    dataset: 'execwarden.alert';
+    created: string;
+    severity: number;
+    risk_score: number;
+    category?: unknown;
+    type?: unknown;
+    action?: unknown;
+  };
+  rule: {
+    id: string;
+    uuid: string;
+    name: string;
+    description: string;
+    reference?: string;
+    author: string[];
+    license: string;
+    version: string;
+    ruleset: string;
+  };
+  threat?: ThreatFields;
+  tags?: string[];
+  process?: Record<string, unknown>;
+  user?: Record<string, unknown>;
+  group?: Record<string, unknown>;
+  host?: Record<string, unknown>;
+  container?: Record<string, unknown>;
+  execwarden?: {
+    sequence?: { join_keys: unknown[]; events: EqlEvent[] };
+    /** Set by AlertThrottle: identical alerts it held back since the last one it let through. */
+    throttle?: { suppressed: number };
+  };
+}
+
+/** Fields copied from the matched event, whole. */
+const COPIED_OBJECTS = ['process', 'user', 'group', 'host', 'container'] as const;
+const MAX_COMMAND_IN_MESSAGE = 200;
+
+function field(event: EqlEvent, path: string): unknown {
+  let value: unknown = event;
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return event[path];
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value === undefined ? event[path] : value;
+}
+
+/** Printable on one line: control characters shown as escapes, long text cut. */
+function oneLine(value: unknown, max = MAX_COMMAND_IN_MESSAGE): string {
+  const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String(value);
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+export function alertMessage(rule: LoadedRule, event: EqlEvent): string {
+  const name = field(event, 'process.name');
+  const pid = field(event, 'process.pid');
+  const parent = field(event, 'process.parent.name');
+  const user = field(event, 'user.name') ?? field(event, 'user.id');
+  const host = field(event, 'host.name');
+  const command = field(event, 'process.command_line') ?? field(event, 'process.args');
+  let text = `${rule.name}:`;
+  text += name === undefined ? ' a process' : ` ${oneLine(name, 64)}`;
+  if (pid !== undefined) text += ` (pid ${oneLine(pid, 16)})`;
+  if (parent !== undefined) text += ` started by ${oneLine(parent, 64)}`;
+  if (user !== undefined) text += ` as ${oneLine(user, 64)}`;
+  if (host !== undefined) text += ` on ${oneLine(host, 64)}`;
+  if (command !== undefined) text += ` ran "${oneLine(command)}"`;
+  return `${text}.`;
+}
+
+function threatFields(rule: LoadedRule): ThreatFields | undefined {
+  if (rule.threat.length === 0) return undefined;
+  const unique = <T extends { id: string; name: string; reference: string }>(entries: T[]) => {
+    const seen = new Map<string, T>();
+    for (const e of entries) if (!seen.has(e.id)) seen.set(e.id, e);
+    const list = [...seen.values()];
+    return { id: list.map((e) => e.id), name: list.map((e) => e.name), reference: list.map((e) => e.reference) };
+  };
+  const techniques = rule.threat.flatMap((t) => t.technique);
+  const subtechniques = techniques.flatMap((t) => t.subtechnique);
+  const out: ThreatFields = { framework: rule.threat[0]!.framework, tactic: unique(rule.threat.map((t) => t.tactic)) };
+  if (techniques.length > 0) {
+    out.technique = unique(techniques);
+    if (subtechniques.length > 0) out.technique.subtechnique = unique(subtechniques);
+  }
+  return out;
+}
+
+export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
+  const { rule } = match;
+  const trigger = match.events[match.events.length - 1] ?? {};
+  const now = new Date(clock.nowMs()).toISOString();
+  const alert: AlertDocument = {
+    '@timestamp': now,
+    message: alertMessage(rule, trigger),
+    event: {
+      kind: 'alert',
+      module: 'execwarden',
+      dataset: 'execwarden.alert',
+      created: now,
+      severity: SEVERITY_SCORE[rule.severity],
+      risk_score: rule.riskScore,
+    },
+    rule: {
+      id: rule.ruleId,
+      uuid: rule.ruleId,
+      name: rule.name,
+      description: rule.description.trim(),
+      author: [...rule.author],
+      license: rule.license,
+      version: rule.updatedDate,
+      ruleset: rule.ruleset,
+    },
+  };
+  if (rule.references.length > 0) alert.rule.reference = rule.references[0]!;
+  for (const key of ['category', 'type', 'action'] as const) {
+    const value = field(trigger, `event.${key}`);
+    if (value !== undefined) alert.event[key] = structuredClone(value);
+  }
+  const threat = threatFields(rule);
+  if (threat !== undefined) alert.threat = threat;
+  if (rule.tags.length > 0) alert.tags = [...rule.tags];
+  for (const key of COPIED_OBJECTS) {
+    const value = trigger[key];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) alert[key] = structuredClone(value) as Record<string, unknown>;
+  }
+  if (match.kind === 'sequence') {
+    alert.execwarden = { sequence: { join_keys: structuredClone(match.joinKeys), events: structuredClone(match.events) } };
+  }
+  return alert;
+}

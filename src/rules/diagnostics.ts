@@ -1,0 +1,48 @@
+/**
+ * What loading rule and exception files reports instead of throwing: every problem found, each
+ * with a stable code, the file, and the 1-based line and column it points at. Errors keep a rule
+ * (or an exception entry) out of the set; warnings do not.
+ *
+ * Codes: RULE01xx reading and TOML syntax, RULE02xx schema, RULE03xx query, RULE04xx the set as a
+ * whole, RULE05xx exceptions files.
+ */
+export const RuleDiagnosticCode = {
+  PathNotFound: 'RULE0101',
+  FileUnreadable: 'RULE0102',
+  TomlSyntax: 'RULE0103',
+  NoRuleFiles: 'RULE0104',
+  MissingField: 'RULE0201',
+  WrongType: 'RULE0202',
+  InvalidValue: 'RULE0203',
+  UnknownKey: 'RULE0204',
+  UnsupportedRuleType: 'RULE0205',
+  DeprecatedRule: 'RULE0206',
+  QuerySyntax: 'RULE0301',
+  UnfilledFields: 'RULE0302',
+  DuplicateRuleId: 'RULE0401',
+  ExceptionUnknownRule: 'RULE0501',
+} as const;
+export type RuleDiagnosticCode = (typeof RuleDiagnosticCode)[keyof typeof RuleDiagnosticCode];
+
+export type DiagnosticSeverity = 'error' | 'warning';
+
+export interface RuleDiagnostic {
+  severity: DiagnosticSeverity;
+  code: RuleDiagnosticCode;
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+  /** The rule the diagnostic is about, when the file got far enough to name one. */
+  ruleId?: string;
+}
+
+/** `file:line:column: error RULE0201 message` — the one text form, used by every command. */
+export function formatDiagnostic(d: RuleDiagnostic): string {
+  const rule = d.ruleId === undefined ? '' : ` (rule ${d.ruleId})`;
+  return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.code} ${d.message}${rule}`;
+}
+
+export function hasErrors(diagnostics: readonly RuleDiagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}

@@ -1,0 +1,8 @@
+export { RuleDiagnosticCode, formatDiagnostic, hasErrors, type RuleDiagnostic, type DiagnosticSeverity } from './diagnostics.js';
+export { FILLED_FIELDS, unfilledFields } from './filled-fields.js';
+export { loadRules, loadRuleText, type LoadRulesOptions, type RuleLoadResult, type RuleTextResult, type QueryCompiler } from './loader.js';
+export { ExceptionList, loadExceptions, loadExceptionsText, unknownExceptionRules, ANY_RULE, type RuleException, type ExceptionLoadResult, type ExceptionStats } from './exceptions.js';
+export { RuleSet, type RuleMatch, type RuleSetOptions, type RuleSetStats } from './rule-set.js';
+export { runRuleTests, runTestCase, parseTestCases, testFileFor, type RuleTestCase, type RuleTestReport, type RuleTestCaseResult } from './rule-tests.js';
+export { BUNDLED_RULESET, bundledRulesDir, packageRoot } from './bundled.js';
+export type { LoadedRule, RuleDefinition, RuleSeverity, ThreatMapping, ThreatEntry, ThreatTechnique } from './rule-types.js';
