@@ -1,0 +1,120 @@
+/**
+ * The live EventSource: the native ProcMonitor behind the EventSource interface. Losses reported
+ * by the reader (kernel overflow, per-CPU sequence gap, batch dropped because JS fell behind) are
+ * passed on through `onLoss` after the batch that follows them, so the consumer can rescan /proc.
+ */
+import { ExecwardenError } from '../errors.js';
+import type { EventSource } from './event-source.js';
+import {
+  LOSS_BATCH_DROPPED,
+  LOSS_OVERFLOW,
+  LOSS_SEQUENCE_GAP,
+  loadNativeAddon,
+  type NativeProcMonitor,
+  type NativeStartInfo,
+} from './native.js';
+import type { CaptureOptions, CaptureStats, RawEvent, RawEventKind } from './raw-event.js';
+
+export { checkCapturePrivileges } from './privileges.js';
+
+/** Subscribing failed; `code` is the addon's: EPERM, ESUBSCRIBE_TIMEOUT, ENETNS or ECONNECTOR. */
+export class CaptureStartError extends ExecwardenError {}
+
+const KINDS: readonly RawEventKind[] = ['fork', 'exec', 'exit', 'comm', 'sid', 'uid', 'gid', 'ptrace', 'coredump'];
+
+function emptyStats(): CaptureStats {
+  return {
+    eventsByKind: Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<RawEventKind, number>,
+    overflows: 0,
+    sequenceGaps: 0,
+    messagesRejected: 0,
+    batchesDropped: 0,
+    eventsDropped: 0,
+    snapshotsPartial: 0,
+    snapshotsGone: 0,
+    receiveBufferBytes: 0,
+    realtime: false,
+  };
+}
+
+export class LiveSource implements EventSource {
+  onLoss?: (reason: 'overflow' | 'sequence-gap' | 'batch-dropped') => void;
+
+  private monitor: NativeProcMonitor | undefined;
+  private running = false;
+  private stopped: Promise<void> | undefined;
+  private info: NativeStartInfo | undefined;
+
+  constructor(private readonly options: CaptureOptions = {}) {}
+
+  async start(onBatch: (events: RawEvent[]) => void): Promise<void> {
+    if (this.running) throw new ExecwardenError('CAPTURE_RUNNING', 'the live source is already started');
+    const addon = loadNativeAddon();
+    const monitor = new addon.ProcMonitor(this.options);
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      resolveStopped = resolve;
+    });
+    try {
+      this.info = monitor.start(
+        (events, losses) => {
+          onBatch(events);
+          if (losses !== 0) this.reportLosses(losses);
+        },
+        () => resolveStopped(),
+      );
+    } catch (error) {
+      const { code, message } = error as { code?: string; message: string };
+      throw new CaptureStartError(code ?? 'ECONNECTOR', message, { cause: error });
+    }
+    this.monitor = monitor;
+    this.stopped = stopped;
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    const monitor = this.monitor;
+    if (!monitor || !this.running) return;
+    this.running = false;
+    monitor.stop();
+    await this.stopped;
+  }
+
+  /** Counters of the current (or last) run. */
+  stats(): CaptureStats {
+    if (!this.monitor) return emptyStats();
+    const { readerError: _readerError, ...stats } = this.monitor.stats();
+    return stats;
+  }
+
+  /** What start() obtained from the kernel and scheduler, once started. */
+  startInfo(): NativeStartInfo | undefined {
+    return this.info;
+  }
+
+  /** Human-readable limits of this capture (buffer not forced, no SCHED_FIFO). */
+  warnings(): string[] {
+    const info = this.info;
+    if (!info) return [];
+    const warnings: string[] = [];
+    if (!info.forcedBuffer) {
+      warnings.push(
+        `SO_RCVBUFFORCE refused: receive buffer is ${info.receiveBufferBytes} bytes (net.core.rmem_max); grant CAP_NET_ADMIN`,
+      );
+    }
+    if (this.options.realtime !== false && !info.realtime) {
+      warnings.push(
+        `SCHED_FIFO refused (${info.realtimeError ?? 'unknown'}): argv of very short-lived processes may be missed; grant CAP_SYS_NICE`,
+      );
+    }
+    return warnings;
+  }
+
+  private reportLosses(losses: number): void {
+    const onLoss = this.onLoss;
+    if (!onLoss) return;
+    if (losses & LOSS_OVERFLOW) onLoss('overflow');
+    if (losses & LOSS_SEQUENCE_GAP) onLoss('sequence-gap');
+    if (losses & LOSS_BATCH_DROPPED) onLoss('batch-dropped');
+  }
+}

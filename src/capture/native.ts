@@ -1,0 +1,99 @@
+/**
+ * The one typed view of the native addon (build/Release/execwarden_native.node). Everything else
+ * in TypeScript reaches the proc connector through this file, so the addon's surface is declared
+ * once, here, and loaded from explicit paths (no `bindings`-style search) with an actionable error.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { ExecwardenError } from '../errors.js';
+import type { CaptureStats, RawEvent } from './raw-event.js';
+
+/** Bits of the `losses` argument of a batch callback: what was lost since the previous batch. */
+export const LOSS_OVERFLOW = 1;
+export const LOSS_SEQUENCE_GAP = 2;
+export const LOSS_BATCH_DROPPED = 4;
+
+export interface NativeMonitorOptions {
+  receiveBufferBytes?: number;
+  realtime?: boolean;
+  batchSize?: number;
+  batchMaxAgeMs?: number;
+  maxQueuedBatches?: number;
+  cmdlineMaxBytes?: number;
+  /** How long start() waits for the kernel's ack to the subscription. Default 2000. */
+  ackTimeoutMs?: number;
+}
+
+export interface NativeStartInfo {
+  /** What the kernel granted (it doubles the request); forcedBuffer: SO_RCVBUFFORCE was allowed. */
+  receiveBufferBytes: number;
+  forcedBuffer: boolean;
+  realtime: boolean;
+  /** Why SCHED_FIFO was refused (strerror), or null. */
+  realtimeError: string | null;
+}
+
+export interface NativeStats extends CaptureStats {
+  /** Set when the reader thread stopped on an unexpected error. */
+  readerError: string | null;
+}
+
+export interface NativeProcMonitor {
+  /**
+   * Subscribes synchronously (throws an Error with `code` 'EPERM', 'ESUBSCRIBE_TIMEOUT', 'ENETNS'
+   * or 'ECONNECTOR'), then delivers batches on the JS thread. `onStopped` runs once the last
+   * batch has been delivered after stop().
+   */
+  start(onBatch: (events: RawEvent[], losses: number) => void, onStopped?: () => void): NativeStartInfo;
+  /** Wakes and joins the reader thread; queued batches are still delivered. Idempotent. */
+  stop(): void;
+  stats(): NativeStats;
+}
+
+export interface DecodedDatagram {
+  events: RawEvent[];
+  acks: Array<{ cpu: number; seq: number; ack: number; err: number }>;
+  accepted: number;
+  rejected: number;
+}
+
+export interface NativeAddon {
+  ProcMonitor: new (options?: NativeMonitorOptions) => NativeProcMonitor;
+  /** The datagram decoder on crafted bytes (tests only). */
+  decodeForTest(bytes: Buffer, senderPort: number): DecodedDatagram;
+}
+
+const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');
+
+/** From src/capture (tests, tsx) the package root is two levels up; from dist/src/capture, three. */
+export function addonCandidates(fromUrl: string = import.meta.url): string[] {
+  const here = path.dirname(fileURLToPath(fromUrl));
+  return [path.resolve(here, '..', '..', ADDON_FILE), path.resolve(here, '..', '..', '..', ADDON_FILE)];
+}
+
+let loaded: NativeAddon | undefined;
+
+export function loadNativeAddon(): NativeAddon {
+  if (loaded) return loaded;
+  const candidates = addonCandidates();
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) {
+    throw new ExecwardenError(
+      'ADDON_NOT_BUILT',
+      `the native addon is not built (looked for ${candidates.join(', ')}): run npm run build:native`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require(found) as NativeAddon;
+  } catch (cause) {
+    throw new ExecwardenError(
+      'ADDON_LOAD_FAILED',
+      `could not load ${found} (${(cause as Error).message}): rebuild it with npm run build:native`,
+      { cause },
+    );
+  }
+  return loaded;
+}
