@@ -1,0 +1,366 @@
+/**
+ * Compiles expression nodes to closures, once per query. Evaluating an event calls the closures
+ * and never looks at the tree again. Field paths are resolved to readers up front, constant
+ * patterns and `in` lists are pre-lowered and indexed, and the hot paths allocate nothing.
+ *
+ * Two modes, matching Elasticsearch (see the table in comparison.ts):
+ * - value mode (`compileValue`) yields null, a scalar or an array; conditions are three-valued;
+ * - condition mode (`compileCondition`) is used for the where-clause and the operands of
+ *   and/or/not under it: a leaf counts as true only when it is exactly true, and `not` is
+ *   "does not match", so `not (f == "x")` is true on a missing field.
+ */
+import { assertNever, type ExpressionNode, type LiteralNode, type MatchNode, type InNode, type ComparisonNode } from './ast.js';
+import {
+  anyElement,
+  isNullish,
+  lowerIfString,
+  scalarCompare,
+  scalarToString,
+  valuesEqual,
+} from './comparison.js';
+import { compileFieldReader } from './field-access.js';
+import { arithmetic, lookupFunction } from './functions.js';
+import { compileWildcard, hasWildcard, type StringMatcher } from './wildcard.js';
+
+export type Evaluator = (event: Record<string, unknown>) => unknown;
+
+export interface ExpressionCompiler {
+  compileValue(node: ExpressionNode): Evaluator;
+  compileCondition(node: ExpressionNode): Evaluator;
+  /** Dotted names of every field read so far. */
+  readonly fields: Set<string>;
+}
+
+export function createExpressionCompiler(): ExpressionCompiler {
+  const fields = new Set<string>();
+  const readers = new Map<string, Evaluator>();
+
+  const fieldReader = (name: string, path: string[]): Evaluator => {
+    fields.add(name);
+    let reader = readers.get(name);
+    if (reader === undefined) {
+      reader = compileFieldReader(path);
+      readers.set(name, reader);
+    }
+    return reader;
+  };
+
+  const compileCondition = (node: ExpressionNode): Evaluator => {
+    switch (node.kind) {
+      case 'logical': {
+        const operands = node.operands.map(compileCondition);
+        if (node.op === 'and') {
+          if (operands.length === 2) {
+            const [a, b] = operands;
+            return (event) => a(event) === true && b(event) === true;
+          }
+          return (event) => {
+            for (let i = 0; i < operands.length; i++) if (operands[i](event) !== true) return false;
+            return true;
+          };
+        }
+        return (event) => {
+          for (let i = 0; i < operands.length; i++) if (operands[i](event) === true) return true;
+          return false;
+        };
+      }
+      case 'not': {
+        const operand = compileCondition(node.operand);
+        return (event) => operand(event) !== true;
+      }
+      case 'comparison':
+        return compileComparison(node, true);
+      case 'in':
+        return compileIn(node, true);
+      case 'field': {
+        const read = compileValue(node);
+        return (event) => {
+          const value = read(event);
+          return value === true || (Array.isArray(value) && value.includes(true));
+        };
+      }
+      default:
+        return compileValue(node);
+    }
+  };
+
+  const compileValue = (node: ExpressionNode): Evaluator => {
+    switch (node.kind) {
+      case 'literal': {
+        const value = node.value;
+        return () => value;
+      }
+      case 'field':
+        return fieldReader(node.name, node.path);
+      case 'comparison':
+        return compileComparison(node, false);
+      case 'match':
+        return compileMatch(node);
+      case 'in':
+        return compileIn(node, false);
+      case 'logical': {
+        const operands = node.operands.map(compileValue);
+        const isAnd = node.op === 'and';
+        return (event) => {
+          let sawNull = false;
+          for (let i = 0; i < operands.length; i++) {
+            const value = operands[i](event);
+            if (value === null) sawNull = true;
+            else if (value === !isAnd) return !isAnd;
+            else if (value !== isAnd) return null;
+          }
+          return sawNull ? null : isAnd;
+        };
+      }
+      case 'not': {
+        const operand = compileValue(node.operand);
+        return (event) => {
+          const value = operand(event);
+          return typeof value === 'boolean' ? !value : null;
+        };
+      }
+      case 'arithmetic': {
+        const left = compileValue(node.left);
+        const right = compileValue(node.right);
+        const op = node.op;
+        const floatDivision = isFloatExpression(node.left) || isFloatExpression(node.right);
+        return (event) => arithmetic(op, left(event), right(event), floatDivision);
+      }
+      case 'negate': {
+        const operand = compileValue(node.operand);
+        return (event) => {
+          const value = operand(event);
+          return typeof value === 'number' ? -value : null;
+        };
+      }
+      case 'call':
+        return compileCall(node);
+      default:
+        return assertNever(node, 'expression');
+    }
+  };
+
+  const compileComparison = (node: ComparisonNode, inCondition: boolean): Evaluator => {
+    const { op, left, right } = node;
+    if (op === '==' || op === '!=') {
+      const wantsEqual = op === '==';
+      // comparing with the null literal tests for a missing value
+      const nullSide = isNullLiteral(right) ? left : isNullLiteral(left) ? right : undefined;
+      if (nullSide !== undefined) {
+        const read = compileValue(nullSide);
+        return (event) => isNullish(read(event)) === wantsEqual;
+      }
+      const readLeft = compileValue(left);
+      const readRight = compileValue(right);
+      // in a condition a missing field makes != true (index-query semantics); elsewhere null stays null
+      const leftMissing = inCondition && left.kind === 'field' ? !wantsEqual : null;
+      const rightMissing = inCondition && right.kind === 'field' ? !wantsEqual : null;
+      return (event) => {
+        const a = readLeft(event);
+        if (a === null) return leftMissing;
+        const b = readRight(event);
+        if (b === null) return rightMissing;
+        return valuesEqual(a, b) === wantsEqual;
+      };
+    }
+    const readLeft = compileValue(left);
+    const readRight = compileValue(right);
+    const test = orderingTest(op);
+    return (event) => {
+      const a = readLeft(event);
+      if (a === null) return null;
+      const b = readRight(event);
+      if (b === null) return null;
+      if (!Array.isArray(a) && !Array.isArray(b)) {
+        const order = scalarCompare(a, b);
+        return order === null ? false : test(order);
+      }
+      return anyElement(a, (x) =>
+        anyElement(b, (y) => {
+          const order = scalarCompare(x, y);
+          return order !== null && test(order);
+        }),
+      );
+    };
+  };
+
+  const compileMatch = (node: MatchNode): Evaluator => {
+    const read = compileValue(node.value);
+    const ci = node.caseInsensitive;
+    const matcher = compilePatternSet(node);
+    const test = (element: unknown): boolean => {
+      const s = scalarToString(element);
+      return s !== null && matcher(ci ? s.toLowerCase() : s);
+    };
+    return (event) => {
+      const value = read(event);
+      if (value === null) return null;
+      if (typeof value === 'string') return matcher(ci ? value.toLowerCase() : value);
+      return anyElement(value, test);
+    };
+  };
+
+  const compileIn = (node: InNode, inCondition: boolean): Evaluator => {
+    const read = compileValue(node.value);
+    const ci = node.caseInsensitive;
+    const negated = node.negated;
+    // in a condition `f not in (...)` is true on a missing field (index-query semantics)
+    const missing = inCondition && node.value.kind === 'field' ? negated : null;
+    const contains = compileMembership(node.list, ci, compileValue);
+    return (event) => {
+      const value = read(event);
+      if (value === null) return contains.hasNull ? !negated : missing;
+      const found = contains.test(value, event);
+      return found !== negated;
+    };
+  };
+
+  const compileCall = (node: Extract<ExpressionNode, { kind: 'call' }>): Evaluator => {
+    const spec = lookupFunction(node.name);
+    if (spec === undefined) throw new Error(`unknown function ${node.name}`); // the checker reports it first
+    const args = node.args.map(compileValue);
+    const ci = node.caseInsensitive;
+    const evaluate = spec.evaluate;
+    const count = args.length;
+    return (event) => {
+      const values = new Array<unknown>(count);
+      for (let i = 0; i < count; i++) values[i] = args[i](event);
+      const first = values[0];
+      if (!Array.isArray(first)) return evaluate(values, ci);
+      // a multi-valued first argument: apply to each element, the result is multi-valued too
+      const results: unknown[] = [];
+      for (const element of first) {
+        if (element === null || element === undefined) continue;
+        values[0] = element;
+        const result = evaluate(values, ci);
+        if (result !== null) results.push(result);
+      }
+      return results.length === 0 ? null : results.length === 1 ? results[0] : results;
+    };
+  };
+
+  return { compileValue, compileCondition, fields };
+}
+
+function isNullLiteral(node: ExpressionNode): boolean {
+  return node.kind === 'literal' && node.value === null;
+}
+
+function isFloatExpression(node: ExpressionNode): boolean {
+  switch (node.kind) {
+    case 'literal':
+      return node.isFloat;
+    case 'arithmetic':
+      return isFloatExpression(node.left) || isFloatExpression(node.right);
+    case 'negate':
+      return isFloatExpression(node.operand);
+    default:
+      return false;
+  }
+}
+
+function orderingTest(op: '<' | '<=' | '>' | '>='): (order: number) => boolean {
+  switch (op) {
+    case '<':
+      return (order) => order < 0;
+    case '<=':
+      return (order) => order <= 0;
+    case '>':
+      return (order) => order > 0;
+    case '>=':
+      return (order) => order >= 0;
+  }
+}
+
+/** One matcher for all patterns of a match node; exact patterns share a Set lookup. */
+function compilePatternSet(node: MatchNode): StringMatcher {
+  const ci = node.caseInsensitive;
+  const patterns = node.patterns.map((p: LiteralNode) => String(p.value));
+  const matchers: StringMatcher[] = [];
+  if (node.op === 'regex') {
+    for (const pattern of patterns) {
+      const regex = new RegExp(`^(?:${pattern})$`, ci ? 'si' : 's');
+      matchers.push((value) => regex.test(value));
+    }
+  } else {
+    const exact = new Set<string>();
+    for (const pattern of patterns) {
+      if (hasWildcard(pattern)) matchers.push(compileWildcard(pattern, ci));
+      else exact.add(ci ? pattern.toLowerCase() : pattern);
+    }
+    if (exact.size > 0) matchers.unshift((value) => exact.has(value));
+  }
+  if (matchers.length === 1) return matchers[0];
+  return (value) => {
+    for (let i = 0; i < matchers.length; i++) if (matchers[i](value)) return true;
+    return false;
+  };
+}
+
+interface Membership {
+  /** The list holds the null literal: a missing value is "in" it. */
+  hasNull: boolean;
+  test(value: unknown, event: Record<string, unknown>): boolean;
+}
+
+/** `in` lists: constants are indexed in Sets (strings, numbers, booleans); other items are evaluated. */
+function compileMembership(list: ExpressionNode[], ci: boolean, compileValue: (n: ExpressionNode) => Evaluator): Membership {
+  const strings = new Set<string>();
+  const numbers = new Set<number>();
+  const booleans = new Set<boolean>();
+  const dynamic: Evaluator[] = [];
+  let hasNull = false;
+  for (const item of list) {
+    if (item.kind === 'literal') {
+      const value = item.value;
+      if (value === null) hasNull = true;
+      else if (typeof value === 'string') {
+        strings.add(ci ? value.toLowerCase() : value);
+        const n = value.length > 0 && value.trim() === value ? Number(value) : NaN;
+        if (!Number.isNaN(n)) numbers.add(n);
+      } else if (typeof value === 'number') {
+        numbers.add(value);
+        strings.add(String(value));
+      } else booleans.add(value);
+    } else {
+      dynamic.push(compileValue(item));
+    }
+  }
+  const testScalar = (element: unknown): boolean => {
+    switch (typeof element) {
+      case 'string': {
+        const key = ci ? element.toLowerCase() : element;
+        return strings.has(key);
+      }
+      case 'number':
+        return numbers.has(element);
+      case 'boolean':
+        return booleans.has(element);
+      default:
+        return false;
+    }
+  };
+  if (dynamic.length === 0) {
+    return {
+      hasNull,
+      test: (value) => (typeof value === 'string' ? strings.has(ci ? value.toLowerCase() : value) : anyElement(value, testScalar)),
+    };
+  }
+  return {
+    hasNull,
+    test: (value, event) => {
+      if (anyElement(value, testScalar)) return true;
+      const probe = ci ? lowerArray(value) : value;
+      for (const read of dynamic) {
+        const candidate = read(event);
+        if (candidate === null) continue;
+        if (valuesEqual(probe, ci ? lowerArray(candidate) : candidate)) return true;
+      }
+      return false;
+    },
+  };
+}
+
+function lowerArray(value: unknown): unknown {
+  return Array.isArray(value) ? value.map(lowerIfString) : lowerIfString(value);
+}

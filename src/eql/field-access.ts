@@ -1,0 +1,76 @@
+/**
+ * Reading a field path from an event. Events are ECS documents that may be nested
+ * (`{process: {name: "sh"}}`), flat with dotted keys (`{"process.name": "sh"}`) or a mix of both
+ * (`{process: {"parent.name": "bash"}}`). Arrays of objects on the way are searched element by
+ * element and their values collected, as Elasticsearch flattens them when indexing.
+ *
+ * The common case, a fully nested path, is a plain walk with no allocation; the dotted-key
+ * fallback only runs when the walk finds nothing.
+ */
+import { normalizeValue } from './comparison.js';
+
+export type FieldReader = (event: Record<string, unknown>) => unknown;
+
+export function compileFieldReader(path: readonly string[]): FieldReader {
+  const segments = path.slice();
+  const length = segments.length;
+  if (length === 1) {
+    const key = segments[0];
+    return (event) => normalizeValue(event[key]);
+  }
+  // joined[i][j] is the dotted key made of segments i..j (inclusive)
+  const joined: string[][] = segments.map((_, i) => segments.map((__, j) => (j >= i ? segments.slice(i, j + 1).join('.') : '')));
+  const resolve = (value: unknown, from: number): unknown => {
+    if (from === length) return value;
+    if (value === null || typeof value !== 'object') return undefined;
+    if (Array.isArray(value)) {
+      const index = arrayIndex(segments[from]);
+      if (index >= 0) return resolve(value[index], from + 1);
+      let collected: unknown[] | undefined;
+      for (const element of value) {
+        const found = resolve(element, from);
+        if (found === undefined || found === null) continue;
+        collected ??= [];
+        if (Array.isArray(found)) collected.push(...found);
+        else collected.push(found);
+      }
+      return collected;
+    }
+    const object = value as Record<string, unknown>;
+    for (let to = from; to < length; to++) {
+      const child = object[joined[from][to]];
+      if (child === undefined) continue;
+      const found = resolve(child, to + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  const first = segments[0];
+  const second = segments[1];
+  if (length === 2) {
+    return (event) => {
+      const parent = event[first];
+      if (parent !== null && typeof parent === 'object' && !Array.isArray(parent)) {
+        const value = (parent as Record<string, unknown>)[second];
+        if (value !== undefined) return normalizeValue(value);
+      }
+      return normalizeValue(resolve(event, 0));
+    };
+  }
+  return (event) => {
+    let current: unknown = event;
+    for (let i = 0; i < length; i++) {
+      if (current === null || typeof current !== 'object') {
+        current = undefined;
+        break;
+      }
+      current = (current as Record<string, unknown>)[segments[i]];
+    }
+    if (current !== undefined) return normalizeValue(current);
+    return normalizeValue(resolve(event, 0));
+  };
+}
+
+function arrayIndex(segment: string): number {
+  return /^[0-9]+$/.test(segment) ? Number(segment) : -1;
+}

@@ -1,0 +1,20 @@
+/**
+ * Public surface of the EQL engine: parse and compile Elasticsearch EQL queries, evaluate event
+ * queries on ECS events and run sequences on an event stream. Knows nothing of rule files.
+ */
+export type EqlEvent = Record<string, unknown>;
+
+export type { EqlLimits } from './limits.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export { EqlError, EqlErrorCode } from './errors.js';
+export type { QueryAst } from './ast.js';
+export { parseQuery } from './parser.js';
+export { compileQuery } from './compile.js';
+export type {
+  CompiledQuery,
+  CompiledEventQuery,
+  CompiledSequenceQuery,
+  SequenceMatcherCreateOptions,
+} from './compile.js';
+export type { SequenceMatcher, SequenceMatch, SequenceMatcherStats } from './sequence.js';
+export { FUNCTION_NAMES } from './functions.js';

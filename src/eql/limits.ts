@@ -1,0 +1,35 @@
+/**
+ * Resource limits for parsing and running EQL. Rules come from files a user may not have written,
+ * so every structure whose size a query controls is bounded. The defaults fit Elastic's published
+ * rules with room to spare (the longest Linux process rule is about 10 KB).
+ */
+export interface EqlLimits {
+  /** Longest accepted query text, in UTF-16 code units. */
+  maxQueryLength: number;
+  /** Deepest nesting of expressions (parentheses, operators, function calls). */
+  maxDepth: number;
+  /** Most values in one `in (...)` list, `: (...)` pattern list or function argument list. */
+  maxListSize: number;
+  /** Most partial sequences a sequence matcher keeps at once; the oldest is evicted beyond it. */
+  maxOpenSequences: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
+  maxQueryLength: 65_536,
+  maxDepth: 128,
+  maxListSize: 4_096,
+  maxOpenSequences: 10_000,
+});
+
+export function resolveLimits(overrides?: Partial<EqlLimits>): Readonly<EqlLimits> {
+  if (overrides === undefined) return DEFAULT_LIMITS;
+  const merged: EqlLimits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof EqlLimits)[]) {
+    const value = overrides[key];
+    if (value !== undefined) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`EQL limit ${key} must be a positive integer, got ${value}`);
+      merged[key] = value;
+    }
+  }
+  return Object.freeze(merged);
+}
