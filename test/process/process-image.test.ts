@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCmdline, executableName, imageFromSnapshot } from '../../src/process/process-image.js';
+import type { ProcSnapshot } from '../../src/capture/raw-event.js';
+
+function snapshot(overrides: Partial<ProcSnapshot>): ProcSnapshot {
+  return {
+    cmdline: null, cmdlineTruncated: false, comm: null, exe: null, cwd: null, ppid: 1, pgid: 1, sid: 1,
+    ttyNr: 0, startTicks: 1, ruid: 0, euid: 0, rgid: 0, egid: 0, cgroup: null, failed: [], ...overrides,
+  };
+}
+
+describe('decodeCmdline', () => {
+  it('splits on NUL, drops the trailing NUL and keeps empty arguments', () => {
+    expect(decodeCmdline(Buffer.from('ls\0-l\0\0/tmp\0'), false)).toEqual({ args: ['ls', '-l', '', '/tmp'], lossy: false });
+    expect(decodeCmdline(Buffer.from('sshd: alice [priv]'), false).args).toEqual(['sshd: alice [priv]']);
+    expect(decodeCmdline(Buffer.alloc(0), false).args).toEqual([]);
+  });
+
+  it('marks invalid UTF-8 as lossy and replaces it with U+FFFD', () => {
+    const bytes = Buffer.concat([Buffer.from('echo\0a'), Buffer.from([0xff, 0xfe]), Buffer.from('b\0')]);
+    expect(decodeCmdline(bytes, false)).toEqual({ args: ['echo', 'a\uFFFD\uFFFDb'], lossy: true });
+  });
+
+  it('does not call a multi-byte character cut by the cap invalid', () => {
+    const euro = Buffer.from('€'); // 3 bytes
+    const cut = Buffer.concat([Buffer.from('x\0'), euro, euro.subarray(0, 2)]);
+    expect(decodeCmdline(cut, true)).toEqual({ args: ['x', '€'], lossy: false });
+    // A truncated cmdline keeps a NUL at the cut: the last (empty) argument is real.
+    expect(decodeCmdline(Buffer.from('a\0'), true).args).toEqual(['a', '']);
+  });
+});
+
+describe('images', () => {
+  it('names a process by the basename of its executable, like Defend', () => {
+    expect(executableName('/usr/bin/setsid')).toBe('setsid');
+    expect(executableName('/tmp/x (deleted)')).toBe('x');
+    const image = imageFromSnapshot(snapshot({ cmdline: Buffer.from('bash\0-c\0echo hi\0'), comm: 'a-very-long-nam', exe: '/usr/bin/a-very-long-name-indeed' }));
+    expect(image.name).toBe('a-very-long-name-indeed');
+    expect(image.commandLine).toBe('bash -c echo hi');
+  });
+
+  it('falls back to comm when exe is unreadable and leaves args unknown without cmdline', () => {
+    const image = imageFromSnapshot(snapshot({ comm: 'kworker/0:1', failed: ['cmdline', 'exe'] }));
+    expect(image).toMatchObject({ name: 'kworker/0:1', executable: null, args: null, commandLine: null });
+  });
+
+  it('keeps the exact bytes (base64) of a cmdline that was not valid UTF-8', () => {
+    const raw = Buffer.from([0x61, 0x00, 0xc3, 0x28, 0x00]);
+    const image = imageFromSnapshot(snapshot({ cmdline: raw, exe: '/bin/a' }));
+    expect(Buffer.from(image.cmdlineBase64!, 'base64')).toEqual(raw);
+  });
+});

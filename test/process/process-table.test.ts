@@ -1,0 +1,217 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FixtureProcFs } from '../../src/process/procfs.js';
+import { ProcessTable, decodeExitStatus, entityIdFor } from '../../src/process/process-table.js';
+import { makeProcTree, removeProcess, removeTree, writeProcess, type FixtureProcess } from './proc-tree.js';
+import { SteppedClock, changeEvent, execEvent, exitEvent, forkEvent, goneSnapshot, threadEvent } from './raw-events.js';
+
+const BASIC = new URL('../fixtures/proc/basic', import.meta.url).pathname;
+const HOST = 'host-id-1';
+
+const BASH: FixtureProcess = { pid: 1200, ppid: 640, comm: 'bash', argv: ['-bash'], exe: '/usr/bin/bash', sid: 1200, ttyNr: 34816, startTicks: 50_000 };
+
+describe('ProcessTable', () => {
+  let root: string;
+  let procfs: FixtureProcFs;
+  let clock: SteppedClock;
+  let table: ProcessTable;
+
+  beforeEach(() => {
+    root = makeProcTree();
+    writeProcess(root, { pid: 1, ppid: 0, comm: 'systemd', argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd', startTicks: 5 });
+    writeProcess(root, { pid: 640, ppid: 1, comm: 'sshd', argv: ['sshd: /usr/sbin/sshd -D'], exe: '/usr/sbin/sshd', startTicks: 900 });
+    writeProcess(root, BASH);
+    procfs = new FixtureProcFs(root);
+    clock = new SteppedClock();
+    table = new ProcessTable({ procfs, hostId: HOST, clock, exitedTtlMs: 60_000 });
+    table.scan();
+  });
+
+  afterEach(() => removeTree(root));
+
+  /** A fork as the kernel does it: the child appears in /proc, then the event arrives. */
+  function forkOnly(p: FixtureProcess): void {
+    writeProcess(root, p);
+    table.applyFork(forkEvent(p.ppid, p.pid));
+  }
+
+  /** fork + exec of `p`. */
+  function spawn(p: FixtureProcess): void {
+    forkOnly(p);
+    table.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+  }
+
+  function execAs(p: FixtureProcess) {
+    writeProcess(root, p);
+    return table.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+  }
+
+  it('seeds running processes with names and parents', () => {
+    const seeded = new ProcessTable({ procfs: new FixtureProcFs(BASIC), hostId: HOST, clock });
+    seeded.scan();
+    const tricky = seeded.get(1300)!;
+    expect(tricky.image.name).toBe('tricky');
+    expect(tricky.image.args).toEqual(['/opt/tool/bin/tricky', '--flag', '']);
+    expect(tricky.parent?.image.name).toBe('bash');
+    expect(tricky.parent?.parent?.image.name).toBe('sshd');
+    expect(seeded.get(2)!.image.name).toBe('kthreadd');
+    expect(tricky.startMs).toBe(1_700_000_000_000 + 600_000);
+    expect(seeded.stats()).toMatchObject({ size: 5, live: 5, exited: 0, scans: 1 });
+  });
+
+  it('follows fork, exec and exit', () => {
+    forkOnly({ pid: 2000, ppid: 1200, comm: 'bash', argv: ['-bash'], exe: '/usr/bin/bash', sid: 1200, startTicks: 70_000 });
+    const forked = table.get(2000)!;
+    expect(forked.image).toBe(table.get(1200)!.image);
+    expect(forked.entityId).toBe(entityIdFor(HOST, 2000, 70_000));
+    expect(forked.startEstimated).toBe(false);
+
+    const { entry, described } = execAs({ pid: 2000, ppid: 1200, comm: 'ls', argv: ['ls', '-la'], exe: '/usr/bin/ls', sid: 1200, startTicks: 70_000 });
+    expect(described).toBe(true);
+    expect(entry).toBe(forked);
+    expect(entry.image.args).toEqual(['ls', '-la']);
+    expect(entry.previous.map((i) => i.executable)).toEqual(['/usr/bin/bash']);
+    expect(entry.parent?.pid).toBe(1200);
+
+    const exited = table.applyExit(exitEvent(2000, 2 << 8))!;
+    expect(exited.exitCode).toBe(2);
+    expect(table.get(2000)).toBeUndefined();
+    expect(table.stats()).toMatchObject({ live: 3, exited: 1 });
+  });
+
+  it('keeps the parent of a child whose parent exited first (reparented to init)', () => {
+    spawn({ pid: 2100, ppid: 1200, comm: 'sh', argv: ['sh', '-c', 'sleep 1 & exit'], exe: '/usr/bin/dash', startTicks: 70_010 });
+    spawn({ pid: 2101, ppid: 2100, comm: 'sh', argv: ['sh', '-c', 'sleep 1 & exit'], exe: '/usr/bin/dash', startTicks: 70_011 });
+    table.applyExit(exitEvent(2100));
+    removeProcess(root, 2100);
+    const { entry } = execAs({ pid: 2101, ppid: 1, comm: 'sleep', argv: ['sleep', '1'], exe: '/usr/bin/sleep', startTicks: 70_011 });
+    expect(entry.parent?.pid).toBe(2100);
+    expect(entry.parent?.image.executable).toBe('/usr/bin/dash');
+    expect(entry.parent?.exitedAtMs).toBe(clock.now);
+    expect(entry.ppid).toBe(2100);
+  });
+
+  it('records every replaced image as previous when a pid execs twice (setsid, nohup)', () => {
+    forkOnly({ pid: 2200, ppid: 1200, comm: 'bash', argv: ['-bash'], exe: '/usr/bin/bash', startTicks: 70_020 });
+    execAs({ pid: 2200, ppid: 1200, comm: 'setsid', argv: ['setsid', 'bash', '-c', 'id'], exe: '/usr/bin/setsid', startTicks: 70_020 });
+    table.applyChange(changeEvent('sid', 2200));
+    const { entry } = execAs({ pid: 2200, ppid: 1200, comm: 'bash', argv: ['bash', '-c', 'id'], exe: '/usr/bin/bash', sid: 2200, startTicks: 70_020 });
+    expect(entry.image.args).toEqual(['bash', '-c', 'id']);
+    expect(entry.previous.map((i) => i.args)).toEqual([['-bash'], ['setsid', 'bash', '-c', 'id']]);
+    expect(entry.sid).toBe(2200);
+    expect(table.leader(2200, 'session')).toBe(entry);
+  });
+
+  it('keeps only the most recent previous images', () => {
+    const small = new ProcessTable({ procfs, hostId: HOST, clock, maxPreviousImages: 2 });
+    small.scan();
+    for (const name of ['a', 'b', 'c']) {
+      writeProcess(root, { ...BASH, comm: name, argv: [name], exe: `/bin/${name}` });
+      small.applyExec(execEvent(1200, procfs.snapshot(1200)));
+    }
+    expect(small.get(1200)!.previous.map((i) => i.executable)).toEqual(['/bin/a', '/bin/b']);
+  });
+
+  it('still yields an entry for an exec whose process was already gone, with the parent from the fork', () => {
+    table.applyFork(forkEvent(1200, 2300));
+    const { entry, described } = table.applyExec(execEvent(2300, goneSnapshot()));
+    expect(described).toBe(false);
+    expect(entry.pid).toBe(2300);
+    expect(entry.parent?.pid).toBe(1200);
+    expect(entry.image.args).toBeNull();
+    expect(entry.startEstimated).toBe(true);
+    const noSnapshot = table.applyExec(execEvent(2301, null));
+    expect(noSnapshot.entry.pid).toBe(2301);
+    expect(table.stats().execsWithoutSnapshot).toBe(2);
+  });
+
+  it('ignores threads', () => {
+    expect(table.applyFork(threadEvent('fork', 1200, 1201))).toBeNull();
+    expect(table.applyExit(threadEvent('exit', 1200, 1201))).toBeNull();
+    expect(table.get(1200)).toBeDefined();
+    expect(table.get(1201)).toBeUndefined();
+  });
+
+  it('expires exited processes after the TTL while their children keep them', () => {
+    spawn({ pid: 2400, ppid: 1200, comm: 'sh', argv: ['sh'], exe: '/usr/bin/dash', startTicks: 70_040 });
+    spawn({ pid: 2401, ppid: 2400, comm: 'sh', argv: ['sh'], exe: '/usr/bin/dash', startTicks: 70_041 });
+    table.applyExit(exitEvent(2400));
+    clock.advance(59_999);
+    table.expire();
+    expect(table.stats()).toMatchObject({ exited: 1, expired: 0 });
+    clock.advance(1);
+    table.expire();
+    expect(table.stats()).toMatchObject({ exited: 0, expired: 1, size: 4 });
+    expect(table.get(2401)!.parent?.image.executable).toBe('/usr/bin/dash');
+  });
+
+  it('caps its size, evicting the oldest exited processes first', () => {
+    const capped = new ProcessTable({ procfs, hostId: HOST, clock, maxEntries: 10 });
+    capped.scan(); // 3 live
+    for (let pid = 3000; pid < 3020; pid++) {
+      capped.applyFork(forkEvent(1200, pid, BigInt(pid) * 1_000_000_000n));
+      capped.applyExit(exitEvent(pid));
+    }
+    const stats = capped.stats();
+    expect(stats.size).toBe(10);
+    expect(stats.live).toBe(3);
+    expect(stats.evictions).toBe(13);
+    expect(stats.evictionsLive).toBe(0);
+    expect(capped.leader(3019, 'session')).toBeUndefined();
+    // Live entries go only when nothing exited is left.
+    for (let pid = 4000; pid < 4010; pid++) capped.applyFork(forkEvent(1200, pid, BigInt(pid) * 1_000_000_000n));
+    expect(capped.stats()).toMatchObject({ size: 10, exited: 0, evictionsLive: 3 });
+  });
+
+  it('gives the same process the same entity id in another agent run, and another host a different one', () => {
+    const again = new ProcessTable({ procfs, hostId: HOST, clock });
+    again.scan();
+    expect(again.get(1200)!.entityId).toBe(table.get(1200)!.entityId);
+    const other = new ProcessTable({ procfs, hostId: 'host-id-2', clock });
+    other.scan();
+    expect(other.get(1200)!.entityId).not.toBe(table.get(1200)!.entityId);
+    expect(table.get(1200)!.entityId).toMatch(/^[A-Za-z0-9+/]{24}$/);
+  });
+
+  it('estimates the start of a fork child that vanished before its stat was read', () => {
+    const child = table.applyFork(forkEvent(1200, 2500, 1_234_567_890_123n))!;
+    expect(child.startEstimated).toBe(true);
+    expect(child.startTicks).toBe(123_456);
+  });
+
+  it('resynchronises from /proc after a loss', () => {
+    spawn({ pid: 2600, ppid: 1200, comm: 'vim', argv: ['vim'], exe: '/usr/bin/vim', startTicks: 70_060 });
+    spawn({ pid: 2700, ppid: 1200, comm: 'top', argv: ['top'], exe: '/usr/bin/top', startTicks: 70_070 });
+    // Lost while overflowing: 2600 exited, 2700 exec'd, 2800 started, 2900 started and got pid 2900 reused.
+    removeProcess(root, 2600);
+    writeProcess(root, { pid: 2700, ppid: 1200, comm: 'htop', argv: ['htop', '-d', '5'], exe: '/usr/bin/htop', startTicks: 70_070 });
+    writeProcess(root, { pid: 2800, ppid: 2700, comm: 'less', argv: ['less'], exe: '/usr/bin/less', startTicks: 70_080 });
+    table.applyFork(forkEvent(1200, 2900));
+    const stale = table.get(2900)!;
+    writeProcess(root, { pid: 2900, ppid: 1, comm: 'cron', argv: ['cron'], exe: '/usr/sbin/cron', startTicks: 99_000 });
+    stale.startEstimated = false; // it was read exactly at fork time in real life
+
+    table.scan();
+    expect(table.get(2600)).toBeUndefined();
+    expect(table.get(2700)!.image.args).toEqual(['htop', '-d', '5']);
+    expect(table.get(2700)!.previous.map((i) => i.executable)).toEqual(['/usr/bin/bash', '/usr/bin/top']);
+    expect(table.get(2800)!.parent?.image.name).toBe('htop');
+    expect(table.get(2900)!.image.name).toBe('cron');
+    expect(table.stats()).toMatchObject({ scans: 2, missedExecs: 1, pidReuses: 1 });
+  });
+
+  it('tracks uid and gid changes and comm of unnamed processes', () => {
+    table.applyChange(changeEvent('uid', 1200, { ruid: 1000, euid: 0 }));
+    table.applyChange(changeEvent('gid', 1200, { rgid: 1000, egid: 27 }));
+    expect(table.get(1200)).toMatchObject({ ruid: 1000, euid: 0, rgid: 1000, egid: 27 });
+    table.applyExec(execEvent(1200, goneSnapshot()));
+    table.applyChange(changeEvent('comm', 1200, { comm: 'worker' }));
+    expect(table.get(1200)!.image.name).toBe('worker');
+  });
+
+  it('decodes wait statuses like a shell', () => {
+    expect(decodeExitStatus(0)).toBe(0);
+    expect(decodeExitStatus(1 << 8)).toBe(1);
+    expect(decodeExitStatus(9)).toBe(137);
+    expect(decodeExitStatus(15 | 0x80)).toBe(143); // core dump bit set
+  });
+});
