@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { checkCapturePrivileges } from '../../src/capture/live-source.js';
+import type { RawEvent } from '../../src/capture/raw-event.js';
+import { describeAsRoot } from '../systemd/require-root.js';
+import { argv, captureShell, runShell, startCapture, treeOf } from './kernel-capture.js';
+
+const execs = (events: RawEvent[], pid?: number) =>
+  events.filter((e) => e.kind === 'exec' && (pid === undefined || e.tgid === pid));
+
+describeAsRoot('live capture from the proc connector', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'execwarden-capture-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('finds every privilege it needs as root in the initial namespaces', () => {
+    expect(checkCapturePrivileges()).toMatchObject({ ok: true, missing: [] });
+  });
+
+  it("describes setsid's exec by setsid's argv, before it replaces itself with bash", async () => {
+    // sh forks once for setsid; setsid execs bash in place, and bash execs its only command too.
+    const { pid, events } = await captureShell("setsid bash -c 'sleep 0.1'; true");
+    const child = events.find((e) => e.kind === 'fork' && e.parentTgid === pid);
+    expect(child).toBeDefined();
+    const childExecs = execs(events, child!.tgid);
+    expect(childExecs.map(argv)).toEqual([
+      ['setsid', 'bash', '-c', 'sleep 0.1'],
+      ['bash', '-c', 'sleep 0.1'],
+      ['sleep', '0.1'],
+    ]);
+    expect(childExecs[0]!.snapshot).toMatchObject({ comm: 'setsid', exe: '/usr/bin/setsid', ppid: pid, failed: [] });
+    expect(childExecs[1]!.snapshot).toMatchObject({ comm: 'bash', exe: '/usr/bin/bash' });
+  });
+
+  it('keeps the argv of short-lived /bin/true runs', async () => {
+    const { events } = await captureShell('/bin/true first-marker; /bin/true second-marker a b');
+    const seen = execs(events).map(argv);
+    expect(seen).toContainEqual(['/bin/true', 'first-marker']);
+    expect(seen).toContainEqual(['/bin/true', 'second-marker', 'a', 'b']);
+  });
+
+  it('reports the parent on fork and in the exec snapshot', async () => {
+    const { pid, events } = await captureShell('/bin/true fork-marker; true');
+    const fork = events.find((e) => e.kind === 'fork' && e.parentTgid === pid);
+    expect(fork).toMatchObject({ parentPid: pid, parentTgid: pid });
+    const exec = execs(events, fork!.tgid)[0]!;
+    expect(argv(exec)).toEqual(['/bin/true', 'fork-marker']);
+    expect(exec.snapshot).toMatchObject({ ppid: pid });
+    expect(exec.snapshot!.startTicks).toBeGreaterThan(0);
+    expect(exec.timestampNs).toBeGreaterThan(fork!.timestampNs);
+  });
+
+  it('reports the exit status of a process as the kernel gives it (wait status)', async () => {
+    const { pid, status, events } = await captureShell('exit 3');
+    expect(status).toBe(3);
+    const exit = events.find((e) => e.kind === 'exit' && e.tgid === pid);
+    expect(exit).toMatchObject({ exitCode: 3 << 8, exitSignal: 17 });
+  });
+
+  it('parses stat after the last parenthesis when comm holds spaces and parentheses', async () => {
+    const odd = path.join(scratch, 'we) ird (name');
+    symlinkSync('/bin/sleep', odd);
+    const { pid, events } = await captureShell(`'${odd}' 0.05; true`);
+    const exec = execs(events).find((e) => e.snapshot?.comm === 'we) ird (name');
+    expect(exec).toBeDefined();
+    expect(exec!.snapshot).toMatchObject({ ppid: pid, failed: [] });
+    expect(argv(exec!)).toEqual([odd, '0.05']);
+  });
+
+  it('keeps argument bytes that are not UTF-8 and flags a cmdline cut at the cap', async () => {
+    const { events } = await captureShell(
+      `/bin/true "$(printf '\\377\\376')" ${'x'.repeat(200)}; true`,
+      { cmdlineMaxBytes: 64 },
+    );
+    const exec = execs(events).find((e) => e.snapshot?.comm === 'true')!;
+    expect(exec.snapshot!.cmdlineTruncated).toBe(true);
+    expect(exec.snapshot!.cmdline!.length).toBe(64);
+    expect([...exec.snapshot!.cmdline!.subarray(0, 13)]).toEqual([...Buffer.from('/bin/true\0\xff\xfe\0', 'latin1')]);
+  });
+
+  it('counts a kernel overflow with a tiny buffer, tells the consumer, and keeps delivering', async () => {
+    const capture = await startCapture({ receiveBufferBytes: 1, realtime: false });
+    try {
+      // A tiny buffer holds a handful of messages: a burst of forks overruns it whenever the
+      // reader is not scheduled for a moment. Retry a few bursts in case it kept up.
+      for (let attempt = 0; attempt < 10 && capture.source.stats().overflows === 0; attempt++) {
+        await runShell('i=0; while [ $i -lt 400 ]; do (:) & i=$((i+1)); done; wait');
+      }
+      const script = 'sleep 0.05; : after-overflow-marker';
+      const { pid } = await runShell(script);
+      const events = await capture.settle();
+      const stats = capture.source.stats();
+      expect(stats.overflows).toBeGreaterThan(0);
+      expect(stats.receiveBufferBytes).toBeLessThan(16 * 1024);
+      expect(capture.losses).toContain('overflow');
+      const tree = treeOf(events, pid);
+      const seen = events.filter((e) => tree.has(e.tgid) && e.kind === 'exec').map(argv);
+      expect(seen).toContainEqual(['/bin/sh', '-c', script]);
+      expect(seen).toContainEqual(['sleep', '0.05']);
+    } finally {
+      await capture.source.stop();
+    }
+  });
+
+  it('stops, then starts again and still delivers', async () => {
+    const capture = await startCapture();
+    await capture.source.stop();
+    await expect(capture.source.stop()).resolves.toBeUndefined();
+    const countAfterStop = capture.events.length;
+    await capture.source.start((batch) => capture.events.push(...batch));
+    try {
+      const { pid } = await runShell('/bin/true restart-marker');
+      const events = (await capture.settle()).slice(countAfterStop);
+      const tree = treeOf(events, pid);
+      expect(events.filter((e) => tree.has(e.tgid) && e.kind === 'exec').map(argv)).toContainEqual([
+        '/bin/true',
+        'restart-marker',
+      ]);
+      expect(capture.source.stats().eventsByKind.exec).toBeGreaterThan(0);
+    } finally {
+      await capture.source.stop();
+    }
+  });
+});
