@@ -128,7 +128,6 @@ class Parser {
       this.next();
       runs = Number(token.value);
       if (runs < 1 || runs > 100) this.fail(EqlErrorCode.InvalidArgument, 'runs must be between 1 and 100', token);
-      if (missing) this.fail(EqlErrorCode.InvalidArgument, 'a missing event stage cannot repeat', token);
     }
     return { kind: 'sequenceTerm', filter, joinKeys, runs, missing, start, end: this.previousEnd() };
   }
