@@ -3,10 +3,12 @@
  * writes Linux process events). A rule that reads a field outside this list can still load, but
  * that part of its query never sees a value here, so the loader warns about it.
  *
- * Keep in step with the ECS builder: a field added there belongs here.
+ * Keep in step with the ECS builder (src/ecs/process-event.ts): a field added there belongs here.
  */
-const PROCESS_IDENTITY = ['pid', 'name', 'entity_id'] as const;
-const PROCESS_IMAGE = ['executable', 'args', 'args_count', 'command_line'] as const;
+const IMAGE = ['name', 'executable', 'args', 'args_count', 'command_line', 'working_directory'] as const;
+/** What the builder writes for the process and for its parent (describeProcess). */
+const DESCRIBED = ['pid', ...IMAGE, 'entity_id', 'start', 'interactive', 'user.id', 'user.name', 'group.id', 'group.name'] as const;
+const LEADER = ['pid', 'name', 'entity_id', 'start'] as const;
 
 function prefixed(prefix: string, names: readonly string[]): string[] {
   return names.map((name) => `${prefix}.${name}`);
@@ -14,42 +16,21 @@ function prefixed(prefix: string, names: readonly string[]): string[] {
 
 export const FILLED_FIELDS: ReadonlySet<string> = new Set<string>([
   '@timestamp',
-  'message',
   'ecs.version',
-  'event.kind',
-  'event.category',
-  'event.type',
-  'event.action',
-  'event.created',
-  'event.sequence',
-  'event.id',
-  'event.dataset',
-  'event.module',
-  'agent.id',
-  'agent.name',
-  'agent.type',
-  'agent.version',
-  'host.name',
-  'host.hostname',
-  'host.id',
-  'host.architecture',
+  ...prefixed('event', ['kind', 'category', 'type', 'action', 'created', 'sequence', 'module', 'dataset']),
+  ...prefixed('agent', ['id', 'name', 'type', 'version']),
+  ...prefixed('host', ['name', 'hostname', 'id', 'architecture']),
   ...prefixed('host.os', ['type', 'kernel', 'name', 'family', 'version', 'platform', 'full']),
-  ...prefixed('process', [...PROCESS_IDENTITY, ...PROCESS_IMAGE]),
-  ...prefixed('process', ['working_directory', 'start', 'interactive', 'tty', 'exit_code', 'ppid', 'pgid']),
-  'process.tty.char_device.major',
-  'process.tty.char_device.minor',
+  ...prefixed('process', [...DESCRIBED, 'exit_code', 'end', 'tty.char_device.major', 'tty.char_device.minor']),
   ...prefixed('process.previous', ['args', 'args_count', 'executable']),
-  ...prefixed('process.parent', [...PROCESS_IDENTITY, ...PROCESS_IMAGE, 'start']),
-  ...prefixed('process.session_leader', PROCESS_IDENTITY),
-  ...prefixed('process.group_leader', PROCESS_IDENTITY),
+  ...prefixed('process.parent', DESCRIBED),
+  ...prefixed('process.session_leader', LEADER),
+  ...prefixed('process.group_leader', LEADER),
   ...prefixed('process.real_user', ['id', 'name']),
   ...prefixed('process.real_group', ['id', 'name']),
-  'user.id',
-  'user.name',
-  'group.id',
-  'group.name',
+  ...prefixed('user', ['id', 'name']),
+  ...prefixed('group', ['id', 'name']),
 ]);
-
 /** The fields in `fields` that execwarden never fills, sorted. */
 export function unfilledFields(fields: Iterable<string>): string[] {
   const missing = new Set<string>();
