@@ -1,0 +1,24 @@
+/** The lab report as a plain-text table for people; `--json` prints the report itself instead. */
+import type { LabReport, LabRow } from './run-lab.js';
+
+const yesNo = (value: boolean | null): string => (value === null ? '-' : value ? 'alert' : 'none');
+
+function cells(row: LabRow, withPhase: boolean): string[] {
+  const latency = row.latencyMs === null ? '-' : `${row.latencyMs.toFixed(1)} ms${row.latencyFrom === 'launch' ? ' (from launch)' : ''}`;
+  const result = row.status === 'pass' ? 'PASS' : row.status === 'fail' ? `FAIL: ${row.reason ?? ''}` : `skipped: ${row.reason ?? ''}`;
+  const rule = row.rule === null ? '-' : row.ruleName ? `${row.ruleName} (${row.rule})` : row.rule;
+  const columns = [row.variant, yesNo(row.expected), yesNo(row.observed), rule, latency, result];
+  return withPhase ? [row.phase, ...columns] : columns;
+}
+
+export function formatLabTable(report: LabReport): string {
+  const header = ['variant', 'expected', 'observed', 'rule', 'latency', 'result'];
+  const rows = [report.storm ? ['phase', ...header] : header, ...report.rows.map((r) => cells(r, report.storm))];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  const { pass, fail, skipped } = report.counts;
+  lines.push('');
+  lines.push(`${report.passed ? 'PASS' : 'FAIL'}: ${pass} passed, ${fail} failed, ${skipped} skipped` +
+    (report.unattributedAlerts > 0 ? `; ${report.unattributedAlerts} other alert(s) from activity on this host` : ''));
+  return `${lines.join('\n')}\n`;
+}

