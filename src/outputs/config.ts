@@ -62,7 +62,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
 type Table = Record<string, unknown>;
 
 function isTable(value: unknown): value is Table {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  // Plain objects, including TOML parsers' null-prototype tables; not dates or other classes.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === null || prototype === Object.prototype;
 }
 
 /** Reads one table's keys, recording problems under its key path and flagging leftovers. */
