@@ -156,11 +156,13 @@ export async function loadRules(paths: readonly string[], options: LoadRulesOpti
       if (earlier !== undefined) {
         const at = new TomlKeyLocator(text).position(['rule', 'rule_id']);
         result.diagnostics.push({
-          severity: 'error', code: RuleDiagnosticCode.DuplicateRuleId, file, ...at, ruleId: loaded.rule.ruleId,
-          message: `rule_id ${loaded.rule.ruleId} is already used by ${earlier}; this rule is left out`,
+          severity: 'warning', code: RuleDiagnosticCode.DuplicateRuleId, file, ...at, ruleId: loaded.rule.ruleId,
+          message: `rule_id ${loaded.rule.ruleId} is already loaded from ${earlier}; this copy is left out`,
         });
         continue;
       }
+      // The first copy wins: the bundled rules share ids with the Elastic rules they are based on,
+      // and loading both together is a supported set-up, not a broken one.
       seen.set(loaded.rule.ruleId, file);
       result.rules.push(loaded.rule);
     }

@@ -1,0 +1,32 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, loadRules, RuleDiagnosticCode } from '../../src/rules/index.js';
+
+const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const FOLDERS = ['elastic-linux-process', 'elastic-linux-sequence'];
+
+function tomlCount(folder: string): number {
+  return readdirSync(join(CORPUS, folder)).filter((f) => f.endsWith('.toml')).length;
+}
+
+describe("Elastic's Linux process rules (corpus)", () => {
+  it('load and compile, all 266, with no errors', async () => {
+    const result = await loadRules(FOLDERS.map((f) => join(CORPUS, f)));
+    const errors = result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+    expect(errors).toEqual([]);
+    expect(tomlCount(FOLDERS[0]!) + tomlCount(FOLDERS[1]!)).toBe(266);
+    expect(result.rules).toHaveLength(266);
+    expect(result.rules.filter((r) => r.compiled.kind === 'sequence')).toHaveLength(30);
+    expect(new Set(result.rules.map((r) => r.ruleset))).toEqual(new Set(FOLDERS));
+  });
+
+  it('warn about fields execwarden never fills, naming them', async () => {
+    const result = await loadRules([join(CORPUS, 'elastic-linux-process')]);
+    const unfilled = result.diagnostics.filter((d) => d.code === RuleDiagnosticCode.UnfilledFields);
+    expect(unfilled.length).toBeGreaterThan(0);
+    expect(unfilled.every((d) => d.severity === 'warning' && d.line > 1)).toBe(true);
+    expect(unfilled.some((d) => d.message.includes('process.env_vars'))).toBe(true);
+    expect(unfilled.every((d) => !/\bprocess\.name\b|\bprocess\.args\b(?!_)/.test(d.message.split(': ')[1]!.split(', ').filter((f) => f === 'process.name' || f === 'process.args').join(',')))).toBe(true);
+  });
+});
