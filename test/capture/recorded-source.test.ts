@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RecordedSource, RecordingFormatError, parseRawEvent, serializeRawEvent } from '../../src/capture/recorded-source.js';
+import type { RawEvent } from '../../src/capture/raw-event.js';
+
+const EXEC: RawEvent = {
+  kind: 'exec', cpu: 1, seq: 77, timestampNs: 123_456_789_012_345_678n, pid: 4242, tgid: 4242,
+  snapshot: {
+    cmdline: Buffer.concat([Buffer.from('bash\0-c\0echo "hi"\n\u001b[2J\0'), Buffer.from([0xff, 0xfe, 0])]),
+    cmdlineTruncated: true, comm: 'bash', exe: '/usr/bin/bash', cwd: '/tmp/a b', ppid: 1, pgid: 4242, sid: 4242,
+    ttyNr: 0, startTicks: 99, ruid: 1000, euid: 0, rgid: 1000, egid: 0, cgroup: '/user.slice', failed: ['cwd'],
+  },
+};
+const FORK: RawEvent = { kind: 'fork', cpu: 0, seq: 1, timestampNs: 5n, pid: 10, tgid: 10, parentPid: 9, parentTgid: 9 };
+const EXIT: RawEvent = { kind: 'exit', cpu: 0, seq: 2, timestampNs: 6n, pid: 10, tgid: 10, exitCode: 256, exitSignal: 17 };
+const COMM: RawEvent = { kind: 'comm', cpu: 0, seq: 3, timestampNs: 7n, pid: 10, tgid: 10, comm: 'worker' };
+
+describe('raw event recording format', () => {
+  it('round-trips every field, bigint and argv bytes included, on one line', () => {
+    for (const event of [EXEC, FORK, EXIT, COMM]) {
+      const line = serializeRawEvent(event);
+      expect(line).not.toContain('\n');
+      expect(parseRawEvent(line)).toEqual(event);
+    }
+    expect(JSON.parse(serializeRawEvent(EXEC)).timestampNs).toBe('123456789012345678');
+  });
+
+  it('rejects malformed lines with a coded error saying what is wrong', () => {
+    const good = JSON.parse(serializeRawEvent(EXEC)) as Record<string, unknown>;
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...good, kind: 'spawn' }, /kind must be one of/],
+      [{ ...good, timestampNs: 12 }, /timestampNs must be a decimal string/],
+      [{ ...good, pid: '1' }, /pid must be an integer/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), failed: ['nope'] } }, /snapshot.failed/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), cmdline: '%%%' } }, /base64/],
+      [[1], /not a JSON object/],
+    ];
+    for (const [value, message] of cases) {
+      expect(() => parseRawEvent(JSON.stringify(value))).toThrow(message);
+    }
+    try {
+      parseRawEvent('{');
+    } catch (error) {
+      expect(error).toBeInstanceOf(RecordingFormatError);
+      expect((error as RecordingFormatError).code).toBe('RECORDING_INVALID');
+    }
+  });
+});
+
+describe('RecordedSource', () => {
+  let dir: string | null = null;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true });
+    dir = null;
+  });
+
+  it('plays a recording back in order, in batches, counting rejected lines', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'execwarden-rec-'));
+    const path = join(dir, 'events.ndjson');
+    const events = [FORK, EXEC, COMM, EXIT];
+    writeFileSync(path, ['# recorded on a test host', ...events.slice(0, 2).map(serializeRawEvent), '', 'garbage', ...events.slice(2).map(serializeRawEvent)].join('\n'));
+    const invalid: number[] = [];
+    const source = new RecordedSource({ path, batchSize: 3, onInvalidLine: (n) => invalid.push(n) });
+    const batches: RawEvent[][] = [];
+    await source.start((batch) => batches.push(batch));
+    await source.finished;
+    expect(batches.map((b) => b.length)).toEqual([3, 1]);
+    expect(batches.flat()).toEqual(events);
+    expect(invalid).toEqual([5]);
+    const stats = source.stats();
+    expect(stats.messagesRejected).toBe(1);
+    expect(stats.eventsByKind).toMatchObject({ fork: 1, exec: 1, comm: 1, exit: 1, uid: 0 });
+    await source.stop();
+  });
+
+  it('rejects start() with a coded error when the file cannot be read', async () => {
+    const source = new RecordedSource({ path: '/nonexistent/events.ndjson' });
+    await expect(source.start(() => undefined)).rejects.toMatchObject({ code: 'RECORDING_UNREADABLE' });
+  });
+});
