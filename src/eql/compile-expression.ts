@@ -152,14 +152,17 @@ export function createExpressionCompiler(): ExpressionCompiler {
       }
       const readLeft = compileValue(left);
       const readRight = compileValue(right);
+      // an absent `?field` stands for the null literal, so `?x == ?y` is true when both are absent
+      const leftOptional = left.kind === 'field' && left.optional;
+      const rightOptional = right.kind === 'field' && right.optional;
       // in a condition a missing field makes != true (index-query semantics); elsewhere null stays null
       const leftMissing = inCondition && left.kind === 'field' ? !wantsEqual : null;
       const rightMissing = inCondition && right.kind === 'field' ? !wantsEqual : null;
       return (event) => {
         const a = readLeft(event);
-        if (a === null) return leftMissing;
+        if (a === null) return leftOptional ? isNullish(readRight(event)) === wantsEqual : leftMissing;
         const b = readRight(event);
-        if (b === null) return rightMissing;
+        if (b === null) return rightOptional ? !wantsEqual : rightMissing;
         return valuesEqual(a, b) === wantsEqual;
       };
     }
@@ -218,6 +221,11 @@ export function createExpressionCompiler(): ExpressionCompiler {
   const compileCall = (node: Extract<ExpressionNode, { kind: 'call' }>): Evaluator => {
     const spec = lookupFunction(node.name);
     if (spec === undefined) throw new Error(`unknown function ${node.name}`); // the checker reports it first
+    if (spec.arithmeticOperator !== undefined) {
+      // divide(30, 4.0) divides as floats, exactly like 30 / 4.0
+      const [left, right] = node.args;
+      return compileValue({ kind: 'arithmetic', op: spec.arithmeticOperator, left, right, start: node.start, end: node.end });
+    }
     const args = node.args.map(compileValue);
     const ci = node.caseInsensitive;
     const evaluate = spec.evaluate;

@@ -15,6 +15,8 @@ export interface FunctionSpec {
   readonly hasInsensitiveVariant: boolean;
   /** Argument positions that must be constants (checked by the semantic pass). */
   readonly constantArgs: readonly number[];
+  /** add, subtract, multiply, divide, modulo: the operator they share with arithmetic expressions. */
+  readonly arithmeticOperator?: '+' | '-' | '*' | '/' | '%';
   evaluate(args: readonly unknown[], caseInsensitive: boolean): unknown;
 }
 
@@ -226,9 +228,10 @@ function define(
   minArgs: number,
   maxArgs: number,
   evaluate: FunctionSpec['evaluate'],
-  options: { insensitive?: boolean; constantArgs?: number[] } = {},
+  options: { insensitive?: boolean; constantArgs?: number[]; arithmeticOperator?: FunctionSpec['arithmeticOperator'] } = {},
 ): FunctionSpec {
   return Object.freeze({
+    arithmeticOperator: options.arithmeticOperator,
     name,
     minArgs,
     maxArgs,
@@ -238,10 +241,11 @@ function define(
   });
 }
 
-const binary = (op: '+' | '-' | '*' | '/' | '%'): FunctionSpec['evaluate'] => (args) => arithmetic(op, args[0], args[1], false);
+const arithmeticFunction = (name: string, op: '+' | '-' | '*' | '/' | '%'): FunctionSpec =>
+  define(name, 2, 2, (args) => arithmetic(op, args[0], args[1], false), { arithmeticOperator: op });
 
 const SPECS: FunctionSpec[] = [
-  define('add', 2, 2, binary('+')),
+  arithmeticFunction('add', '+'),
   define('between', 3, 4, between, { insensitive: true, constantArgs: [3] }),
   define('cidrMatch', 2, Infinity, cidrMatch, { constantArgs: [] }),
   define('concat', 1, Infinity, (args) => {
@@ -253,7 +257,7 @@ const SPECS: FunctionSpec[] = [
     }
     return out;
   }),
-  define('divide', 2, 2, binary('/')),
+  arithmeticFunction('divide', '/'),
   define('endsWith', 2, 2, (args, ci) => {
     const s = text(args[0], ci);
     const suffix = text(args[1], ci);
@@ -264,8 +268,8 @@ const SPECS: FunctionSpec[] = [
     const s = scalarToString(args[0]);
     return s === null ? null : s.length;
   }),
-  define('modulo', 2, 2, binary('%')),
-  define('multiply', 2, 2, binary('*')),
+  arithmeticFunction('modulo', '%'),
+  arithmeticFunction('multiply', '*'),
   define('number', 1, 2, toNumber),
   define('startsWith', 2, 2, (args, ci) => {
     const s = text(args[0], ci);
@@ -279,7 +283,7 @@ const SPECS: FunctionSpec[] = [
     return s === null || needle === null ? null : s.includes(needle);
   }, { insensitive: true }),
   define('substring', 2, 3, substring),
-  define('subtract', 2, 2, binary('-')),
+  arithmeticFunction('subtract', '-'),
 ];
 
 const BY_LOWER_NAME = new Map(SPECS.map((spec) => [spec.name.toLowerCase(), spec]));

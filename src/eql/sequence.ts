@@ -13,7 +13,8 @@
  *   is itself a key;
  * - maxspan: a partial sequence whose first event is more than maxspan older than the current
  *   event is dropped (counted as expired), lazily when touched and in a periodic sweep;
- * - until: an event matching the until stage drops every partial sequence with its key;
+ * - until: an event matching the until stage drops every open partial sequence with its key; it
+ *   is applied after the stages, so a sequence the same event completes is still reported;
  * - cap: at most `maxOpenSequences` partial sequences; beyond it the least recently advanced is
  *   evicted and counted.
  */
@@ -104,11 +105,6 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
     if (maxspanMs !== null && ++pushes % SWEEP_INTERVAL === 0) sweep(now);
 
     let completed: SequenceMatch[] | undefined;
-    if (until !== null && until.matches(event)) {
-      for (const key of joinKeysOf(until, event)) {
-        for (let stage = 0; stage < lastStage; stage++) partials.delete(slotOf(stage, key.encoded));
-      }
-    }
     for (let stage = lastStage; stage >= 0; stage--) {
       const definition = stages[stage];
       if (!definition.matches(event)) continue;
@@ -138,6 +134,13 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
         } else {
           store(slotOf(stage, key.encoded), partial, now);
         }
+      }
+    }
+    if (until !== null && until.matches(event)) {
+      // after the stages: an event that both completes a sequence and matches until completes it,
+      // every partial sequence of its key that is still open (even one it just advanced) is cut
+      for (const key of joinKeysOf(until, event)) {
+        for (let stage = 0; stage < lastStage; stage++) partials.delete(slotOf(stage, key.encoded));
       }
     }
     stats.open = partials.size;
