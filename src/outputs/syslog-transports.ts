@@ -18,6 +18,7 @@ import { lookup } from 'node:dns/promises';
 import { stat } from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
+import { DeliveryRejectedError } from './errors.js';
 import { octetCountedFrame, SYSLOG_APP_NAME } from './syslog-format.js';
 import type { SinkTransport } from './queued-sink.js';
 import { writeToStream } from './stream-write.js';
@@ -31,8 +32,19 @@ export interface SyslogItem {
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
-/** Largest message we ask logger to pass unchanged (it truncates beyond --size). */
+/**
+ * Largest message sent as one datagram: below UDP's 65,507-byte payload limit, and the --size we
+ * give logger (which would truncate, leaving broken JSON, rather than refuse).
+ */
 export const MAX_DATAGRAM_BYTES = 65_000;
+
+/** A datagram that can never fit is dropped at once instead of being retried. */
+function checkDatagramSize(text: string): void {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_DATAGRAM_BYTES) {
+    throw new DeliveryRejectedError(`message of ${bytes} bytes exceeds the ${MAX_DATAGRAM_BYTES}-byte datagram limit`);
+  }
+}
 
 export class UdpTransport implements SinkTransport<SyslogItem> {
   private socket: dgram.Socket | null = null;
@@ -59,6 +71,7 @@ export class UdpTransport implements SinkTransport<SyslogItem> {
   }
 
   async send(item: SyslogItem): Promise<void> {
+    checkDatagramSize(item.message);
     if (!this.socket) await this.open();
     const socket = this.socket as dgram.Socket;
     await new Promise<void>((resolve, reject) => {
@@ -181,6 +194,7 @@ export class LoggerDatagramTransport implements SinkTransport<SyslogItem> {
   }
 
   async send(item: SyslogItem): Promise<void> {
+    checkDatagramSize(item.message);
     const child = this.children.get(item.msgid) ?? this.spawnLogger(item.msgid);
     await writeToStream(child.stdin, `<${item.pri}>${item.json}\n`);
   }
