@@ -40,7 +40,7 @@ export interface InstallOptions {
   /** The execwarden package directory; default the one this file belongs to. */
   packageRoot?: string;
   systemctl?: SystemctlRunner;
-  /** Skip the root check (tests running unprivileged against a temporary prefix). */
+  /** Skip the root check of a real run (tests running unprivileged against a temporary prefix). */
   allowNonRoot?: boolean;
 }
 
@@ -136,7 +136,8 @@ interface Context {
 }
 
 function contextFor(opts: InstallOptions): Context {
-  if (!opts.allowNonRoot && process.getuid?.() !== 0) {
+  // A dry run only reads, so anyone may ask for the plan.
+  if (!opts.dryRun && !opts.allowNonRoot && process.getuid?.() !== 0) {
     throw new InstallError('INSTALL_NOT_ROOT', 'installing the service needs root (try: sudo execwarden install)');
   }
   const prefix = resolve(opts.prefix ?? '/');
