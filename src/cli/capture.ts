@@ -1,0 +1,134 @@
+/**
+ * `execwarden capture`: ECS process events from the live proc connector, one JSON document per
+ * line on stdout (or one readable line each with --pretty), until the signal aborts. Then it
+ * stops the source, lets stdout drain and prints its counters to stderr, so a capture that lost
+ * events says so. After every loss the process table is rebuilt from /proc (at most once a
+ * second: an overflow storm must not turn into a rescan storm).
+ */
+import type { CaptureOptions } from '../capture/raw-event.js';
+import type { EventSource } from '../capture/event-source.js';
+import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
+import type { PrivilegeCheck } from '../capture/privileges.js';
+import { systemClock, type Clock } from '../clock.js';
+import { loadHostInfo } from '../ecs/host.js';
+import type { ProcessAction } from '../ecs/process-event.js';
+import { ALL_PROCESS_ACTIONS, ProcessEventStream } from '../ecs/process-event-stream.js';
+import { ExecwardenError } from '../errors.js';
+import { toJsonLine } from '../outputs/json-line.js';
+import { formatEventPretty } from '../outputs/pretty-format.js';
+import { RealProcFs, type ProcFs } from '../process/procfs.js';
+import type { CommandIo } from './io.js';
+
+export interface CaptureActionOptions {
+  actions: string[];
+  pretty: boolean;
+  receiveBufferBytes?: number;
+  realtime?: boolean;
+}
+
+/** What the action reaches outside the process; tests replace it. */
+export interface CaptureDependencies {
+  checkPrivileges(): PrivilegeCheck;
+  createSource(options: CaptureOptions): EventSource & { warnings?(): string[] };
+  procfs(): ProcFs;
+  clock: Clock;
+}
+
+const defaultDependencies: CaptureDependencies = {
+  checkPrivileges: checkCapturePrivileges,
+  createSource: (options) => new LiveSource(options),
+  procfs: () => new RealProcFs(),
+  clock: systemClock,
+};
+
+const RESYNC_MIN_INTERVAL_MS = 1000;
+
+export function parseActions(actions: string[]): Set<ProcessAction> {
+  const wanted = actions.flatMap((a) => a.split(',')).map((a) => a.trim()).filter((a) => a !== '');
+  if (wanted.length === 0) return new Set(ALL_PROCESS_ACTIONS);
+  const unknown = wanted.filter((a) => !ALL_PROCESS_ACTIONS.has(a as ProcessAction));
+  if (unknown.length > 0) {
+    throw new ExecwardenError('USAGE', `unknown action ${unknown.map((a) => `'${a}'`).join(', ')}: use exec, fork, end`);
+  }
+  return new Set(wanted as ProcessAction[]);
+}
+
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** Resolves once everything written so far has been handed to the OS (or the stream failed). */
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream.write('', () => resolve())) stream.once('drain', () => resolve());
+  });
+}
+
+export async function captureAction(
+  opts: CaptureActionOptions,
+  io: CommandIo,
+  deps: CaptureDependencies = defaultDependencies,
+): Promise<number> {
+  const actions = parseActions(opts.actions);
+  const privileges = deps.checkPrivileges();
+  if (!privileges.ok) {
+    throw new ExecwardenError('CAPTURE_PRIVILEGE', `capture needs ${privileges.missing.join('; ')}`);
+  }
+  for (const limit of privileges.degraded) io.stderr.write(`execwarden: warning: without ${limit}\n`);
+
+  const stream = new ProcessEventStream({ procfs: deps.procfs(), host: loadHostInfo(), clock: deps.clock, actions });
+  stream.seed();
+
+  const color = (io.stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR;
+  const render = opts.pretty
+    ? (doc: Record<string, unknown>) => formatEventPretty(doc, { color })
+    : (doc: Record<string, unknown>) => toJsonLine(doc);
+
+  const losses = { overflow: 0, 'sequence-gap': 0, 'batch-dropped': 0 };
+  let lastResyncMs = -Infinity;
+  const source = deps.createSource({ receiveBufferBytes: opts.receiveBufferBytes, realtime: opts.realtime });
+  source.onLoss = (reason) => {
+    losses[reason]++;
+    const now = deps.clock.nowMs();
+    if (now - lastResyncMs < RESYNC_MIN_INTERVAL_MS) return;
+    lastResyncMs = now;
+    stream.resync();
+  };
+
+  await source.start((batch) => {
+    let text = '';
+    for (const raw of batch) {
+      const doc = stream.handle(raw);
+      if (doc) text += `${render(doc as unknown as Record<string, unknown>)}\n`;
+    }
+    if (text !== '') io.stdout.write(text);
+  });
+  for (const warning of source.warnings?.() ?? []) io.stderr.write(`execwarden: warning: ${warning}\n`);
+
+  await aborted(io.signal);
+  await source.stop();
+  await drained(io.stdout);
+
+  const capture = source.stats();
+  const processes = stream.stats();
+  const counters = {
+    documents: processes.documents,
+    raw_events: capture.eventsByKind,
+    overflows: capture.overflows,
+    sequence_gaps: capture.sequenceGaps,
+    batches_dropped: capture.batchesDropped,
+    events_dropped: capture.eventsDropped,
+    messages_rejected: capture.messagesRejected,
+    snapshots_partial: capture.snapshotsPartial,
+    snapshots_gone: capture.snapshotsGone,
+    losses_reported: losses,
+    resyncs: processes.resyncs,
+    process_table: processes.table,
+    receive_buffer_bytes: capture.receiveBufferBytes,
+    realtime: capture.realtime,
+  };
+  io.stderr.write(`execwarden capture counters: ${JSON.stringify(counters)}\n`);
+  return 0;
+}
