@@ -69,8 +69,9 @@ void reader::run() {
     for (;;) {
       int timeout = -1;
       if (batch_ && !batch_->events.empty()) {
+        // Rounded up: a timeout rounded down to 0 would spin for the batch's last millisecond.
         const auto age = std::chrono::steady_clock::now() - batch_started_;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(options_.batch_max_age - age);
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(options_.batch_max_age - age);
         timeout = left.count() > 0 ? static_cast<int>(left.count()) : 0;
       }
       const int ready = ::poll(fds, 2, timeout);

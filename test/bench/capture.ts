@@ -1,0 +1,293 @@
+/**
+ * Capture benchmark: an exec storm (test/bench/storm.c fork-execs a static no-op binary, one at a
+ * time, each with a unique marker argument) run without capture, with a LiveSource capturing, and
+ * under forkstat when it is installed. The no-op exits at once, so its argv is only readable in
+ * the moment after exec: the share of markers seen with their argument is the measure of how
+ * immediate the /proc snapshot is. A second storm launches the no-op through setsid and nohup,
+ * which exec in place, and checks that each launch's first exec is described as the wrapper.
+ *
+ * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/capture.js
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { LiveSource } from '../../src/capture/live-source.js';
+import type { CaptureStats, RawEvent } from '../../src/capture/raw-event.js';
+
+export interface CaptureBenchOptions {
+  /** Execs per storm run. Default 5000. */
+  storm?: number;
+  /** Storm runs per configuration (alternated); medians are reported. Default 3. */
+  runs?: number;
+  /** Launches through setsid/nohup for the wrapper check. Default 200. */
+  wrapperLaunches?: number;
+}
+
+interface StormResult {
+  execs: number;
+  seconds: number;
+  rate: number;
+  pid: number;
+}
+
+interface Tools {
+  storm: string;
+  noop: string;
+  staticNoop: boolean;
+  dir: string;
+}
+
+const TARGETS = { argvPct: 99.5, wrapperPct: 100, lost: 0, slowdownPct: 10 };
+
+/** storm.c lives beside this file in the source tree; from dist/test/bench, three levels up. */
+function sourceDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [here, path.resolve(here, '..', '..', '..', 'test', 'bench')];
+  const found = candidates.find((dir) => existsSync(path.join(dir, 'storm.c')));
+  if (!found) throw new Error(`storm.c not found in ${candidates.join(', ')}`);
+  return found;
+}
+
+function buildTools(): Tools {
+  const src = sourceDir();
+  const dir = mkdtempSync(path.join(tmpdir(), 'execwarden-bench-'));
+  const storm = path.join(dir, 'storm');
+  const noop = path.join(dir, 'noop');
+  execFileSync('gcc', ['-O2', '-o', storm, path.join(src, 'storm.c')]);
+  // gcc prints the bare name back when it cannot find the file.
+  const libc = execFileSync('gcc', ['-print-file-name=libc.a'], { encoding: 'utf8' }).trim();
+  const staticNoop = path.isAbsolute(libc) && existsSync(libc);
+  execFileSync('gcc', ['-O2', ...(staticNoop ? ['-static'] : []), '-o', noop, path.join(src, 'noop.c')]);
+  return { storm, noop, staticNoop, dir };
+}
+
+function runStorm(tools: Tools, count: number, prefix: string, wrappers: string[] = [], onPid?: (pid: number) => void) {
+  return new Promise<StormResult>((resolve, reject) => {
+    const child = spawn(tools.storm, [String(count), tools.noop, prefix, ...wrappers], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: tools.dir,
+    });
+    if (child.pid !== undefined) onPid?.(child.pid);
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`storm exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()!) as StormResult);
+    });
+  });
+}
+
+function argvOf(event: RawEvent): string[] | null {
+  const cmdline = event.snapshot?.cmdline;
+  if (!cmdline) return null;
+  const text = cmdline.toString('latin1');
+  return (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0');
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const pct = (part: number, whole: number) => (whole === 0 ? 0 : (100 * part) / whole);
+const lostOf = (s: CaptureStats) => s.sequenceGaps + s.eventsDropped;
+
+interface CapturedRun {
+  storm: StormResult;
+  argvSeen: number;
+  cpuMs: number;
+  stats: CaptureStats;
+}
+
+async function captureStorm(tools: Tools, count: number, prefix: string): Promise<CapturedRun> {
+  const marker = Buffer.from(`${prefix}-`);
+  const seen = new Set<string>();
+  const source = new LiveSource();
+  await source.start((events) => {
+    for (const event of events) {
+      const cmdline = event.snapshot?.cmdline;
+      if (event.kind !== 'exec' || !cmdline || cmdline.indexOf(marker) < 0) continue;
+      const argv = argvOf(event)!;
+      if (argv.length === 2 && argv[0] === tools.noop && argv[1]!.startsWith(`${prefix}-`)) seen.add(argv[1]!);
+    }
+  });
+  const cpuBefore = process.cpuUsage();
+  const storm = await runStorm(tools, count, prefix);
+  await sleep(200);
+  const cpu = process.cpuUsage(cpuBefore);
+  await source.stop();
+  return { storm, argvSeen: seen.size, cpuMs: (cpu.user + cpu.system) / 1000, stats: source.stats() };
+}
+
+/** Each launch through setsid or nohup: is the first exec of that pid described as the wrapper? */
+async function wrapperAttribution(tools: Tools, launches: number) {
+  const stormPids = new Set<number>();
+  const children = new Set<number>();
+  const firstExec = new Map<number, string[] | null>();
+  const source = new LiveSource();
+  await source.start((events) => {
+    for (const event of events) {
+      if (event.kind === 'fork' && stormPids.has(event.parentTgid ?? -1)) children.add(event.tgid);
+      else if (event.kind === 'exec' && children.has(event.tgid) && !firstExec.has(event.tgid)) {
+        firstExec.set(event.tgid, argvOf(event));
+      }
+    }
+  });
+  await runStorm(tools, launches, 'wrapped', ['setsid', 'nohup'], (pid) => stormPids.add(pid));
+  await sleep(200);
+  await source.stop();
+  let attributed = 0;
+  for (const argv of firstExec.values()) {
+    const wrapper = argv ? path.basename(argv[0]!) : '';
+    if ((wrapper === 'setsid' || wrapper === 'nohup') && argv![1] === tools.noop) attributed += 1;
+  }
+  return { launches, children: children.size, attributed, stats: source.stats() };
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  } catch {
+    return NaN;
+  }
+}
+
+function hasForkstat(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v forkstat'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The same storm under `forkstat -e exec`, counting markers it printed with their argument. */
+async function forkstatStorm(tools: Tools, count: number, prefix: string) {
+  const forkstat = spawn('forkstat', ['-e', 'exec', '-l'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  let ready!: () => void;
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  forkstat.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('\n')) ready();
+  });
+  const exited = new Promise<void>((resolve) => forkstat.once('exit', () => resolve()));
+  await Promise.race([started, sleep(5000)]);
+  const ticksBefore = cpuTicks(forkstat.pid!);
+  const storm = await runStorm(tools, count, prefix);
+  await sleep(300);
+  const ticks = cpuTicks(forkstat.pid!) - ticksBefore;
+  forkstat.kill('SIGINT');
+  await exited;
+  const seen = new Set<string>();
+  const pattern = new RegExp(`\\sexec\\s+\\d+\\s+.*${tools.noop.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (${prefix}-\\d+)\\s*$`);
+  for (const line of out.split('\n')) {
+    const match = pattern.exec(line);
+    if (match) seen.add(match[1]!);
+  }
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return { storm, argvSeen: seen.size, cpuMs: (ticks * 1000) / clockTicks };
+}
+
+export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<Record<string, unknown>> {
+  const count = opts.storm ?? 5000;
+  const runs = opts.runs ?? 3;
+  const launches = opts.wrapperLaunches ?? 200;
+  const tools = buildTools();
+  try {
+    const baseline: StormResult[] = [];
+    const captured: CapturedRun[] = [];
+    const forkstatRuns: Awaited<ReturnType<typeof forkstatStorm>>[] = [];
+    const withForkstat = hasForkstat();
+    for (let run = 0; run < runs; run++) {
+      baseline.push(await runStorm(tools, count, `base${run}`));
+      captured.push(await captureStorm(tools, count, `ours${run}`));
+      if (withForkstat) forkstatRuns.push(await forkstatStorm(tools, count, `fstat${run}`));
+    }
+    const wrapper = await wrapperAttribution(tools, launches);
+
+    const totalExecs = count * runs;
+    const baseRate = median(baseline.map((r) => r.rate));
+    const ourRate = median(captured.map((r) => r.storm.rate));
+    const argvSeen = captured.reduce((sum, r) => sum + r.argvSeen, 0);
+    const overflows = captured.reduce((sum, r) => sum + r.stats.overflows, 0) + wrapper.stats.overflows;
+    const lost = captured.reduce((sum, r) => sum + lostOf(r.stats), 0) + lostOf(wrapper.stats);
+    const cpuMs = captured.reduce((sum, r) => sum + r.cpuMs, 0);
+    const result: Record<string, unknown> = {
+      stormExecsPerRun: count,
+      runs,
+      staticNoop: tools.staticNoop,
+      realtime: captured.every((r) => r.stats.realtime),
+      receiveBufferBytes: captured[0]?.stats.receiveBufferBytes,
+      argvCapturedPct: pct(argvSeen, totalExecs),
+      argvCapturedPerRun: captured.map((r) => pct(r.argvSeen, count)),
+      wrapperLaunches: launches,
+      wrapperAttributedPct: pct(wrapper.attributed, launches),
+      overflows,
+      lostEvents: lost,
+      snapshotsGone: captured.reduce((sum, r) => sum + r.stats.snapshotsGone, 0),
+      stormRateWithout: baseRate,
+      stormRateWith: ourRate,
+      stormRatesWithout: baseline.map((r) => r.rate),
+      stormRatesWith: captured.map((r) => r.storm.rate),
+      rateRatio: ourRate / baseRate,
+      slowdownPct: 100 * (1 - ourRate / baseRate),
+      agentCpuMsPer1000Execs: cpuMs / (totalExecs / 1000),
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    };
+    if (withForkstat) {
+      const fsRate = median(forkstatRuns.map((r) => r.storm.rate));
+      result.forkstat = {
+        argvCapturedPct: pct(
+          forkstatRuns.reduce((sum, r) => sum + r.argvSeen, 0),
+          totalExecs,
+        ),
+        stormRate: fsRate,
+        stormRates: forkstatRuns.map((r) => r.storm.rate),
+        rateRatio: fsRate / baseRate,
+        cpuMsPer1000Execs: forkstatRuns.reduce((sum, r) => sum + r.cpuMs, 0) / (totalExecs / 1000),
+      };
+    }
+    printFigures(result);
+    return result;
+  } finally {
+    rmSync(tools.dir, { recursive: true, force: true });
+  }
+}
+
+function printFigures(r: Record<string, unknown>): void {
+  const fs = r.forkstat as Record<string, number> | undefined;
+  const f = (value: unknown, digits = 1) => (typeof value === 'number' ? value.toFixed(digits) : String(value ?? '-'));
+  const ok = (pass: boolean) => (pass ? 'met' : 'MISSED');
+  const rows: Array<[string, string, string, string]> = [
+    ['argv captured %', f(r.argvCapturedPct, 2), f(fs?.argvCapturedPct, 2), `>= ${TARGETS.argvPct} ${ok((r.argvCapturedPct as number) >= TARGETS.argvPct)}`],
+    ['wrapper attributed %', f(r.wrapperAttributedPct), '-', `${TARGETS.wrapperPct} ${ok(r.wrapperAttributedPct === TARGETS.wrapperPct)}`],
+    ['overflows', String(r.overflows), '-', ''],
+    ['lost events', String(r.lostEvents), '-', `${TARGETS.lost} ${ok(r.lostEvents === TARGETS.lost)}`],
+    ['storm execs/s (median)', f(r.stormRateWith), f(fs?.stormRate), `without capture: ${f(r.stormRateWithout)}`],
+    ['rate with / without', f(r.rateRatio, 3), f(fs?.rateRatio, 3), `slowdown <= ${TARGETS.slowdownPct}% ${ok((r.slowdownPct as number) <= TARGETS.slowdownPct)}`],
+    ['CPU ms per 1000 execs', f(r.agentCpuMsPer1000Execs), f(fs?.cpuMsPer1000Execs), ''],
+    ['peak RSS MiB', f(r.peakRssMiB), '-', ''],
+  ];
+  const header: [string, string, string, string] = ['capture', 'execwarden', fs ? 'forkstat' : '(no forkstat)', 'target'];
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  console.log(`\ncapture: static exec storm, ${r.stormExecsPerRun} execs x ${r.runs} runs${r.staticNoop ? '' : ' (no libc.a: no-op built dynamic)'}, SCHED_FIFO ${r.realtime ? 'granted' : 'refused'}`);
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+  console.log(`storm rates without: ${(r.stormRatesWithout as number[]).map((v) => f(v)).join(', ')}; with: ${(r.stormRatesWith as number[]).map((v) => f(v)).join(', ')}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const storm = Number(process.env.STORM ?? '') || undefined;
+  runCaptureBench({ storm }).catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
