@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRules, RuleSet, type LoadedRule } from '../../src/rules/index.js';
+import { queryPins } from '../../src/rules/query-pins.js';
+import { execEvent } from './support/exec-event.js';
+import { execMix } from './support/exec-mix.js';
+
+const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+
+function pinsOf(query: string): Record<string, string[]>[] | null {
+  const stages = queryPins(query);
+  return stages === null ? null : stages.map((pins) => Object.fromEntries(pins.map((p) => [p.field, [...p.values].sort()])));
+}
+
+describe('queryPins', () => {
+  it('takes pins from top-level conjuncts, case-folded', () => {
+    expect(pinsOf('process where event.type == "start" and event.action in ("exec", "FORK") and process.name == "x"'))
+      .toEqual([{ 'event.type': ['start'], 'event.action': ['exec', 'fork'] }]);
+    expect(pinsOf('process where (event.action : "Exec" and (event.type in~ ("start")))')).toEqual([{ 'event.action': ['exec'], 'event.type': ['start'] }]);
+  });
+
+  it('takes no pin where the condition is not required or not a plain literal', () => {
+    expect(pinsOf('process where event.action == "exec" or process.name == "x"')).toEqual([{}]);
+    expect(pinsOf('process where not event.action == "exec"')).toEqual([{}]);
+    expect(pinsOf('process where event.action : "ex*"')).toEqual([{}]);
+    expect(pinsOf('process where event.action like~ "ex?c"')).toEqual([{}]);
+    expect(pinsOf('process where ?event.action == "exec"')).toEqual([{}]);
+    expect(pinsOf('process where event.action == "ex\\"ec"')).toEqual([{}]);
+    expect(pinsOf('process where event.action == "exec" + "x"')).toEqual([{}]);
+    expect(pinsOf('process where startsWith(event.action, "exec")')).toEqual([{}]);
+  });
+
+  it('keeps a wildcard character literal where the operator does (== and in)', () => {
+    expect(pinsOf('process where event.action in ("a*")')).toEqual([{ 'event.action': ['a*'] }]);
+  });
+
+  it('gives one entry per sequence stage, until included', () => {
+    expect(pinsOf('sequence by host.id with maxspan=1m [process where event.action == "fork"] by process.pid [process where true] until [process where event.action == "end"]'))
+      .toEqual([{ 'event.action': ['fork'] }, {}, { 'event.action': ['end'] }]);
+  });
+});
+
+describe('rule index', () => {
+  const load = loadRules([join(CORPUS, 'elastic-linux-process'), join(CORPUS, 'elastic-linux-sequence'), join(process.cwd(), 'rules')]);
+  const events = [
+    ...execMix(3000, 7),
+    // Shapes the mix does not produce: other categories, no category, several types, odd case,
+    // dotted keys, an array action.
+    { ...execEvent({ name: 'curl', args: ['curl', 'x'] }), event: { category: ['network'], type: ['start'], action: 'connection_attempted' } },
+    { ...execEvent({ name: 'id', args: ['id'] }), event: undefined },
+    { ...execEvent({ name: 'id', args: ['id'] }), event: { category: ['process'], type: ['start', 'change'], action: 'EXEC' } },
+    { ...execEvent({ name: 'nc', args: ['nc', '-e', '/bin/sh', 'h', '1'] }), event: undefined, 'event.category': 'process', 'event.type': 'start', 'event.action': 'exec' },
+    { ...execEvent({ name: 'nc', args: ['nc', '-e', '/bin/sh', 'h', '1'] }), event: { category: 'process', type: 'start', action: ['fork', 'exec'] } },
+    // A sequence (the bundled mkfifo-then-netcat rule).
+    execEvent({ name: 'mkfifo', args: ['mkfifo', '/tmp/f'], parent: { name: 'sh', args: ['sh'], entityId: 'p-1' }, sequence: 90_001, timestampMs: Date.UTC(2026, 0, 12, 11) }),
+    execEvent({ name: 'nc', args: ['nc', 'h', '1'], parent: { name: 'sh', args: ['sh'], entityId: 'p-1' }, sequence: 90_002, timestampMs: Date.UTC(2026, 0, 12, 11) + 5 }),
+  ];
+
+  it('offers every event each rule that matches it (no rule is missed)', async () => {
+    const { rules } = await load;
+    const set = new RuleSet(rules);
+    const eventRules = rules.filter((r) => r.compiled.kind === 'event');
+    let matched = 0;
+    for (const event of events) {
+      const candidates = new Set(set.candidates(event));
+      const matching = eventRules.filter((r) => r.compiled.kind === 'event' && r.compiled.matches(event));
+      matched += matching.length;
+      const missed = matching.filter((r) => !candidates.has(r)).map((r) => r.name);
+      expect(missed).toEqual([]);
+    }
+    expect(matched).toBeGreaterThan(100);
+  });
+
+  it('offers only rules whose category and pinned action fit', async () => {
+    const { rules } = await load;
+    const set = new RuleSet(rules);
+    const exec = execEvent({ name: 'ls', args: ['ls'] });
+    const end = execEvent({ name: 'ls', args: ['ls'], action: 'end' });
+    const network = { ...exec, event: { category: ['network'], type: ['start'], action: 'exec' } };
+    const forExec = set.candidates(exec);
+    const forEnd = set.candidates(end);
+    expect(forExec.length).toBeGreaterThan(200);
+    expect(forExec.length).toBeLessThan(rules.length);
+    expect(forEnd.length).toBeLessThan(forExec.length / 4);
+    // Every rule pinned to exec is offered an exec and refused an end.
+    // Rules whose text, before any parenthesis or `or`, requires event.action == "exec".
+    const pinnedToExec = (r: LoadedRule) => {
+      const prefix = r.compiled.source.split('(')[0]!;
+      return r.compiled.kind === 'event' && /\bevent\.action == "exec"/.test(prefix) && !/\bor\b/.test(prefix);
+    };
+    expect(rules.filter(pinnedToExec).length).toBeGreaterThan(20);
+    expect(forEnd.filter(pinnedToExec)).toEqual([]);
+    expect(rules.filter(pinnedToExec).every((r) => forExec.includes(r))).toBe(true);
+    expect(set.candidates(network)).toEqual([]);
+  });
+
+  it('gives the same matches, sequences included, as running every rule on every event', async () => {
+    const { rules } = await load;
+    const indexed = new RuleSet(rules);
+    // The reference bypasses the index: every event goes to every rule, sequences to a matcher each.
+    const matchers = new Map(rules.flatMap((rule) => (rule.compiled.kind === 'sequence' ? [[rule, rule.compiled.createMatcher({ timestampField: '@timestamp' })] as const] : [])));
+    const key = (m: { rule: LoadedRule; events: Record<string, unknown>[] }) =>
+      `${m.rule.ruleId}:${m.events.map((e) => (e.event as { sequence?: number } | undefined)?.sequence).join(',')}`;
+    const viaIndex: string[] = [];
+    const viaAll: string[] = [];
+    for (const event of events) {
+      viaIndex.push(...indexed.evaluate(event).map(key));
+      for (const rule of rules) {
+        const matcher = matchers.get(rule);
+        if (matcher !== undefined) viaAll.push(...matcher.push(event).map((m) => key({ rule, events: m.events })));
+        else if (rule.compiled.kind === 'event' && rule.compiled.matches(event)) viaAll.push(key({ rule, events: [event] }));
+      }
+    }
+    expect(viaIndex.sort()).toEqual(viaAll.sort());
+    expect(viaIndex.some((k) => k.endsWith(':90001,90002'))).toBe(true);
+    expect(viaIndex.length).toBeGreaterThan(100);
+  });
+});
