@@ -72,7 +72,9 @@ export function createExpressionCompiler(): ExpressionCompiler {
         return compileComparison(node, true);
       case 'in':
         return compileIn(node, true);
-      case 'field': {
+      case 'field':
+      case 'call': {
+        // a multi-valued boolean (a field, or a function mapped over one) holds when any element is true
         const read = compileValue(node);
         return (event) => {
           const value = read(event);
