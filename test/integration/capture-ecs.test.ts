@@ -1,0 +1,171 @@
+/**
+ * ECS process events from the real kernel: the live source, the process table seeded from the
+ * real /proc and the document builder, on commands launched from a bash shell. Other processes
+ * on the host report too, so every test keeps only its own shell's process tree (followed
+ * through the fork documents) and asserts names, args, executables, parents and previous images
+ * exactly.
+ */
+import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, it } from 'vitest';
+import { LiveSource } from '../../src/capture/live-source.js';
+import { systemClock } from '../../src/clock.js';
+import { captureAction } from '../../src/cli/capture.js';
+import { loadHostInfo } from '../../src/ecs/host.js';
+import type { EcsProcessEvent } from '../../src/ecs/process-event.js';
+import { ProcessEventStream } from '../../src/ecs/process-event-stream.js';
+import { RealProcFs } from '../../src/process/procfs.js';
+import { ecsProblems } from '../ecs/ecs-conformance.js';
+import { describeAsRoot } from '../systemd/require-root.js';
+
+const BASH = realpathSync('/bin/bash');
+const bin = (name: string) => realpathSync(`/usr/bin/${name}`);
+
+/** Runs `bash -c script` to completion; resolves with the shell's pid. */
+function runBash(script: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BASH, ['-c', script], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', () => resolve(child.pid ?? -1));
+  });
+}
+
+/** Documents of `root` and of everything it forked, in stream order. */
+function treeDocs(docs: EcsProcessEvent[], root: number): EcsProcessEvent[] {
+  const pids = new Set([root]);
+  for (const doc of docs) {
+    if (doc.event.action === 'fork' && pids.has(doc.process.parent?.pid ?? -1)) pids.add(doc.process.pid);
+  }
+  return docs.filter((doc) => pids.has(doc.process.pid));
+}
+
+/** Captures while `script` runs (plus `lingerMs` for what it left in the background). */
+async function capture(script: string, lingerMs = 150) {
+  const stream = new ProcessEventStream({ procfs: new RealProcFs(), host: loadHostInfo(), clock: systemClock });
+  stream.seed();
+  const docs: EcsProcessEvent[] = [];
+  const source = new LiveSource({ batchMaxAgeMs: 5 });
+  source.onLoss = () => stream.resync();
+  await source.start((batch) => {
+    for (const raw of batch) {
+      const doc = stream.handle(raw);
+      if (doc) docs.push(doc);
+    }
+  });
+  let pid: number;
+  try {
+    pid = await runBash(script);
+    await sleep(lingerMs);
+  } finally {
+    await source.stop();
+  }
+  // Every document of the host, not just ours, must be ECS as EcsFlat defines it.
+  expect(docs.flatMap((doc) => ecsProblems(JSON.parse(JSON.stringify(doc))))).toEqual([]);
+  const mine = treeDocs(docs, pid);
+  // The shell's own exec (from the test runner) is not part of what the script did.
+  const execs = mine.filter((d) => d.event.action === 'exec' && d.process.pid !== pid);
+  return { pid, docs: mine, execs, stats: stream.stats(), capture: source.stats() };
+}
+
+const image = (doc: EcsProcessEvent) => ({
+  name: doc.process.name,
+  args: doc.process.args,
+  executable: doc.process.executable,
+  parent: doc.process.parent?.name,
+});
+
+describeAsRoot('ECS process events from the live proc connector', () => {
+  it('describes setsid by its own argv, then its payload with setsid as previous', async () => {
+    const script = "setsid bash -c 'sleep 0.05'; true";
+    const { pid, execs } = await capture(script);
+    expect(execs.map(image)).toEqual([
+      { name: 'setsid', args: ['setsid', 'bash', '-c', 'sleep 0.05'], executable: bin('setsid'), parent: 'bash' },
+      { name: 'bash', args: ['bash', '-c', 'sleep 0.05'], executable: BASH, parent: 'bash' },
+      { name: 'sleep', args: ['sleep', '0.05'], executable: bin('sleep'), parent: 'bash' },
+    ]);
+    const [setsid, payload, last] = execs;
+    expect(setsid.process.parent).toMatchObject({ pid, args: [BASH, '-c', script], executable: BASH });
+    expect(setsid.process.previous).toEqual([{ args: [BASH, '-c', script], args_count: 3, executable: BASH }]);
+    expect(payload.process.previous).toEqual([
+      { args: [BASH, '-c', script], args_count: 3, executable: BASH },
+      { args: ['setsid', 'bash', '-c', 'sleep 0.05'], args_count: 4, executable: bin('setsid') },
+    ]);
+    expect(last.process.previous?.at(-1)).toEqual({ args: ['bash', '-c', 'sleep 0.05'], args_count: 3, executable: BASH });
+    // setsid made the child a session leader: the payload leads its own session.
+    expect(payload.process.session_leader).toMatchObject({ pid: payload.process.pid, entity_id: payload.process.entity_id });
+    expect(new Set(execs.map((d) => d.process.entity_id)).size).toBe(1);
+    expect(setsid.host.os.type).toBe('linux');
+    expect(setsid.user).toEqual({ id: '0', name: 'root' });
+  });
+
+  it('describes nohup and the program it runs', async () => {
+    const { execs } = await capture('nohup sleep 0.05 >/dev/null 2>&1; true');
+    expect(execs.map(image)).toEqual([
+      { name: 'nohup', args: ['nohup', 'sleep', '0.05'], executable: bin('nohup'), parent: 'bash' },
+      { name: 'sleep', args: ['sleep', '0.05'], executable: bin('sleep'), parent: 'bash' },
+    ]);
+    expect(execs[1].process.previous?.at(-1)).toEqual({ args: ['nohup', 'sleep', '0.05'], args_count: 3, executable: bin('nohup') });
+  });
+
+  it('keeps argv, parent and exit code of short-lived processes', async () => {
+    const { pid, docs, execs } = await capture('/bin/true first-marker; /bin/false second-marker a b; true');
+    expect(execs.map(image)).toEqual([
+      { name: 'true', args: ['/bin/true', 'first-marker'], executable: bin('true'), parent: 'bash' },
+      { name: 'false', args: ['/bin/false', 'second-marker', 'a', 'b'], executable: bin('false'), parent: 'bash' },
+    ]);
+    for (const exec of execs) expect(exec.process.parent?.pid).toBe(pid);
+    const ends = docs.filter((d) => d.event.action === 'end');
+    const falseEnd = ends.find((d) => d.process.pid === execs[1].process.pid);
+    expect(falseEnd?.process).toMatchObject({ name: 'false', exit_code: 1, entity_id: execs[1].process.entity_id });
+    expect(ends.find((d) => d.process.pid === pid)?.process.exit_code).toBe(0);
+  });
+
+  it('names the parent of a process whose parent exited first', async () => {
+    const script = '( sleep 0.1; exec /bin/true orphan-marker ) & exit 0';
+    const { pid, docs, execs } = await capture(script, 400);
+    const orphan = execs.find((d) => d.process.args?.[1] === 'orphan-marker');
+    expect(orphan).toBeDefined();
+    expect(image(orphan!)).toEqual({ name: 'true', args: ['/bin/true', 'orphan-marker'], executable: bin('true'), parent: 'bash' });
+    expect(orphan!.process.parent).toMatchObject({ pid, executable: BASH, args: [BASH, '-c', script] });
+    // The parent really was gone before the exec.
+    const parentEnd = docs.find((d) => d.event.action === 'end' && d.process.pid === pid)!;
+    expect(parentEnd.event.sequence).toBeLessThan(orphan!.event.sequence);
+  });
+
+  it('records both replaced images of a process that execs twice', async () => {
+    const { execs } = await capture('env /bin/true twice-marker; true');
+    expect(execs.map(image)).toEqual([
+      { name: 'env', args: ['env', '/bin/true', 'twice-marker'], executable: bin('env'), parent: 'bash' },
+      { name: 'true', args: ['/bin/true', 'twice-marker'], executable: bin('true'), parent: 'bash' },
+    ]);
+    expect(execs[1].process.previous?.slice(1)).toEqual([
+      { args: ['env', '/bin/true', 'twice-marker'], args_count: 3, executable: bin('env') },
+    ]);
+  });
+
+  it('streams the same documents through `execwarden capture` and prints counters on stop', async () => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const controller = new AbortController();
+    const done = captureAction({ actions: ['exec'], pretty: false }, { stdout, stderr, signal: controller.signal });
+    await sleep(300); // seed and subscribe
+    const pid = await runBash('/bin/true cli-marker "two words"; true');
+    await sleep(150);
+    controller.abort();
+    expect(await done).toBe(0);
+    const docs = out.trimEnd().split('\n').map((line) => JSON.parse(line) as EcsProcessEvent);
+    expect(docs.every((d) => d.event.action === 'exec')).toBe(true);
+    const mine = docs.find((d) => d.process.parent?.pid === pid && d.process.args?.[1] === 'cli-marker');
+    expect(mine && image(mine)).toEqual({ name: 'true', args: ['/bin/true', 'cli-marker', 'two words'], executable: bin('true'), parent: 'bash' });
+    const counters = JSON.parse(err.slice(err.indexOf('{')));
+    expect(counters.documents.exec).toBe(docs.length);
+    expect(counters.process_table.size).toBeGreaterThan(0);
+    expect(counters.overflows).toBe(0);
+  });
+});
