@@ -48,7 +48,6 @@ constexpr const char* kind_names[event_kind_count] = {"fork", "exec", "exit", "c
 // a string directly, so they live in one array that is referenced instead.
 struct addon_data {
   Napi::Reference<Napi::Array> strings;
-  Napi::FunctionReference monitor_constructor;
 };
 
 constexpr uint32_t kinds_offset = key_count;
@@ -428,10 +427,8 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     strings.Set(reads_offset + i, Napi::String::New(env, snapshot_read_name(static_cast<snapshot_read>(i))));
   }
   data->strings = Napi::Persistent(strings);
-  Napi::Function monitor = ProcMonitor::define(env);
-  data->monitor_constructor = Napi::Persistent(monitor);
   env.SetInstanceData(data);
-  exports.Set("ProcMonitor", monitor);
+  exports.Set("ProcMonitor", ProcMonitor::define(env));
   exports.Set("decodeForTest", Napi::Function::New(env, decode_for_test, "decodeForTest"));
   return exports;
 }
