@@ -6,3 +6,4 @@ export { RuleSet, type RuleMatch, type RuleSetOptions, type RuleSetStats } from 
 export { runRuleTests, runTestCase, parseTestCases, testFileFor, type RuleTestCase, type RuleTestReport, type RuleTestCaseResult } from './rule-tests.js';
 export { BUNDLED_RULESET, bundledRulesDir, packageRoot } from './bundled.js';
 export type { LoadedRule, RuleDefinition, RuleSeverity, ThreatMapping, ThreatEntry, ThreatTechnique } from './rule-types.js';
+export { loadRuleSet, type LoadRuleSetOptions, type RuleSetLoadResult } from './rule-set-loader.js';

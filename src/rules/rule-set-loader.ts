@@ -1,0 +1,38 @@
+/**
+ * One call from paths to a ready RuleSet: loads the rules (the bundled ones when no path is
+ * given) and the optional exceptions file, and gathers every diagnostic. The set is built only
+ * when nothing is in error, so a caller reloading on SIGHUP keeps its running set otherwise.
+ */
+import { hasErrors, type RuleDiagnostic } from './diagnostics.js';
+import { bundledRulesDir } from './bundled.js';
+import { loadExceptions, unknownExceptionRules, type ExceptionLoadResult } from './exceptions.js';
+import { loadRules, type LoadRulesOptions, type RuleLoadResult } from './loader.js';
+import { RuleSet, type RuleSetOptions } from './rule-set.js';
+
+export interface LoadRuleSetOptions extends LoadRulesOptions {
+  /** Rule files and folders; default: the bundled rules. */
+  paths?: readonly string[];
+  exceptionsFile?: string;
+  ruleSet?: Omit<RuleSetOptions, 'exceptions'>;
+}
+
+export interface RuleSetLoadResult {
+  /** Null when any diagnostic is an error. */
+  ruleSet: RuleSet | null;
+  rules: RuleLoadResult;
+  exceptions: ExceptionLoadResult | null;
+  /** Rule diagnostics, then exception diagnostics. */
+  diagnostics: RuleDiagnostic[];
+  ok: boolean;
+}
+
+export async function loadRuleSet(options: LoadRuleSetOptions = {}): Promise<RuleSetLoadResult> {
+  const paths = options.paths !== undefined && options.paths.length > 0 ? options.paths : [bundledRulesDir()];
+  const rules = await loadRules(paths, options);
+  const exceptions = options.exceptionsFile === undefined ? null : await loadExceptions(options.exceptionsFile, options);
+  const diagnostics = [...rules.diagnostics, ...(exceptions?.diagnostics ?? [])];
+  if (exceptions !== null) diagnostics.push(...unknownExceptionRules(exceptions.exceptions, new Set(rules.rules.map((r) => r.ruleId))));
+  const ok = !hasErrors(diagnostics);
+  const ruleSet = ok ? new RuleSet(rules.rules, { ...options.ruleSet, ...(exceptions === null ? {} : { exceptions: exceptions.exceptions }) }) : null;
+  return { ruleSet, rules, exceptions, diagnostics, ok };
+}
