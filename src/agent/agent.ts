@@ -1,0 +1,312 @@
+/**
+ * The composition root of `execwarden run`: live capture -> engine -> sinks, plus what a service
+ * needs around it (start-up facts in the log, SIGHUP reload, a drain on shutdown, loss alerts and
+ * metrics). Everything here is wiring and lifecycle; detection is in Engine.
+ *
+ * Start-up order is chosen so that a failure leaves nothing behind: rules first (a broken rule
+ * file stops start-up before anything is opened), then outputs (an unwritable file or a refused
+ * webhook stops it too), then the /proc seed and, last, the kernel subscription.
+ */
+import { AlertThrottle, type AlertDocument } from '../alerts/index.js';
+import type { EventSource } from '../capture/event-source.js';
+import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
+import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, readPrivilegeFacts } from '../capture/privileges.js';
+import type { CaptureStats, RawEvent } from '../capture/raw-event.js';
+import { systemClock, type Clock } from '../clock.js';
+import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo } from '../ecs/index.js';
+import { ExecwardenError } from '../errors.js';
+import { createSinks, SinkFanout, type Sink } from '../outputs/index.js';
+import { RealProcFs, type ProcFs } from '../process/index.js';
+import { formatDiagnostic, type RuleDiagnostic } from '../rules/index.js';
+import type { AgentConfig } from './config.js';
+import { Engine, type EngineEmitter } from './engine.js';
+import type { Logger } from './logger.js';
+import { LossMonitor } from './loss-alert.js';
+import { collectAgentMetrics } from './agent-metrics.js';
+import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
+import { loadRuleSet } from './rule-loading.js';
+
+export interface AgentDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** Default: the live proc connector with the configured buffer and priority. */
+  source?: EventSource & { warnings?(): string[] };
+  procfs?: ProcFs;
+  host?: HostInfo;
+  /** Where the stdout sink writes. Default process.stdout. */
+  stdout?: NodeJS.WritableStream;
+  /** Sinks added to the configured ones (the lab's in-memory detector sink). */
+  extraSinks?: Sink[];
+  /** Skip the privilege check (recorded sources in tests). */
+  skipPrivilegeCheck?: boolean;
+}
+
+export type AlertListener = (alert: Record<string, unknown>, observedAtMs: number) => void;
+
+/** How often throttled repeats and loss counters are looked at. */
+const HOUSEKEEPING_MS = 1000;
+const RESYNC_MIN_INTERVAL_MS = 1000;
+const DRAIN_MS = 5000;
+
+export class RulesInvalidError extends ExecwardenError {
+  constructor(readonly diagnostics: RuleDiagnostic[]) {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    super('RULES_INVALID', `${errors.length} error${errors.length === 1 ? '' : 's'} in the rules:\n${errors.map(formatDiagnostic).join('\n')}`);
+  }
+}
+
+export class Agent {
+  private readonly listeners: AlertListener[] = [];
+  private readonly evaluation = { batches: 0, events: 0, nanoseconds: 0n };
+  private readonly losses = { overflow: 0, 'sequence-gap': 0, 'batch-dropped': 0 };
+  private lastResyncMs = -Infinity;
+  private housekeeping: NodeJS.Timeout | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private stopping: Promise<void> | undefined;
+  private reloads = { ok: 0, failed: 0 };
+  private readonly emitter: EngineEmitter;
+
+  private constructor(
+    readonly config: AgentConfig,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly host: HostInfo,
+    private readonly source: EventSource & { warnings?(): string[] },
+    private readonly stream: ProcessEventStream,
+    private readonly engine: Engine,
+    private readonly fanout: SinkFanout,
+    private readonly lossMonitor: LossMonitor,
+  ) {
+    this.emitter = {
+      event: (doc: EcsProcessEvent) => this.fanout.write(doc as unknown as Record<string, unknown>),
+      alert: (doc: AlertDocument | Record<string, unknown>) => this.deliverAlert(doc as Record<string, unknown>),
+    };
+  }
+
+  /** Builds and starts the pipeline; rejects (with nothing left open) when any part cannot start. */
+  static async start(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
+    const { logger } = deps;
+    const clock = deps.clock ?? systemClock;
+
+    const rules = await loadRuleSet(config.rules.paths, config.rules.exceptions);
+    logDiagnostics(logger, rules.diagnostics);
+    if (!rules.ok) throw new RulesInvalidError(rules.diagnostics);
+
+    if (!deps.source && !deps.skipPrivilegeCheck) {
+      const privileges = checkCapturePrivileges();
+      if (!privileges.ok) throw new ExecwardenError('CAPTURE_PRIVILEGE', `capture needs ${privileges.missing.join('; ')}`);
+      for (const limit of privileges.degraded) logger.warn({ limit }, `running without ${limit}`);
+    }
+
+    const host = deps.host ?? loadHostInfo();
+    const stream = new ProcessEventStream({
+      procfs: deps.procfs ?? new RealProcFs(),
+      host,
+      clock,
+      maxEntries: config.processTable.maxEntries,
+      exitedTtlMs: config.processTable.exitedTtlMs,
+    });
+    const engine = new Engine({
+      stream,
+      rules: rules.ruleSet,
+      throttle: new AlertThrottle(clock, { windowMs: config.alerts.dedupWindowMs }),
+      clock,
+      emitEvents: config.capture.events,
+    });
+
+    const sinks = [
+      ...createSinks(config.outputs, {
+        stdout: deps.stdout,
+        hostname: host.hostname,
+        onError: (sink, error) => logger.warn({ sink, err: error }, `output ${sink}: delivery failed`),
+      }),
+      ...(deps.extraSinks ?? []),
+    ];
+    const fanout = new SinkFanout(sinks);
+    await fanout.start();
+
+    const source =
+      deps.source ??
+      new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime });
+    const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host));
+    try {
+      await agent.open(rules.ruleSet.size, rules.files, rules.paths, sinks);
+    } catch (error) {
+      await agent.stop();
+      throw error;
+    }
+    return agent;
+  }
+
+  onAlert(listener: AlertListener): void {
+    this.listeners.push(listener);
+  }
+
+  private async open(ruleCount: number, ruleFiles: number, rulePaths: string[], sinks: Sink[]): Promise<void> {
+    this.stream.seed();
+    this.source.onLoss = (reason) => this.onLoss(reason);
+    await this.source.start((batch) => this.handleBatch(batch));
+    this.housekeeping = setInterval(() => this.houseKeep(), HOUSEKEEPING_MS);
+    this.housekeeping.unref();
+    if (this.config.metrics.listen) {
+      this.metricsServer = await startMetricsServer(this.config.metrics.listen, () => this.metrics());
+    }
+    const capture = this.source.stats();
+    this.logger.info(
+      {
+        rules: ruleCount,
+        ruleFiles,
+        rulePaths,
+        exceptions: this.config.rules.exceptions,
+        outputs: sinks.map((sink) => sink.name),
+        events: this.config.capture.events,
+        capabilities: heldCapabilities(),
+        realtime: capture.realtime,
+        receiveBufferBytes: capture.receiveBufferBytes,
+        processTable: this.stream.stats().table.size,
+        metrics: this.metricsServer ? `${this.metricsServer.address.host}:${this.metricsServer.address.port}` : null,
+        config: this.config.file,
+      },
+      `execwarden started: ${ruleCount} rules, outputs ${sinks.map((sink) => sink.name).join(', ')}`,
+    );
+    for (const warning of this.source.warnings?.() ?? []) this.logger.warn(warning);
+  }
+
+  private handleBatch(batch: RawEvent[]): void {
+    const started = process.hrtime.bigint();
+    this.engine.handleBatch(batch, this.emitter);
+    this.evaluation.nanoseconds += process.hrtime.bigint() - started;
+    this.evaluation.batches++;
+    this.evaluation.events += batch.length;
+  }
+
+  private deliverAlert(doc: Record<string, unknown>): void {
+    this.fanout.write(doc);
+    if (this.listeners.length === 0) return;
+    const observedAt = this.clock.nowMs();
+    for (const listener of this.listeners) {
+      try {
+        listener(doc, observedAt);
+      } catch (error) {
+        this.logger.error({ err: error }, 'alert listener failed');
+      }
+    }
+  }
+
+  private onLoss(reason: 'overflow' | 'sequence-gap' | 'batch-dropped'): void {
+    this.losses[reason]++;
+    const now = this.clock.nowMs();
+    // An overflow storm must not become a rescan storm: resync at most once a second.
+    if (now - this.lastResyncMs < RESYNC_MIN_INTERVAL_MS) return;
+    this.lastResyncMs = now;
+    this.logger.warn({ reason }, 'events lost: rescanning /proc to resynchronise the process table');
+    this.engine.resync();
+  }
+
+  private houseKeep(): void {
+    this.engine.flushThrottled(this.emitter);
+    const capture = this.source.stats();
+    const alert = this.lossMonitor.check({
+      overflows: capture.overflows,
+      sequenceGaps: capture.sequenceGaps,
+      eventsDropped: capture.eventsDropped,
+      outputDrops: this.fanout.stats().dropped,
+    });
+    if (alert) {
+      this.logger.warn({ loss: (alert.execwarden as Record<string, unknown>).loss }, String(alert.message));
+      this.deliverAlert(alert);
+    }
+  }
+
+  /** SIGHUP: reload rules and exceptions (keeping the running set when the new one is invalid), reopen outputs. */
+  async reload(): Promise<boolean> {
+    let ok = true;
+    try {
+      const rules = await loadRuleSet(this.config.rules.paths, this.config.rules.exceptions);
+      logDiagnostics(this.logger, rules.diagnostics);
+      if (rules.ok) {
+        this.engine.setRules(rules.ruleSet);
+        this.logger.info({ rules: rules.ruleSet.size, ruleFiles: rules.files }, `rules reloaded: ${rules.ruleSet.size} rules`);
+      } else {
+        ok = false;
+        this.logger.error(
+          { errors: rules.diagnostics.filter((d) => d.severity === 'error').length },
+          `reload refused: the rules have errors; keeping the ${this.engine.ruleSet.size} rules in use`,
+        );
+      }
+    } catch (error) {
+      ok = false;
+      this.logger.error({ err: error }, 'reload failed; keeping the rules in use');
+    }
+    for (const problem of await this.fanout.reopen()) {
+      ok = false;
+      this.logger.error(problem);
+    }
+    if (ok) this.reloads.ok++;
+    else this.reloads.failed++;
+    return ok;
+  }
+
+  /** Stops capture, hands the last batch and throttled repeats to the outputs, drains them. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.housekeeping) clearInterval(this.housekeeping);
+      await this.source.stop();
+      this.houseKeep();
+      if (this.metricsServer) await this.metricsServer.close();
+      await this.fanout.close(DRAIN_MS);
+      this.logger.info({ stats: this.summary() }, 'execwarden stopped');
+    })();
+    return this.stopping;
+  }
+
+  captureStats(): CaptureStats {
+    return this.source.stats();
+  }
+
+  /** Counters for the shutdown log line and tests. */
+  summary(): Record<string, unknown> {
+    const capture = this.source.stats();
+    return {
+      engine: this.engine.stats(),
+      capture,
+      losses: this.losses,
+      processTable: this.stream.stats().table,
+      rules: this.engine.ruleSet.stats(),
+      outputs: this.fanout.stats(),
+      reloads: this.reloads,
+    };
+  }
+
+  metrics(): Metric[] {
+    return collectAgentMetrics({
+      capture: this.source.stats(),
+      engine: this.engine.stats(),
+      stream: this.stream.stats(),
+      rules: this.engine.ruleSet,
+      outputs: this.fanout.stats(),
+      evaluation: this.evaluation,
+      reloads: this.reloads,
+    });
+  }
+}
+
+function logDiagnostics(logger: Logger, diagnostics: readonly RuleDiagnostic[]): void {
+  for (const d of diagnostics) {
+    const fields = { code: d.code, file: d.file, line: d.line, column: d.column };
+    if (d.severity === 'error') logger.error(fields, formatDiagnostic(d));
+    else logger.warn(fields, formatDiagnostic(d));
+  }
+}
+
+/** The capabilities that matter to the agent, as held by this process (CapEff). */
+function heldCapabilities(): string[] {
+  const caps = readPrivilegeFacts().effectiveCaps;
+  const relevant: [number, string][] = [
+    [CAP_DAC_READ_SEARCH, 'CAP_DAC_READ_SEARCH'],
+    [CAP_NET_ADMIN, 'CAP_NET_ADMIN'],
+    [CAP_SYS_PTRACE, 'CAP_SYS_PTRACE'],
+    [CAP_SYS_NICE, 'CAP_SYS_NICE'],
+  ];
+  return relevant.filter(([bit]) => ((caps >> BigInt(bit)) & 1n) === 1n).map(([, name]) => name);
+}

@@ -1,0 +1,38 @@
+/**
+ * The lab's detector: the real agent pipeline (live capture, the configured rules, the engine)
+ * with no outputs of its own; alerts go to the lab's listeners as they leave the engine.
+ */
+import type { LabDetector } from '../lab/run-lab.js';
+import { Agent, type AlertListener } from './agent.js';
+import { resolveConfig, type AgentConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface LiveDetectorOptions {
+  rules?: string[];
+  exceptions?: string;
+  logger?: Logger;
+  /** Replaces the agent config (defaults: bundled rules, no outputs). */
+  config?: AgentConfig;
+}
+
+export function createLiveDetector(options: LiveDetectorOptions = {}): LabDetector {
+  const base = options.config ?? resolveConfig({}, null, { rules: options.rules, exceptions: options.exceptions });
+  const config: AgentConfig = { ...base, outputs: { queue: base.outputs.queue } };
+  const logger = options.logger ?? createLogger({ level: 'warn' });
+  const listeners: AlertListener[] = [];
+  let agent: Agent | undefined;
+  return {
+    async start() {
+      agent = await Agent.start(config, { logger });
+      for (const listener of listeners) agent.onAlert(listener);
+    },
+    async stop() {
+      await agent?.stop();
+      agent = undefined;
+    },
+    onAlert(listener) {
+      listeners.push(listener);
+      agent?.onAlert(listener);
+    },
+  };
+}

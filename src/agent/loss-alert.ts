@@ -1,0 +1,94 @@
+/**
+ * The internal alert raised when events were lost: kernel buffer overflows, per-CPU sequence gaps,
+ * batches dropped between the reader thread and JS, and documents an output had to drop. A flood
+ * that overflows the proc connector is exactly what an attacker would use to hide a launch, so
+ * loss is an alert, not only a metric. It is throttled (one per window, carrying every loss since
+ * the last one) so the alert cannot become a flood of its own.
+ */
+import { SEVERITY_SCORE } from '../alerts/index.js';
+import type { Clock } from '../clock.js';
+import type { HostInfo } from '../ecs/index.js';
+
+export const LOSS_RULE_ID = 'c4f1d7a2-6e0b-4f3c-9a58-1b2e7d9c0f41';
+export const LOSS_RULE_NAME = 'execwarden: events lost';
+
+export interface LossCounts {
+  overflows: number;
+  sequenceGaps: number;
+  eventsDropped: number;
+  outputDrops: number;
+}
+
+const ZERO: LossCounts = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, outputDrops: 0 };
+
+function describe(delta: LossCounts): string {
+  const parts: string[] = [];
+  if (delta.overflows > 0) parts.push(`${delta.overflows} kernel buffer overflow${delta.overflows === 1 ? '' : 's'} (events dropped by the kernel, count unknown)`);
+  if (delta.sequenceGaps > 0) parts.push(`${delta.sequenceGaps} event${delta.sequenceGaps === 1 ? '' : 's'} missing from kernel sequence numbers`);
+  if (delta.eventsDropped > 0) parts.push(`${delta.eventsDropped} event${delta.eventsDropped === 1 ? '' : 's'} dropped before evaluation`);
+  if (delta.outputDrops > 0) parts.push(`${delta.outputDrops} output document${delta.outputDrops === 1 ? '' : 's'} dropped`);
+  return parts.join(', ');
+}
+
+export class LossMonitor {
+  /** Totals already reported in an alert. */
+  private reported: LossCounts = { ...ZERO };
+  private lastAlertMs = -Infinity;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly host: HostInfo,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  /**
+   * Given the current cumulative totals, returns an alert covering everything lost since the last
+   * alert, or null when nothing new was lost or the window since the last alert is still open (the
+   * loss is then carried into the next alert).
+   */
+  check(totals: LossCounts): Record<string, unknown> | null {
+    const delta: LossCounts = {
+      overflows: totals.overflows - this.reported.overflows,
+      sequenceGaps: totals.sequenceGaps - this.reported.sequenceGaps,
+      eventsDropped: totals.eventsDropped - this.reported.eventsDropped,
+      outputDrops: totals.outputDrops - this.reported.outputDrops,
+    };
+    const any = delta.overflows > 0 || delta.sequenceGaps > 0 || delta.eventsDropped > 0 || delta.outputDrops > 0;
+    const now = this.clock.nowMs();
+    if (!any || now - this.lastAlertMs < this.windowMs) return null;
+    this.reported = { ...totals };
+    this.lastAlertMs = now;
+    const at = new Date(now).toISOString();
+    return {
+      '@timestamp': at,
+      message: `execwarden lost events: ${describe(delta)}; detections may have been missed in this interval`,
+      event: {
+        kind: 'alert',
+        module: 'execwarden',
+        dataset: 'execwarden.alert',
+        created: at,
+        severity: SEVERITY_SCORE.high,
+        risk_score: SEVERITY_SCORE.high,
+      },
+      rule: {
+        id: LOSS_RULE_ID,
+        uuid: LOSS_RULE_ID,
+        name: LOSS_RULE_NAME,
+        description: 'The agent could not observe or deliver every event; an attacker may try to hide a launch behind a flood.',
+        author: ['execwarden'],
+        license: 'Apache-2.0',
+        version: '1',
+        ruleset: 'execwarden-internal',
+      },
+      host: { name: this.host.name, hostname: this.host.hostname, id: this.host.id },
+      execwarden: {
+        loss: {
+          overflows: delta.overflows,
+          sequence_gaps: delta.sequenceGaps,
+          events_dropped: delta.eventsDropped,
+          output_drops: delta.outputDrops,
+        },
+      },
+    };
+  }
+}

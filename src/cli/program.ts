@@ -1,0 +1,212 @@
+/**
+ * The command-line program: commands and their options, nothing else. Each action lives in its
+ * own file and returns an exit status; errors escaping an action are turned into a message and a
+ * status in one place (exit.ts). Long-running commands get an AbortSignal tied to SIGINT/SIGTERM.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLiveDetector } from '../agent/lab-detector.js';
+import { readAgentVersion } from '../ecs/agent.js';
+import { captureAction } from './capture.js';
+import { exitCodeFor } from './exit.js';
+import { installAction, uninstallAction } from './install.js';
+import type { CommandIo } from './io.js';
+import { labAction } from './lab.js';
+import { queryAction } from './query.js';
+import { replayAction } from './replay.js';
+import { rulesListAction, rulesTestAction, rulesValidateAction } from './rules.js';
+import { runAction } from './run.js';
+import { simulateAction } from './simulate.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** An AbortSignal aborted by the first SIGINT or SIGTERM while the command runs. */
+function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}
+
+function onSighup(reload: () => void): () => void {
+  process.on('SIGHUP', reload);
+  return () => process.off('SIGHUP', reload);
+}
+
+/**
+ * Parses argv, runs the chosen command and resolves to its exit status. `io` replaces the
+ * process streams in tests; `exitOverride` keeps commander from exiting the process.
+ */
+export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
+  let status = 0;
+  const program = new Command('execwarden')
+    .description('Catches malicious process launches on Linux: proc connector capture, ECS events, Elastic EQL rules, real-time alerts.')
+    .version(readAgentVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const longRunning = async (action: (signal: AbortSignal) => Promise<number>): Promise<void> => {
+    const stop = stopSignal();
+    try {
+      status = await action(stop.signal);
+    } finally {
+      stop.dispose();
+    }
+  };
+
+  program
+    .command('run')
+    .description('run the agent: capture every program start, evaluate the rules, write alerts (default: bundled rules, NDJSON to stdout)')
+    .option('-c, --config <file>', 'TOML config file (default: /etc/execwarden/config.toml when it exists)')
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; replaces the configured paths)', collect)
+    .option('--exceptions <file>', 'exceptions (allow-list) file')
+    .option('--pretty', 'one readable, coloured line per alert on stdout')
+    .option('--events', 'also write every ECS process event to the outputs')
+    .option('--metrics <host:port>', 'serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)')
+    .option('--receive-buffer <bytes>', 'proc connector socket receive buffer', positiveInt)
+    .option('--no-realtime', 'do not raise the reader thread to SCHED_FIFO')
+    .option('--max-processes <n>', 'process table size cap', positiveInt)
+    .action(async (opts: { config?: string; rules?: string[]; exceptions?: string; pretty?: boolean; events?: boolean; metrics?: string; receiveBuffer?: number; realtime: boolean; maxProcesses?: number }) => {
+      await longRunning((signal) =>
+        runAction(
+          {
+            config: opts.config,
+            rules: opts.rules,
+            exceptions: opts.exceptions,
+            pretty: opts.pretty,
+            events: opts.events,
+            metrics: opts.metrics,
+            receiveBuffer: opts.receiveBuffer,
+            // Only an explicit --no-realtime overrides the config file.
+            realtime: opts.realtime === false ? false : undefined,
+            maxProcesses: opts.maxProcesses,
+          },
+          { ...io, signal },
+          { onReload: onSighup },
+        ),
+      );
+    });
+
+  program
+    .command('capture')
+    .description('stream ECS process events, one JSON document per line, until interrupted')
+    .option('-a, --actions <list>', 'event actions to show: exec, fork, end (comma-separated)', 'exec,fork,end')
+    .option('--pretty', 'one readable line per event')
+    .option('--receive-buffer <bytes>', 'proc connector socket receive buffer', positiveInt)
+    .option('--no-realtime', 'do not raise the reader thread to SCHED_FIFO')
+    .action(async (opts: { actions: string; pretty?: boolean; receiveBuffer?: number; realtime: boolean }) => {
+      await longRunning((signal) =>
+        captureAction(
+          { actions: [opts.actions], pretty: opts.pretty === true, receiveBufferBytes: opts.receiveBuffer, realtime: opts.realtime },
+          { ...io, signal },
+        ),
+      );
+    });
+
+  program
+    .command('query')
+    .description("run an EQL query over ECS events (NDJSON files, or '-' for stdin) and print the matches")
+    .argument('<eql>', 'the EQL query')
+    .argument('[files...]', "NDJSON files ('-' or none: stdin)")
+    .action(async (eql: string, files: string[]) => {
+      status = (await queryAction({ query: eql, files }, io)).exitCode;
+    });
+
+  program
+    .command('replay')
+    .description('run a rule set over recorded ECS events and print the alerts as NDJSON')
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
+    .option('--exceptions <file>', 'exceptions (allow-list) file')
+    .argument('<files...>', "NDJSON event files ('-' for stdin)")
+    .action(async (files: string[], opts: { rules?: string[]; exceptions?: string }) => {
+      status = (await replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions }, io)).exitCode;
+    });
+
+  const rules = program.command('rules').description('check, list and test detection rules');
+  rules
+    .command('validate')
+    .description('load rule files and print every error and warning (exit 1 on any error)')
+    .option('--exceptions <file>', 'also validate this exceptions file against the rules')
+    .argument('[paths...]', 'rule files or folders (default: the bundled rules)')
+    .action(async (paths: string[], opts: { exceptions?: string }) => {
+      status = (await rulesValidateAction({ paths, exceptions: opts.exceptions }, io)).exitCode;
+    });
+  rules
+    .command('list')
+    .description('list rules: id, name, severity, tactics')
+    .option('--json', 'one JSON object per rule')
+    .argument('[paths...]', 'rule files or folders (default: the bundled rules)')
+    .action(async (paths: string[], opts: { json?: boolean }) => {
+      status = (await rulesListAction({ paths, json: opts.json === true }, io)).exitCode;
+    });
+  rules
+    .command('test')
+    .description("run each rule's test cases")
+    .argument('[paths...]', 'rule files or folders (default: the bundled rules)')
+    .action(async (paths: string[]) => {
+      status = (await rulesTestAction({ paths }, io)).exitCode;
+    });
+
+  program
+    .command('simulate')
+    .description('launch harmless simulated reverse shells against a listener on 127.0.0.1')
+    .option('-l, --list', 'list the simulations')
+    .argument('[names...]', 'simulations to run (default: all)')
+    .action(async (names: string[], opts: { list?: boolean }) => {
+      status = (await simulateAction({ list: opts.list === true, names }, io)).exitCode;
+    });
+
+  program
+    .command('lab')
+    .description('self-test: run every simulation against the live pipeline and check what is caught')
+    .option('--storm', 'repeat the run under a background exec storm')
+    .option('--json', 'print the result table as JSON')
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
+    .argument('[names...]', 'simulations to run (default: all)')
+    .action(async (names: string[], opts: { storm?: boolean; json?: boolean; rules?: string[] }) => {
+      const result = await labAction(
+        { storm: opts.storm === true, json: opts.json === true, names },
+        io,
+        { createDetector: () => createLiveDetector({ rules: opts.rules }) },
+      );
+      status = result.exitCode;
+    });
+
+  program
+    .command('install')
+    .description('install the systemd service, default config and rules (root)')
+    .option('-n, --dry-run', 'print the plan and change nothing')
+    .action(async (opts: { dryRun?: boolean }) => {
+      status = (await installAction({ dryRun: opts.dryRun === true }, io)).exitCode;
+    });
+
+  program
+    .command('uninstall')
+    .description('stop and remove the systemd service (root); keeps config and logs')
+    .option('-n, --dry-run', 'print the plan and change nothing')
+    .action(async (opts: { dryRun?: boolean }) => {
+      status = (await uninstallAction({ dryRun: opts.dryRun === true }, io)).exitCode;
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'node' });
+  } catch (error) {
+    return exitCodeFor(error, io.stderr);
+  }
+  return status;
+}

