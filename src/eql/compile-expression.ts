@@ -15,10 +15,12 @@ import {
   isNullish,
   lowerIfString,
   scalarCompare,
+  scalarEquals,
   scalarToString,
+  type Scalar,
   valuesEqual,
 } from './comparison.js';
-import { compileFieldReader } from './field-access.js';
+import { fieldSlot } from './field-access.js';
 import { arithmetic, lookupFunction } from './functions.js';
 import { compileWildcard, hasWildcard, type StringMatcher } from './wildcard.js';
 
@@ -31,18 +33,64 @@ export interface ExpressionCompiler {
   readonly fields: Set<string>;
 }
 
+/**
+ * Leaves (comparisons, `in`, pattern matches) are shared between every compiled query and
+ * remember their result for the most recent event object: the 266 Linux rules repeat the same
+ * gates (`host.os.type == "linux"`, `event.type == "start"`, `event.action in (...)`), and each is
+ * then computed once per event instead of once per rule. The key is the node's structure without
+ * source positions; the registry stops growing at SHARED_LEAF_LIMIT entries.
+ */
+const sharedLeaves = new Map<string, Evaluator>();
+const SHARED_LEAF_LIMIT = 100_000;
+
+function structuralKey(node: ExpressionNode, mode: string): string {
+  return mode + JSON.stringify(node, (key, value) => (key === 'start' || key === 'end' ? undefined : value));
+}
+
+function memoizeLastEvent(evaluate: Evaluator): Evaluator {
+  let lastEvent: object | null = null;
+  let lastResult: unknown = null;
+  return (event) => {
+    if (event === lastEvent) return lastResult;
+    lastResult = evaluate(event);
+    lastEvent = event;
+    return lastResult;
+  };
+}
+
+function shared(node: ExpressionNode, mode: string, build: () => Evaluator): Evaluator {
+  const key = structuralKey(node, mode);
+  const existing = sharedLeaves.get(key);
+  if (existing !== undefined) return existing;
+  const evaluator = memoizeLastEvent(build());
+  if (sharedLeaves.size < SHARED_LEAF_LIMIT) sharedLeaves.set(key, evaluator);
+  return evaluator;
+}
+
 export function createExpressionCompiler(): ExpressionCompiler {
   const fields = new Set<string>();
-  const readers = new Map<string, Evaluator>();
 
   const fieldReader = (name: string, path: string[]): Evaluator => {
     fields.add(name);
-    let reader = readers.get(name);
-    if (reader === undefined) {
-      reader = compileFieldReader(path);
-      readers.set(name, reader);
+    return fieldSlot(path).read;
+  };
+
+  /** Records the fields a shared leaf reads (its closures may come from another query's compile). */
+  const collectFields = (node: ExpressionNode): void => {
+    JSON.stringify(node, (key, value) => {
+      if (value !== null && typeof value === 'object' && (value as ExpressionNode).kind === 'field') fields.add((value as { name: string }).name);
+      return value;
+    });
+  };
+
+  /** Reads a value with strings lower-cased; fields share the per-event lower-cased memo. */
+  const compileLowerValue = (node: ExpressionNode): Evaluator => {
+    if (node.kind === 'field') {
+      fields.add(node.name);
+      return fieldSlot(node.path).readLower;
     }
-    return reader;
+    const read = compileValue(node);
+    return (event) => lowerArray(read(event));
   };
 
   const compileCondition = (node: ExpressionNode): Evaluator => {
@@ -69,9 +117,11 @@ export function createExpressionCompiler(): ExpressionCompiler {
         return (event) => operand(event) !== true;
       }
       case 'comparison':
-        return compileComparison(node, true);
+        collectFields(node);
+        return shared(node, 'c', () => compileComparison(node, true));
       case 'in':
-        return compileIn(node, true);
+        collectFields(node);
+        return shared(node, 'c', () => compileIn(node, true));
       case 'field':
       case 'call': {
         // a multi-valued boolean (a field, or a function mapped over one) holds when any element is true
@@ -95,11 +145,14 @@ export function createExpressionCompiler(): ExpressionCompiler {
       case 'field':
         return fieldReader(node.name, node.path);
       case 'comparison':
-        return compileComparison(node, false);
+        collectFields(node);
+        return shared(node, 'v', () => compileComparison(node, false));
       case 'match':
-        return compileMatch(node);
+        collectFields(node);
+        return shared(node, 'v', () => compileMatch(node));
       case 'in':
-        return compileIn(node, false);
+        collectFields(node);
+        return shared(node, 'v', () => compileIn(node, false));
       case 'logical': {
         const operands = node.operands.map(compileValue);
         const isAnd = node.op === 'and';
@@ -152,6 +205,17 @@ export function createExpressionCompiler(): ExpressionCompiler {
         const read = compileValue(nullSide);
         return (event) => isNullish(read(event)) === wantsEqual;
       }
+      const constantSide = right.kind === 'literal' ? right : left.kind === 'literal' ? left : undefined;
+      const otherSide = constantSide === right ? left : right;
+      if (constantSide !== undefined && !(otherSide.kind === 'field' && otherSide.optional)) {
+        const read = compileValue(otherSide);
+        const equals = equalsConstant(constantSide.value as Scalar);
+        const missing = inCondition && otherSide.kind === 'field' ? !wantsEqual : null;
+        return (event) => {
+          const value = read(event);
+          return value === null ? missing : equals(value) === wantsEqual;
+        };
+      }
       const readLeft = compileValue(left);
       const readRight = compileValue(right);
       // an absent `?field` stands for the null literal, so `?x == ?y` is true when both are absent
@@ -190,24 +254,24 @@ export function createExpressionCompiler(): ExpressionCompiler {
   };
 
   const compileMatch = (node: MatchNode): Evaluator => {
-    const read = compileValue(node.value);
     const ci = node.caseInsensitive;
+    const read = ci ? compileLowerValue(node.value) : compileValue(node.value);
     const matcher = compilePatternSet(node);
     const test = (element: unknown): boolean => {
       const s = scalarToString(element);
-      return s !== null && matcher(ci ? s.toLowerCase() : s);
+      return s !== null && matcher(s);
     };
     return (event) => {
       const value = read(event);
       if (value === null) return null;
-      if (typeof value === 'string') return matcher(ci ? value.toLowerCase() : value);
+      if (typeof value === 'string') return matcher(value);
       return anyElement(value, test);
     };
   };
 
   const compileIn = (node: InNode, inCondition: boolean): Evaluator => {
-    const read = compileValue(node.value);
     const ci = node.caseInsensitive;
+    const read = ci ? compileLowerValue(node.value) : compileValue(node.value);
     const negated = node.negated;
     // in a condition `f not in (...)` is true on a missing field (index-query semantics)
     const missing = inCondition && node.value.kind === 'field' ? negated : null;
@@ -250,6 +314,20 @@ export function createExpressionCompiler(): ExpressionCompiler {
   };
 
   return { compileValue, compileCondition, fields };
+}
+
+/** Equality with a constant, for a value that is not null: any element of an array. */
+function equalsConstant(constant: Scalar): (value: unknown) => boolean {
+  const test = (value: unknown): boolean => value === constant || (typeof value !== typeof constant && scalarEquals(value, constant));
+  return (value) => {
+    if (value === constant) return true;
+    if (!Array.isArray(value)) return test(value);
+    for (let i = 0; i < value.length; i++) {
+      const element = value[i];
+      if (element !== null && element !== undefined && (Array.isArray(element) ? anyElement(element, test) : test(element))) return true;
+    }
+    return false;
+  };
 }
 
 function isNullLiteral(node: ExpressionNode): boolean {
@@ -336,12 +414,11 @@ function compileMembership(list: ExpressionNode[], ci: boolean, compileValue: (n
       dynamic.push(compileValue(item));
     }
   }
+  // values arrive already lower-cased for in~
   const testScalar = (element: unknown): boolean => {
     switch (typeof element) {
-      case 'string': {
-        const key = ci ? element.toLowerCase() : element;
-        return strings.has(key);
-      }
+      case 'string':
+        return strings.has(element);
       case 'number':
         return numbers.has(element);
       case 'boolean':
@@ -353,18 +430,17 @@ function compileMembership(list: ExpressionNode[], ci: boolean, compileValue: (n
   if (dynamic.length === 0) {
     return {
       hasNull,
-      test: (value) => (typeof value === 'string' ? strings.has(ci ? value.toLowerCase() : value) : anyElement(value, testScalar)),
+      test: (value) => (typeof value === 'string' ? strings.has(value) : anyElement(value, testScalar)),
     };
   }
   return {
     hasNull,
     test: (value, event) => {
       if (anyElement(value, testScalar)) return true;
-      const probe = ci ? lowerArray(value) : value;
       for (const read of dynamic) {
         const candidate = read(event);
         if (candidate === null) continue;
-        if (valuesEqual(probe, ci ? lowerArray(candidate) : candidate)) return true;
+        if (valuesEqual(value, ci ? lowerArray(candidate) : candidate)) return true;
       }
       return false;
     },

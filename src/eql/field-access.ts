@@ -6,6 +6,11 @@
  *
  * The common case, a fully nested path, is a plain walk with no allocation; the dotted-key
  * fallback only runs when the walk finds nothing.
+ *
+ * Many rules read the same fields of the same event (host.os.type, event.type, process.name), so
+ * each field path has one shared slot that remembers the value it read for the most recent event
+ * object, and its lower-cased form for the case-insensitive operators. An event must therefore
+ * not be mutated in place between evaluations; a new event object is always read afresh.
  */
 import { normalizeValue } from './comparison.js';
 
@@ -73,4 +78,45 @@ export function compileFieldReader(path: readonly string[]): FieldReader {
 
 function arrayIndex(segment: string): number {
   return /^[0-9]+$/.test(segment) ? Number(segment) : -1;
+}
+
+/** The shared, memoising reader of one field path. */
+export interface FieldSlot {
+  read(event: Record<string, unknown>): unknown;
+  /** The value with every string lower-cased (arrays element by element). */
+  readLower(event: Record<string, unknown>): unknown;
+}
+
+const slots = new Map<string, FieldSlot>();
+
+export function fieldSlot(path: readonly string[]): FieldSlot {
+  const name = path.join('\u0000');
+  let slot = slots.get(name);
+  if (slot === undefined) {
+    slot = createSlot(compileFieldReader(path));
+    slots.set(name, slot);
+  }
+  return slot;
+}
+
+function createSlot(reader: FieldReader): FieldSlot {
+  let lastEvent: object | null = null;
+  let lastValue: unknown = null;
+  let lowerEvent: object | null = null;
+  let lowerValue: unknown = null;
+  const read = (event: Record<string, unknown>): unknown => {
+    if (event === lastEvent) return lastValue;
+    const value = reader(event);
+    lastEvent = event;
+    lastValue = value;
+    return value;
+  };
+  const readLower = (event: Record<string, unknown>): unknown => {
+    if (event === lowerEvent) return lowerValue;
+    const value = read(event);
+    lowerValue = typeof value === 'string' ? value.toLowerCase() : Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v.toLowerCase() : v)) : value;
+    lowerEvent = event;
+    return lowerValue;
+  };
+  return { read, readLower };
 }

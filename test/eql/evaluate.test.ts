@@ -163,3 +163,18 @@ describe('functions', () => {
     expect(holds('length(args) == 5', { args: ['-c', '-exec'] })).toBe(true);
   });
 });
+
+describe('shared leaves and field memo', () => {
+  it('queries sharing a condition each give their own answer, event after event', () => {
+    const a = compileQuery('process where host.os.type == "linux" and process.name == "sh"');
+    const b = compileQuery('process where host.os.type == "linux" and process.name == "bash"');
+    if (a.kind !== 'event' || b.kind !== 'event') throw new Error('event queries expected');
+    const sh = { event: { category: 'process' }, host: { os: { type: 'linux' } }, process: { name: 'sh' } };
+    const bash = { event: { category: 'process' }, host: { os: { type: 'linux' } }, process: { name: 'bash' } };
+    const mac = { event: { category: 'process' }, host: { os: { type: 'macos' } }, process: { name: 'sh' } };
+    expect([a.matches(sh), b.matches(sh)]).toEqual([true, false]);
+    expect([a.matches(bash), b.matches(bash)]).toEqual([false, true]);
+    expect([a.matches(mac), b.matches(mac)]).toEqual([false, false]);
+    expect(a.matches({ ...sh })).toBe(true);
+  });
+});
