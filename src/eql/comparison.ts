@@ -4,8 +4,10 @@
  * A field read from an event yields null (missing, JSON null, empty array), a scalar (string,
  * number, boolean) or a non-empty array (a multi-valued field). Literals are scalars or null.
  * Conditions are three-valued (true, false, null); an event matches only when its condition is
- * exactly true. Elasticsearch turns `field OP constant` into an index query, where `not` is
- * "must not match" and a missing field simply does not match; the rows below follow from that.
+ * exactly true. In value position (an operand of ==, a function argument) a comparison with a
+ * missing field is null; in condition position (the where-clause and and/or/not under it) the
+ * index-query rules below apply: Elasticsearch turns `field OP constant` into an index query,
+ * where `not` is "must not match" and a missing field simply does not match.
  *
  * | expression                         | field missing/null | field = array [a, b]                   |
  * |------------------------------------|--------------------|----------------------------------------|
@@ -21,6 +23,9 @@
  * | not <condition that is null>       | true               |                                        |
  * | expr == c where expr is null       | null (no match)    | (expr is a function or arithmetic)     |
  * | null == (f > 1)                    | true               | false                                  |
+ * | (f == c) == null                   | true               | false                                  |
+ * | ?f == ?g (both absent)             | true: an absent ?field is the null literal                  |
+ * | f (bare field as condition)        | false              | true if any element is true            |
  * | a and/or b (value position)        | three-valued: false and null = false, true or null = true |
  * | fn(null, ...)                      | null (every function; cidrMatch too)                       |
  * | arithmetic with null               | null; integer / integer truncates; x / 0 is null          |
@@ -33,7 +38,7 @@
 
 export type Scalar = string | number | boolean;
 
-/** Normalises what a field lookup returned: undefined, empty and all-null arrays become null. */
+/** Normalises what a field lookup returned: undefined and [] become null, [x] becomes x. */
 export function normalizeValue(value: unknown): unknown {
   if (value === undefined) return null;
   if (Array.isArray(value)) {

@@ -2,6 +2,11 @@
  * Public surface of the EQL engine: parse and compile Elasticsearch EQL queries, evaluate event
  * queries on ECS events and run sequences on an event stream. Knows nothing of rule files.
  */
+/**
+ * An ECS event: nested objects, flat dotted keys ("process.name") or a mix. Treat an event as
+ * immutable once it is handed to the engine: field values and shared conditions are memoised
+ * for the most recent event object, so evaluate a changed event as a new object.
+ */
 export type EqlEvent = Record<string, unknown>;
 
 export type { EqlLimits } from './limits.js';
