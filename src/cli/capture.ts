@@ -2,8 +2,8 @@
  * `execwarden capture`: ECS process events from the live proc connector, one JSON document per
  * line on stdout (or one readable line each with --pretty), until the signal aborts. Then it
  * stops the source, lets stdout drain and prints its counters to stderr, so a capture that lost
- * events says so. After every loss the process table is rebuilt from /proc (at most once a
- * second: an overflow storm must not turn into a rescan storm).
+ * events says so. After a loss the process table is rebuilt from /proc (rate-limited by the
+ * stream).
  */
 import type { CaptureOptions } from '../capture/raw-event.js';
 import type { EventSource } from '../capture/event-source.js';
@@ -40,8 +40,6 @@ const defaultDependencies: CaptureDependencies = {
   procfs: () => new RealProcFs(),
   clock: systemClock,
 };
-
-const RESYNC_MIN_INTERVAL_MS = 1000;
 
 export function parseActions(actions: string[]): Set<ProcessAction> {
   const wanted = actions.flatMap((a) => a.split(',')).map((a) => a.trim()).filter((a) => a !== '');
@@ -87,13 +85,9 @@ export async function captureAction(
     : (doc: Record<string, unknown>) => toJsonLine(doc);
 
   const losses = { overflow: 0, 'sequence-gap': 0, 'batch-dropped': 0 };
-  let lastResyncMs = -Infinity;
   const source = deps.createSource({ receiveBufferBytes: opts.receiveBufferBytes, realtime: opts.realtime });
   source.onLoss = (reason) => {
     losses[reason]++;
-    const now = deps.clock.nowMs();
-    if (now - lastResyncMs < RESYNC_MIN_INTERVAL_MS) return;
-    lastResyncMs = now;
     stream.resync();
   };
 
@@ -124,6 +118,7 @@ export async function captureAction(
     snapshots_partial: capture.snapshotsPartial,
     snapshots_gone: capture.snapshotsGone,
     losses_reported: losses,
+    resync_requests: processes.resyncRequests,
     resyncs: processes.resyncs,
     process_table: processes.table,
     receive_buffer_bytes: capture.receiveBufferBytes,

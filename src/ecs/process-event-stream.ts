@@ -5,6 +5,10 @@
  *
  * Every raw event updates the table; only the actions asked for become documents. A fork or exit
  * of a thread (pid != tgid) is not a process event and yields nothing.
+ *
+ * Resyncs are rate-limited: an overflow storm reports a loss per batch, and a /proc rescan per
+ * loss would make the agent fall further behind. A request inside the interval is remembered and
+ * served by the first event after it, so the last loss of a storm is always followed by a scan.
  */
 import type { RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
@@ -31,13 +35,19 @@ export interface ProcessEventStreamOptions {
   accounts?: AccountResolver;
   /** CLOCK_MONOTONIC source paired with `clock` to date kernel timestamps. Default: hrtime. */
   monotonicNs?: MonotonicClock;
+  /** Minimum time between two /proc rescans after losses. Default 1000 ms. */
+  minResyncIntervalMs?: number;
 }
+
+export const DEFAULT_MIN_RESYNC_INTERVAL_MS = 1000;
 
 export interface ProcessEventStreamStats {
   table: ProcessTableStats;
   /** Raw events handled, and documents produced per action. */
   eventsIn: number;
   documents: Record<ProcessAction, number>;
+  /** Losses reported (resync requests) and /proc rescans actually done for them. */
+  resyncRequests: number;
   resyncs: number;
 }
 
@@ -50,6 +60,10 @@ export class ProcessEventStream {
   private sequence = 0;
   private eventsIn = 0;
   private resyncs = 0;
+  private resyncRequests = 0;
+  private resyncPending = false;
+  private lastResyncMs = -Infinity;
+  private readonly minResyncIntervalMs: number;
   private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0 };
 
   constructor(opts: ProcessEventStreamOptions) {
@@ -68,6 +82,7 @@ export class ProcessEventStream {
       accounts: opts.accounts ?? new EtcAccounts(),
     };
     this.timeBase = new TimeBase(opts.clock, opts.monotonicNs);
+    this.minResyncIntervalMs = opts.minResyncIntervalMs ?? DEFAULT_MIN_RESYNC_INTERVAL_MS;
   }
 
   /** Scans /proc so processes already running have names and parents. */
@@ -75,15 +90,19 @@ export class ProcessEventStream {
     this.table.scan();
   }
 
-  /** Rescans /proc after a loss (overflow, sequence gap, dropped batch). */
+  /**
+   * Call after a loss (overflow, sequence gap, dropped batch): rescans /proc now, or with the
+   * first event after the rate limit allows it (see the module header).
+   */
   resync(): void {
-    this.resyncs++;
-    this.timeBase.recalibrate();
-    this.table.scan();
+    this.resyncRequests++;
+    this.resyncPending = true;
+    this.resyncIfDue();
   }
 
   handle(raw: RawEvent): EcsProcessEvent | null {
     this.eventsIn++;
+    if (this.resyncPending) this.resyncIfDue();
     switch (raw.kind) {
       case 'fork': {
         const child = this.table.applyFork(raw);
@@ -125,8 +144,19 @@ export class ProcessEventStream {
       table: this.table.stats(),
       eventsIn: this.eventsIn,
       documents: { ...this.documents },
+      resyncRequests: this.resyncRequests,
       resyncs: this.resyncs,
     };
+  }
+
+  private resyncIfDue(): void {
+    const now = this.clock.nowMs();
+    if (now - this.lastResyncMs < this.minResyncIntervalMs) return;
+    this.resyncPending = false;
+    this.lastResyncMs = now;
+    this.resyncs++;
+    this.timeBase.recalibrate();
+    this.table.scan();
   }
 
   private emit(

@@ -166,6 +166,26 @@ describe('ECS process events', () => {
     expect(doc.process.args!.slice(0, -1)).toEqual(big.slice(0, doc.process.args!.length - 1));
   });
 
+  it('rescans /proc after a loss, at most once per interval, never dropping the last request', () => {
+    const limited = new ProcessEventStream({ procfs, host, clock, accounts, minResyncIntervalMs: 1000 });
+    limited.seed();
+    writeProcess(root, { pid: 2800, ppid: 1200, comm: 'vim', argv: ['vim'], exe: '/usr/bin/vim', startTicks: 60_800 });
+    limited.resync();
+    expect(limited.lookup(2800)?.image.name).toBe('vim');
+    writeProcess(root, { pid: 2900, ppid: 1200, comm: 'top', argv: ['top'], exe: '/usr/bin/top', startTicks: 60_900 });
+    limited.resync();
+    limited.resync();
+    expect(limited.lookup(2900)).toBeUndefined();
+    clock.advance(999);
+    limited.handle(threadEvent('fork', 1200, 1201));
+    expect(limited.lookup(2900)).toBeUndefined();
+    clock.advance(1);
+    limited.handle(threadEvent('fork', 1200, 1202)); // the first event after the interval rescans
+    expect(limited.lookup(2900)?.image.name).toBe('top');
+    expect(limited.stats()).toMatchObject({ resyncRequests: 3, resyncs: 2 });
+    expect(limited.stats().table.scans).toBe(3);
+  });
+
   it('emits only ECS fields of the right type (every document of this suite)', () => {
     expect(docs.length).toBeGreaterThan(15);
     for (const doc of docs) expect(ecsProblems(JSON.parse(JSON.stringify(doc)))).toEqual([]);

@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { LiveSource } from '../../src/capture/live-source.js';
+import type { CaptureOptions } from '../../src/capture/raw-event.js';
 import { systemClock } from '../../src/clock.js';
 import { captureAction } from '../../src/cli/capture.js';
 import { loadHostInfo } from '../../src/ecs/host.js';
@@ -42,11 +43,11 @@ function treeDocs(docs: EcsProcessEvent[], root: number): EcsProcessEvent[] {
 }
 
 /** Captures while `script` runs (plus `lingerMs` for what it left in the background). */
-async function capture(script: string, lingerMs = 150) {
+async function capture(script: string, lingerMs = 150, options: CaptureOptions = {}) {
   const stream = new ProcessEventStream({ procfs: new RealProcFs(), host: loadHostInfo(), clock: systemClock });
   stream.seed();
   const docs: EcsProcessEvent[] = [];
-  const source = new LiveSource({ batchMaxAgeMs: 5 });
+  const source = new LiveSource({ batchMaxAgeMs: 5, ...options });
   source.onLoss = () => stream.resync();
   await source.start((batch) => {
     for (const raw of batch) {
@@ -66,7 +67,7 @@ async function capture(script: string, lingerMs = 150) {
   const mine = treeDocs(docs, pid);
   // The shell's own exec (from the test runner) is not part of what the script did.
   const execs = mine.filter((d) => d.event.action === 'exec' && d.process.pid !== pid);
-  return { pid, docs: mine, execs, stats: stream.stats(), capture: source.stats() };
+  return { pid, all: docs, docs: mine, execs, stats: stream.stats(), capture: source.stats() };
 }
 
 const image = (doc: EcsProcessEvent) => ({
@@ -145,6 +146,29 @@ describeAsRoot('ECS process events from the live proc connector', () => {
     ]);
   });
 
+  it('survives an overflow: counts it, rescans /proc and describes what comes after', async () => {
+    // A 1-byte request gets the kernel minimum; three parallel exec loops overflow it. The same
+    // tiny buffer also overflows on whatever else the host runs meanwhile, so the markers after
+    // the storm are launched a few times, found by a unique argument rather than through fork
+    // events (which may be among the lost), and one exact description shows the recovery.
+    const marker = `after-marker-${process.pid}-${Date.now()}`;
+    const storm = 'for i in 1 2 3; do (for j in $(seq 300); do /bin/true; done) & done; wait';
+    const markers = `for k in 1 2 3 4 5 6 7 8; do sleep 0.1; bash -c "sleep 0.05" ${marker}; done`;
+    const { all, stats, capture: counters } = await capture(`${storm}; ${markers}; true`, 150, {
+      receiveBufferBytes: 1,
+      realtime: false,
+    });
+    expect(counters.overflows).toBeGreaterThan(0);
+    expect(stats.resyncRequests).toBeGreaterThan(0);
+    expect(stats.resyncs).toBeGreaterThan(0);
+    expect(stats.resyncs).toBeLessThanOrEqual(stats.resyncRequests);
+    const after = all.filter((d) => d.event.action === 'exec' && d.process.args?.[3] === marker).map(image);
+    expect(after.length).toBeGreaterThan(0);
+    for (const described of after) {
+      expect(described).toEqual({ name: 'bash', args: ['bash', '-c', 'sleep 0.05', marker], executable: BASH, parent: 'bash' });
+    }
+  });
+
   it('streams the same documents through `execwarden capture` and prints counters on stop', async () => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -154,14 +178,18 @@ describeAsRoot('ECS process events from the live proc connector', () => {
     stderr.on('data', (c: Buffer) => (err += c.toString()));
     const controller = new AbortController();
     const done = captureAction({ actions: ['exec'], pretty: false }, { stdout, stderr, signal: controller.signal });
-    await sleep(300); // seed and subscribe
-    const pid = await runBash('/bin/true cli-marker "two words"; true');
+    // The action gives no sign of being subscribed: launch until the marker shows up (bounded).
+    const pids: number[] = [];
+    for (let attempt = 0; attempt < 50 && !out.includes('cli-marker'); attempt++) {
+      await sleep(100);
+      pids.push(await runBash('/bin/true cli-marker "two words"; true'));
+    }
     await sleep(150);
     controller.abort();
     expect(await done).toBe(0);
     const docs = out.trimEnd().split('\n').map((line) => JSON.parse(line) as EcsProcessEvent);
     expect(docs.every((d) => d.event.action === 'exec')).toBe(true);
-    const mine = docs.find((d) => d.process.parent?.pid === pid && d.process.args?.[1] === 'cli-marker');
+    const mine = docs.find((d) => pids.includes(d.process.parent?.pid ?? -1) && d.process.args?.[1] === 'cli-marker');
     expect(mine && image(mine)).toEqual({ name: 'true', args: ['/bin/true', 'cli-marker', 'two words'], executable: bin('true'), parent: 'bash' });
     const counters = JSON.parse(err.slice(err.indexOf('{')));
     expect(counters.documents.exec).toBe(docs.length);
