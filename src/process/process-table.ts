@@ -86,6 +86,8 @@ export interface ProcessTableStats {
   pidReuses: number;
   /** Image changes found by a scan: execs the stream lost. */
   missedExecs: number;
+  /** Estimated start times that the exec snapshot later showed to be off (entity id not stable). */
+  startEstimateMisses: number;
 }
 
 export interface ExecResult {
@@ -137,6 +139,7 @@ export class ProcessTable {
     unknownExecs: 0,
     pidReuses: 0,
     missedExecs: 0,
+    startEstimateMisses: 0,
   };
 
   constructor(opts: ProcessTableOptions) {
@@ -265,6 +268,7 @@ export class ProcessTable {
     if (snapshot !== null) this.applySnapshotFacts(entry, snapshot);
     if (entry.startEstimated && exactTicks !== null) {
       // The entity id already went out with earlier events of this run; only the start is fixed.
+      if (exactTicks !== entry.startTicks) this.counters.startEstimateMisses++;
       entry.startTicks = exactTicks;
       entry.startMs = this.startMsFromTicks(exactTicks);
       entry.startEstimated = false;
