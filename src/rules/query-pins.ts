@@ -1,31 +1,38 @@
 /**
- * Cheap facts about a query that let the rule index skip it for most events: the values a query
- * pins `event.action`, `event.type` or `event.category` to.
+ * Cheap necessary conditions ("pins") read from a query's text, so the rule index can skip a rule
+ * for most events without running it.
  *
- * A pin is taken only from a top-level conjunct of a stage's condition (a condition that must be
- * true for the stage to match), and only in these shapes, where a string literal without escapes
- * is compared to the field:
+ * A pin comes only from a top-level conjunct of a stage's condition (one that must be true for
+ * the stage to match) of the shape `field OP literal` or `field OP (literal, …)`, where every
+ * literal is a string and `field` a plain path (not `?field`, not a function):
  *
- *     field == "v"        field in ("v", …)        field : "v" / field : ("v", …)   (no * or ?)
- *     field in~ ("v", …)  field like "v" / like~  (no * or ?)
+ *   OP                          pin
+ *   ==, in, in~                 the field equals one of the values (case-folded)
+ *   :, like, like~              same, where no pattern has a wildcard; where every pattern is
+ *                               literal or `literal*`, the field equals or starts with one
+ *   any of the above otherwise, the field is present: a comparison with a string is false on
+ *   regex, regex~               a missing or null field (Elasticsearch semantics)
  *
- * Anything else — a disjunction at the top, `not`, functions, wildcards, escapes, optional
- * fields — yields no pin, which is always safe: the index then offers the rule to every event of
- * its category. Values are compared case-folded, so a pin is a necessary condition for `==` as
- * well as for the case-insensitive operators. Each conjunct is its own constraint (array fields
- * such as event.type may satisfy two conjuncts with two different elements).
+ * Values are compared case-folded, so a pin is a necessary condition for the case-sensitive
+ * operators as well. Each conjunct is its own pin: an array field (event.type, process.args) may
+ * satisfy two conjuncts with two different elements.
+ *
+ * A disjunction pins a field when every branch does, to the union of the branches' pins (the
+ * event must satisfy some branch, and each branch needs its pin).
+ *
+ * Anything else — `not`, `!=`, null literals, numbers, functions, arithmetic — yields no pin,
+ * which is always safe: the rule is then offered every event of its category.
  *
  * For a sequence the pins are per stage (`until` and missing-event stages included); the rule is
  * a candidate when any stage could take the event.
  */
 
-export const PINNABLE_FIELDS = ['event.action', 'event.type', 'event.category'] as const;
-export type PinnableField = (typeof PINNABLE_FIELDS)[number];
-
 export interface FieldPin {
-  field: PinnableField;
-  /** Lower-cased values; the field must case-fold-equal one of them. */
-  values: ReadonlySet<string>;
+  field: string;
+  /** Case-folded values the field must equal, or null when only its presence is known. */
+  values: ReadonlySet<string> | null;
+  /** Case-folded prefixes the field may start with instead (empty when none). */
+  prefixes: readonly string[];
 }
 
 /** The pins of one stage: every one must hold for the stage to take an event. */
@@ -38,7 +45,8 @@ interface Token {
   value?: string | null;
 }
 
-const PUNCT = ['==', '!=', '<=', '>=', '(', ')', '[', ']', ',', ':', '~', '<', '>', '!', '+', '-', '*', '/', '%', '?'];
+const PUNCT = ['==', '!=', '<=', '>=', '(', ')', '[', ']', ',', ':', '~', '<', '>', '!', '+', '-', '*', '/', '%', '?', '|'];
+const FIELD_PATH = /^[A-Za-z_@][A-Za-z0-9_@.]*$/;
 
 function tokenize(text: string): Token[] | null {
   const tokens: Token[] = [];
@@ -132,48 +140,103 @@ function stripParens(tokens: Token[]): Token[] {
   return tokens;
 }
 
-function literalValue(t: Token | undefined, allowWildcards: boolean): string | null {
-  if (t === undefined || t.kind !== 'string' || t.value === null || t.value === undefined) return null;
-  if (!allowWildcards && /[*?]/.test(t.value)) return null;
-  return t.value.toLowerCase();
-}
-
-/** `"v"` or `("v", …)` filling tokens[from..] exactly; null otherwise. */
-function literalList(tokens: Token[], from: number, allowWildcards: boolean, listOnly: boolean): string[] | null {
+/**
+ * The string literals filling tokens[from..] exactly, as `"v"` or `("v", …)`; null when that is
+ * not the shape. A literal with escapes is returned as null inside the list (its text is not
+ * trusted here, but it is still a string).
+ */
+function stringLiterals(tokens: Token[], from: number): (string | null)[] | null {
   if (isPunct(tokens[from], '(')) {
     if (matching(tokens, from) !== tokens.length - 1) return null;
-    const values: string[] = [];
+    const values: (string | null)[] = [];
     for (let i = from + 1; i < tokens.length - 1; i += 2) {
-      const v = literalValue(tokens[i], allowWildcards);
-      if (v === null) return null;
-      values.push(v);
-      const sep = tokens[i + 1];
-      if (!(isPunct(sep, ',') || i + 1 === tokens.length - 1)) return null;
+      const t = tokens[i];
+      if (t?.kind !== 'string') return null;
+      values.push(t.value ?? null);
+      if (!(isPunct(tokens[i + 1], ',') || i + 1 === tokens.length - 1)) return null;
     }
     return values.length > 0 ? values : null;
   }
-  if (listOnly || tokens.length !== from + 1) return null;
-  const v = literalValue(tokens[from], allowWildcards);
-  return v === null ? null : [v];
+  if (tokens.length !== from + 1 || tokens[from]?.kind !== 'string') return null;
+  return [tokens[from]!.value ?? null];
+}
+
+const PRESENT_ONLY = (field: string): FieldPin => ({ field, values: null, prefixes: [] });
+
+function exactPin(field: string, literals: (string | null)[]): FieldPin {
+  if (literals.some((v) => v === null)) return PRESENT_ONLY(field);
+  return { field, values: new Set(literals.map((v) => v!.toLowerCase())), prefixes: [] };
+}
+
+/** For wildcard operators: exact values and `literal*` prefixes, else presence. */
+function patternPin(field: string, literals: (string | null)[]): FieldPin {
+  const values = new Set<string>();
+  const prefixes: string[] = [];
+  for (const literal of literals) {
+    if (literal === null) return PRESENT_ONLY(field);
+    const lower = literal.toLowerCase();
+    const star = lower.indexOf('*');
+    if (!/[*?]/.test(lower)) values.add(lower);
+    else if (star === lower.length - 1 && star > 0 && !lower.includes('?')) prefixes.push(lower.slice(0, -1));
+    else return PRESENT_ONLY(field);
+  }
+  return { field, values, prefixes };
 }
 
 function pinOf(tokens: Token[]): FieldPin | null {
   const field = tokens[0];
-  if (field?.kind !== 'word' || !(PINNABLE_FIELDS as readonly string[]).includes(field.text)) return null;
+  if (field?.kind !== 'word' || !FIELD_PATH.test(field.text) || tokens.length < 3) return null;
   const op = tokens[1];
-  let values: string[] | null = null;
-  if (isPunct(op, '==')) values = literalList(tokens, 2, true, false);
-  else if (isPunct(op, ':')) values = literalList(tokens, 2, false, false);
-  else if (isWord(op, 'in')) values = isPunct(tokens[2], '~') ? literalList(tokens, 3, true, true) : literalList(tokens, 2, true, true);
-  else if (isWord(op, 'like')) values = isPunct(tokens[2], '~') ? literalList(tokens, 3, false, false) : literalList(tokens, 2, false, false);
-  if (values === null) return null;
-  if (isPunct(op, '==') && tokens.length !== 3) return null;
-  return { field: field.text as PinnableField, values: new Set(values) };
+  const name = field.text;
+  const insensitive = isPunct(tokens[2], '~');
+  const at = insensitive ? 3 : 2;
+  if (isPunct(op, '==')) {
+    const literals = stringLiterals(tokens, 2);
+    return literals !== null && literals.length === 1 && !isPunct(tokens[2], '(') ? exactPin(name, literals) : null;
+  }
+  if (isWord(op, 'in')) {
+    const literals = isPunct(tokens[at], '(') ? stringLiterals(tokens, at) : null;
+    return literals === null ? null : exactPin(name, literals);
+  }
+  if (isPunct(op, ':')) {
+    const literals = stringLiterals(tokens, 2);
+    return literals === null ? null : patternPin(name, literals);
+  }
+  if (isWord(op, 'like')) {
+    const literals = stringLiterals(tokens, at);
+    return literals === null ? null : patternPin(name, literals);
+  }
+  if (isWord(op, 'regex')) {
+    return stringLiterals(tokens, at) === null ? null : PRESENT_ONLY(name);
+  }
+  return null;
+}
+
+function union(pins: FieldPin[]): FieldPin {
+  const field = pins[0]!.field;
+  if (pins.some((p) => p.values === null)) return PRESENT_ONLY(field);
+  return {
+    field,
+    values: new Set(pins.flatMap((p) => [...p.values!])),
+    prefixes: [...new Set(pins.flatMap((p) => p.prefixes))],
+  };
+}
+
+/** Pins every branch of a disjunction shares, each the union of the branches' pins. */
+function disjunctionPins(branches: Token[][]): FieldPin[] {
+  const perBranch = branches.map(conditionPins);
+  const pins: FieldPin[] = [];
+  for (const field of new Set(perBranch[0]!.map((p) => p.field))) {
+    const chosen = perBranch.map((branch) => branch.find((pin) => pin.field === field));
+    if (chosen.every((pin) => pin !== undefined)) pins.push(union(chosen as FieldPin[]));
+  }
+  return pins;
 }
 
 function conditionPins(tokens: Token[]): FieldPin[] {
   tokens = stripParens(tokens);
-  if (splitTop(tokens, 'or').length > 1) return [];
+  const branches = splitTop(tokens, 'or');
+  if (branches.length > 1) return disjunctionPins(branches);
   const pins: FieldPin[] = [];
   for (const conjunct of splitTop(tokens, 'and')) {
     const inner = stripParens(conjunct);
@@ -199,8 +262,8 @@ function stagePins(tokens: Token[]): StagePins | null {
 export function queryPins(source: string): StagePins[] | null {
   const tokens = tokenize(source);
   if (tokens === null || tokens.length === 0) return null;
-  if (!isWord(tokens[0], 'sequence')) {
-    if (tokens.some((t) => isPunct(t, '|') || t.text === '|')) return null;
+  if (tokens.some((t) => isPunct(t, '|'))) return null;
+  if (!isWord(tokens[0], 'sequence') && !isWord(tokens[0], 'sample')) {
     const pins = stagePins(tokens);
     return pins === null ? null : [pins];
   }

@@ -4,12 +4,18 @@
  * `event.category` holds the stage's category (any category for `any where`) and every pin
  * (query-pins.ts) holds. A rule is a candidate when one of its stages accepts the event.
  *
- * Whether a rule is a candidate depends only on the event's categories, types and actions, so
- * the candidate list is computed once per distinct combination of those and memoised. The memo
- * is bounded: past its size it is cleared, which costs time, never correctness.
+ * Two levels keep this cheap:
+ * - pins on event.category, event.type, event.action and process.name depend on few distinct
+ *   values, so the stages passing them are computed once per combination and memoised (bounded:
+ *   past its size the memo is cleared, which costs time, never correctness);
+ * - pins on any other field are checked per event on the memoised candidates only.
+ *
+ * Field values are read with the EQL engine's own field reader (nested, dotted and array-of-object
+ * paths alike), so a pin sees exactly the value the query would.
  */
 import type { EqlEvent } from '../eql/index.js';
-import type { FieldPin, PinnableField } from './query-pins.js';
+import { fieldSlot, type FieldSlot } from '../eql/field-access.js';
+import type { FieldPin } from './query-pins.js';
 
 export interface StageFilter {
   /** Lower-cased category, or null for `any`. */
@@ -22,59 +28,139 @@ export interface IndexEntry<T> {
   stages: readonly StageFilter[];
 }
 
-/** Values of an ECS keyword field, lower-cased; nested objects and dotted keys both count. */
-export function keywordValues(event: EqlEvent, field: PinnableField): string[] {
-  const dot = field.indexOf('.');
-  const parent = event[field.slice(0, dot)];
-  let value: unknown = typeof parent === 'object' && parent !== null ? (parent as Record<string, unknown>)[field.slice(dot + 1)] : undefined;
-  if (value === undefined) value = event[field];
-  if (value === undefined || value === null) return [];
+const MEMO_FIELDS = ['event.category', 'event.type', 'event.action', 'process.name'] as const;
+
+interface CompiledPin {
+  slot: FieldSlot;
+  pin: FieldPin;
+}
+
+interface IndexedStage {
+  category: string | null;
+  memoPins: CompiledPin[];
+  residualPins: CompiledPin[];
+}
+
+interface IndexedEntry<T> {
+  item: T;
+  stages: IndexedStage[];
+}
+
+/** A memoised candidate: the entry and those of its stages that passed the memo-level pins. */
+interface MemoCandidate<T> {
+  item: T;
+  /** Residual pin lists of the stages left; one empty list means no per-event check. */
+  residual: CompiledPin[][];
+}
+
+function elementHolds(pin: FieldPin, value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (pin.values === null) return true;
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value).toLowerCase();
+  else return false;
+  if (pin.values.has(text)) return true;
+  for (const prefix of pin.prefixes) if (text.startsWith(prefix)) return true;
+  return false;
+}
+
+/** Does the (lower-cased) field value satisfy the pin? Arrays: any element. */
+export function pinHolds(pin: FieldPin, value: unknown): boolean {
+  if (Array.isArray(value)) {
+    for (const element of value) if (elementHolds(pin, element)) return true;
+    return false;
+  }
+  return elementHolds(pin, value);
+}
+
+function compilePin(pin: FieldPin): CompiledPin {
+  return { slot: fieldSlot(pin.field.split('.')), pin };
+}
+
+function lowerList(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
   const out: string[] = [];
   for (const v of list) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push(String(v).toLowerCase());
   return out;
 }
 
-interface EventKeys {
-  category: string[];
-  type: string[];
-  action: string[];
+const KEY_CONTROL = /[\u0000-\u0004]/;
+
+/**
+ * A memo key part for one lower-cased field value: the common plain string as is (no
+ * allocation), anything else as JSON behind a marker, so no two different values share a key.
+ */
+function keyPart(value: unknown): string {
+  if (typeof value === 'string' && !KEY_CONTROL.test(value)) return value;
+  const list = Array.isArray(value) ? value : [value];
+  // Objects become 0 and missing values null: neither can collide with a string.
+  return `\u0004${JSON.stringify(list.map((v) => (v === null || v === undefined ? null : typeof v === 'object' ? 0 : String(v).toLowerCase())))}`;
 }
 
-function stageAccepts(stage: StageFilter, keys: EventKeys): boolean {
-  if (stage.category !== null && !keys.category.includes(stage.category)) return false;
-  for (const pin of stage.pins) {
-    const values = pin.field === 'event.action' ? keys.action : pin.field === 'event.type' ? keys.type : keys.category;
-    if (!values.some((v) => pin.values.has(v))) return false;
-  }
+function allHold(pins: CompiledPin[], event: EqlEvent): boolean {
+  for (let i = 0; i < pins.length; i++) if (!pinHolds(pins[i]!.pin, pins[i]!.slot.readLower(event))) return false;
   return true;
 }
 
+function anyStageHolds(stages: CompiledPin[][], event: EqlEvent): boolean {
+  for (let i = 0; i < stages.length; i++) if (allHold(stages[i]!, event)) return true;
+  return false;
+}
+
 export class RuleIndex<T> {
-  private readonly memo = new Map<string, readonly T[]>();
+  private readonly entries: IndexedEntry<T>[];
+  private readonly memo = new Map<string, MemoCandidate<T>[]>();
+  private readonly memoSlots = MEMO_FIELDS.map((field) => fieldSlot(field.split('.')));
 
   constructor(
-    private readonly entries: readonly IndexEntry<T>[],
+    entries: readonly IndexEntry<T>[],
     private readonly maxMemoEntries = 4096,
-  ) {}
+  ) {
+    const memoFields: readonly string[] = MEMO_FIELDS;
+    this.entries = entries.map((entry) => ({
+      item: entry.item,
+      stages: entry.stages.map((stage) => ({
+        category: stage.category,
+        memoPins: stage.pins.filter((p) => memoFields.includes(p.field)).map(compilePin),
+        residualPins: stage.pins.filter((p) => !memoFields.includes(p.field)).map(compilePin),
+      })),
+    }));
+  }
 
   get size(): number {
     return this.entries.length;
   }
 
-  candidates(event: EqlEvent): readonly T[] {
-    const keys: EventKeys = {
-      category: keywordValues(event, 'event.category'),
-      type: keywordValues(event, 'event.type'),
-      action: keywordValues(event, 'event.action'),
-    };
-    const memoKey = `${keys.category.join('\0')}\u0001${keys.type.join('\0')}\u0001${keys.action.join('\0')}`;
-    let found = this.memo.get(memoKey);
-    if (found === undefined) {
-      found = this.entries.filter((e) => e.stages.some((s) => stageAccepts(s, keys))).map((e) => e.item);
+  candidates(event: EqlEvent): T[] {
+    let memoKey = '';
+    for (let i = 0; i < this.memoSlots.length; i++) memoKey += `${keyPart(this.memoSlots[i]!.readLower(event))}\u0000`;
+    let memoised = this.memo.get(memoKey);
+    if (memoised === undefined) {
+      memoised = this.memoCandidates(event, lowerList(this.memoSlots[0]!.readLower(event)));
       if (this.memo.size >= this.maxMemoEntries) this.memo.clear();
-      this.memo.set(memoKey, found);
+      this.memo.set(memoKey, memoised);
     }
-    return found;
+    const out: T[] = [];
+    for (let i = 0; i < memoised.length; i++) {
+      const candidate = memoised[i]!;
+      if (anyStageHolds(candidate.residual, event)) out.push(candidate.item);
+    }
+    return out;
+  }
+
+  private memoCandidates(event: EqlEvent, categories: string[]): MemoCandidate<T>[] {
+    const out: MemoCandidate<T>[] = [];
+    for (const entry of this.entries) {
+      const residual: CompiledPin[][] = [];
+      for (const stage of entry.stages) {
+        if (stage.category !== null && !categories.includes(stage.category)) continue;
+        if (!allHold(stage.memoPins, event)) continue;
+        residual.push(stage.residualPins);
+      }
+      if (residual.length > 0) out.push({ item: entry.item, residual });
+    }
+    return out;
   }
 }
