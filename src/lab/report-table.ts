@@ -6,7 +6,8 @@ const yesNo = (value: boolean | null): string => (value === null ? '-' : value ?
 function cells(row: LabRow, withPhase: boolean): string[] {
   const latency = row.latencyMs === null ? '-' : `${row.latencyMs.toFixed(1)} ms${row.latencyFrom === 'launch' ? ' (from launch)' : ''}`;
   const result = row.status === 'pass' ? 'PASS' : row.status === 'fail' ? `FAIL: ${row.reason ?? ''}` : `skipped: ${row.reason ?? ''}`;
-  const rule = row.rule === null ? '-' : row.ruleName ? `${row.ruleName} (${row.rule})` : row.rule;
+  const others = row.rules.length > 1 ? ` +${row.rules.length - 1} other rule(s)` : '';
+  const rule = row.rule === null ? '-' : `${row.ruleName ? `${row.ruleName} (${row.rule})` : row.rule}${others}`;
   const columns = [row.variant, yesNo(row.expected), yesNo(row.observed), rule, latency, result];
   return withPhase ? [row.phase, ...columns] : columns;
 }

@@ -29,9 +29,11 @@ export interface LabRow {
   expected: boolean;
   /** Whether an alert tied to the variant arrived; null when the variant was skipped. */
   observed: boolean | null;
-  /** rule.id and rule.name of the first alert tied to the variant. */
+  /** rule.id and rule.name of the alert shown: the expected rule's, else the first tied one. */
   rule: string | null;
   ruleName: string | null;
+  /** Every rule that raised an alert tied to the variant. */
+  rules: string[];
   /** From the matched event (or, when the alert does not carry its time, from the launch) to the alert. */
   latencyMs: number | null;
   latencyFrom: 'event' | 'launch' | null;
@@ -62,7 +64,7 @@ export interface LabOptions {
   /** Called with each row as its phase completes (live output). */
   onRow?: (row: LabRow) => void;
   /** Replaces the real simulations and storm (unit tests of the runner). */
-  simulate?: (variants: LabVariant[]) => Promise<SimulationResult[]>;
+  simulate?: (variants: LabVariant[], options: { timeoutMs: number }) => Promise<SimulationResult[]>;
   startStorm?: () => ExecStorm;
 }
 
@@ -83,31 +85,31 @@ async function waitForAlerts(
 function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, alerts: readonly ObservedAlert[]): LabRow {
   const base = { phase, variant: variant.name, expected: variant.expectAlert };
   if (result.status === 'skipped') {
-    return { ...base, observed: null, rule: null, ruleName: null, latencyMs: null, latencyFrom: null, status: 'skipped', reason: result.skipReason };
+    return { ...base, observed: null, rule: null, ruleName: null, rules: [], latencyMs: null, latencyFrom: null, status: 'skipped', reason: result.skipReason };
   }
   const tied = alertsForMarker(alerts, result.marker);
-  const first = tied[0];
-  const rule = first ? ruleIdOf(first.alert) : null;
-  const ruleName = first ? docField(first.alert, 'rule.name') : null;
+  const fired = [...new Set(tied.map((a) => ruleIdOf(a.alert) ?? '?'))];
+  // The row shows (and times) the alert of the rule the variant is about, else the first one.
+  const shown = tied.find((a) => ruleIdOf(a.alert) === variant.expectedRuleId) ?? tied[0];
   let latencyMs: number | null = null;
   let latencyFrom: LabRow['latencyFrom'] = null;
-  if (first) {
-    const eventMs = matchedEventTimeMs(first.alert);
+  if (shown) {
+    const eventMs = matchedEventTimeMs(shown.alert);
     latencyFrom = eventMs === null ? 'launch' : 'event';
-    latencyMs = first.observedAtMs - (eventMs ?? result.launchedAtMs);
+    latencyMs = shown.observedAtMs - (eventMs ?? result.launchedAtMs);
   }
   const problems: string[] = [];
   if (result.problem) problems.push(result.problem);
-  if (variant.expectAlert && !first) problems.push('no alert');
-  if (!variant.expectAlert && first) problems.push(`unexpected alert from rule ${rule ?? '?'}`);
-  if (variant.expectAlert && first && variant.expectedRuleId !== null && !tied.some((a) => ruleIdOf(a.alert) === variant.expectedRuleId)) {
-    problems.push(`expected rule ${variant.expectedRuleId}, got ${tied.map((a) => ruleIdOf(a.alert)).join(', ')}`);
-  }
+  for (const rule of variant.mustFire) if (!fired.includes(rule)) problems.push(`no alert from rule ${rule}`);
+  const forbidden = variant.mustNotFire === 'any' ? fired : fired.filter((r) => (variant.mustNotFire as string[]).includes(r));
+  for (const rule of forbidden) problems.push(`unexpected alert from rule ${rule}`);
+  const ruleName = shown ? docField(shown.alert, 'rule.name') : null;
   return {
     ...base,
-    observed: first !== undefined,
-    rule,
+    observed: tied.length > 0,
+    rule: shown ? ruleIdOf(shown.alert) : null,
     ruleName: typeof ruleName === 'string' ? ruleName : null,
+    rules: fired,
     latencyMs,
     latencyFrom,
     status: problems.length === 0 ? 'pass' : 'fail',
@@ -116,7 +118,9 @@ function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, 
 }
 
 async function runPhase(phase: LabPhase, variants: LabVariant[], alerts: ObservedAlert[], opts: LabOptions): Promise<{ rows: LabRow[]; markers: string[] }> {
-  const results = await (opts.simulate ?? runSimulations)(variants);
+  // A storm slows every process start on the host; allow more before calling a payload hung.
+  const timeoutMs = phase === 'storm' ? 20_000 : 10_000;
+  const results = await (opts.simulate ?? runSimulations)(variants, { timeoutMs });
   const expected = results.filter((r, i) => r.status === 'ran' && variants[i]!.expectAlert);
   await waitForAlerts(alerts, expected, opts.alertWaitMs ?? 5000, opts.settleMs ?? 500);
   const rows = variants.map((v, i) => rowFor(phase, v, results[i]!, alerts));

@@ -38,7 +38,7 @@ export interface SimulationResult {
 const EXIT_GRACE_MS = 1000;
 
 export interface SimulationOptions {
-  /** Limit per variant, from launch to the payload's end. Default 5000 ms. */
+  /** Limit per variant, from launch to the payload's end. Default 10 000 ms. */
   timeoutMs?: number;
 }
 
@@ -72,7 +72,7 @@ function waitForExit(child: ReturnType<typeof spawn>, timeoutMs: number): Promis
 }
 
 export async function runSimulation(variant: LabVariant, options: SimulationOptions = {}): Promise<SimulationResult> {
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const marker = newMarker(variant);
   const base: SimulationResult = { variant: variant.name, status: 'skipped', marker, port: 0, launchedAtMs: 0, connections: 0, exitCode: null, leftovers: 0 };
   const missing = missingTools(variant);

@@ -10,13 +10,22 @@
  * execs it in place, and then setsid's parent would be the lab instead of the shell, which is not
  * what happens when a person types the command at a prompt.
  *
- * Expectations are those of the rules bundled with execwarden: the seed rule "Potential Reverse
- * Shell via Background Process" wants setsid or nohup, started by a shell, with `/dev/tcp/` and
- * `0>&1` in its arguments.
+ * Expectations are those of the rules bundled with execwarden, per rule:
+ * - the seed rule "Potential Reverse Shell via Background Process" wants setsid or nohup, started
+ *   by a shell, with `/dev/tcp/` and `0>&1` in its arguments: every reverse-shell variant must
+ *   raise it, and every look-alike must not;
+ * - "Shell Redirecting to a /dev/tcp or /dev/udp Socket" flags any shell whose arguments redirect
+ *   to /dev/tcp, so it also fires on the reverse shells (allowed, not required) and catches the
+ *   look-alikes that are reverse shells all the same (python/node parent, renamed setsid): there it
+ *   is required, which shows the defence in depth;
+ * - the benign variants touch no /dev/tcp at all and must raise nothing.
  */
 import { findExecutable } from './system-tools.js';
 
+/** "Potential Reverse Shell via Background Process" (rules/execution_reverse_shell_via_background_process.toml). */
 export const SEED_RULE_ID = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
+/** "Shell Redirecting to a /dev/tcp or /dev/udp Socket" (rules/execution_shell_redirect_to_dev_tcp.toml). */
+export const DEV_TCP_RULE_ID = '39a356fb-218c-4721-8503-d9887b537ca3';
 
 /** What a variant gets to build its command line. */
 export interface LaunchTarget {
@@ -38,10 +47,14 @@ export interface Launch {
 export interface LabVariant {
   name: string;
   summary: string;
-  /** Whether the bundled rules should raise an alert. */
+  /** Whether the bundled rules should raise an alert (mustFire is not empty). */
   expectAlert: boolean;
-  /** The rule that should fire (rule.id), when expectAlert. */
+  /** The rule whose alert the latency is measured on: mustFire[0], or null. */
   expectedRuleId: string | null;
+  /** Rules (rule.id) that must raise an alert tied to this variant. */
+  mustFire: string[];
+  /** Rules that must not; 'any' for benign variants, which must raise nothing at all. */
+  mustNotFire: string[] | 'any';
   /** Whether the payload opens a connection to the listener. */
   connects: boolean;
   /** Executables that must be installed (found on the system PATH); otherwise it is skipped. */
@@ -70,11 +83,16 @@ function fromShell(shell: string, command: (t: LaunchTarget) => string): (t: Lau
 const LAUNCHER_SHELLS = ['bash', 'sh', 'dash', 'zsh', 'ksh', 'mksh', 'fish', 'tcsh', 'csh'] as const;
 
 function reverseShell(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
-  return { name, summary, expectAlert: true, expectedRuleId: SEED_RULE_ID, connects: true, requires, launch };
+  return { name, summary, expectAlert: true, expectedRuleId: SEED_RULE_ID, mustFire: [SEED_RULE_ID], mustNotFire: [], connects: true, requires, launch };
 }
 
-function benign(name: string, summary: string, connects: boolean, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
-  return { name, summary, expectAlert: false, expectedRuleId: null, connects, requires, launch };
+/** A variant the seed rule must not flag; `caughtBy` lists the rules that still must. */
+function lookAlike(name: string, summary: string, caughtBy: string[], connects: boolean, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
+  return { name, summary, expectAlert: caughtBy.length > 0, expectedRuleId: caughtBy[0] ?? null, mustFire: caughtBy, mustNotFire: [SEED_RULE_ID], connects, requires, launch };
+}
+
+function benign(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
+  return { name, summary, expectAlert: false, expectedRuleId: null, mustFire: [], mustNotFire: 'any', connects: false, requires, launch };
 }
 
 function buildCatalogue(): LabVariant[] {
@@ -105,18 +123,23 @@ function buildCatalogue(): LabVariant[] {
     reverseShell('bash-nohup-exec-fd', "'exec 5<>/dev/tcp/…; bash -i >&5 0>&1' spelling", ['bash', 'nohup'],
       fromShell('bash', (t) => `nohup bash -c '${payload('exec-fd', t)}'`)),
 
-    benign('benign-no-dev-tcp', "setsid bash -c 'echo … 0>&1': a redirect, no /dev/tcp", false, ['bash', 'setsid'],
+    benign('benign-no-dev-tcp', "setsid bash -c 'echo … 0>&1': a redirect, no /dev/tcp", ['bash', 'setsid'],
       fromShell('bash', (t) => `setsid bash -c 'echo lab 0>&1 >/dev/null #${t.marker}'`)),
-    benign('benign-no-stdin-dup', "setsid bash -c 'echo … >/dev/tcp/…': a TCP write, no 0>&1", true, ['bash', 'setsid'],
+    benign('benign-nohup-plain', 'nohup running a harmless command from bash', ['bash', 'nohup'],
+      fromShell('bash', (t) => `nohup bash -c 'true #${t.marker}'`)),
+    benign('benign-setsid-fork-plain', 'setsid -f running a harmless command from sh', ['sh', 'setsid'],
+      fromShell('sh', (t) => `setsid -f sh -c 'true #${t.marker}'`)),
+
+    lookAlike('look-alike-no-stdin-dup', "setsid bash -c 'echo … >/dev/tcp/…': a TCP write, no 0>&1", [DEV_TCP_RULE_ID], true, ['bash', 'setsid'],
       fromShell('bash', (t) => `setsid bash -c 'echo lab >/dev/tcp/127.0.0.1/${t.port} #${t.marker}'`)),
-    benign('benign-python-parent', 'the reverse shell started by python3, not by a shell', true, ['python3', 'setsid', 'bash'],
+    lookAlike('look-alike-python-parent', 'the reverse shell started by python3, not by a shell', [DEV_TCP_RULE_ID], true, ['python3', 'setsid', 'bash'],
       (t) => ({
         file: t.tool('python3'),
         args: ['-c', `import subprocess, sys; sys.exit(subprocess.call(["setsid", "bash", "-c", ${JSON.stringify(payload('dup-both', t))}]))`],
       })),
-    benign('benign-node-parent', 'the reverse shell started by node, not by a shell', true, ['setsid', 'bash'],
+    lookAlike('look-alike-node-parent', 'the reverse shell started by node, not by a shell', [DEV_TCP_RULE_ID], true, ['setsid', 'bash'],
       (t) => ({ file: process.execPath, args: ['-e', nodeLauncher(payload('dup-both', t))] })),
-    benign('benign-renamed-setsid', 'a copy of setsid named lab-detach, from bash', true, ['bash', 'setsid'],
+    lookAlike('look-alike-renamed-setsid', 'a copy of setsid named lab-detach, from bash', [DEV_TCP_RULE_ID], true, ['bash', 'setsid'],
       (t) => ({
         copies: [['setsid', 'lab-detach']],
         file: t.tool('bash'),

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type LabDetector, type LabOptions, runLab } from '../../src/lab/run-lab.js';
 import { formatLabTable } from '../../src/lab/report-table.js';
 import type { SimulationResult } from '../../src/lab/simulation.js';
-import { SEED_RULE_ID, type LabVariant } from '../../src/lab/variants.js';
+import { DEV_TCP_RULE_ID, SEED_RULE_ID, type LabVariant } from '../../src/lab/variants.js';
 
 type Emit = (alert: Record<string, unknown>, observedAtMs: number) => void;
 
@@ -39,18 +39,18 @@ function seedAlert(marker: string, eventTime: number, ruleId = SEED_RULE_ID): Re
 }
 
 /**
- * Fake simulations: every variant "runs"; `alertFor` decides which alert (if any) the fake
- * detector reports for it, by default the truth (an alert exactly when one is expected).
+ * Fake simulations: every variant "runs"; `alertsFor` decides which alerts the fake detector
+ * reports for it, by default the truth (one per rule that must fire).
  */
-function scenario(detector: FakeDetector, alertFor?: (v: LabVariant, marker: string) => Record<string, unknown> | null) {
+function scenario(detector: FakeDetector, alertsFor?: (v: LabVariant, marker: string) => Array<Record<string, unknown>>) {
   const launches: string[][] = [];
   const simulate = async (variants: LabVariant[]): Promise<SimulationResult[]> => {
     launches.push(variants.map((v) => v.name));
     return variants.map((v, i) => {
       const marker = `m-${launches.length}-${i}-${v.name}`;
       const launchedAtMs = 1_000_000 + i * 1000;
-      const alert = alertFor ? alertFor(v, marker) : v.expectAlert ? seedAlert(marker, launchedAtMs + 2) : null;
-      if (alert) detector.emit(alert, launchedAtMs + 9);
+      const alerts = alertsFor ? alertsFor(v, marker) : v.mustFire.map((rule) => seedAlert(marker, launchedAtMs + 2, rule));
+      for (const alert of alerts) detector.emit(alert, launchedAtMs + 9);
       return { variant: v.name, status: 'ran', marker, port: 1, launchedAtMs, connections: v.connects ? 1 : 0, exitCode: 0, leftovers: 0 };
     });
   };
@@ -58,7 +58,7 @@ function scenario(detector: FakeDetector, alertFor?: (v: LabVariant, marker: str
 }
 
 const fast = { alertWaitMs: 200, settleMs: 0 } satisfies Partial<LabOptions>;
-const names = ['bash-setsid', 'bash-nohup', 'benign-no-dev-tcp', 'benign-node-parent'];
+const names = ['bash-setsid', 'bash-nohup', 'benign-no-dev-tcp', 'look-alike-node-parent'];
 
 describe('runLab', () => {
   it('passes when each variant gets exactly the alerts it expects, and reports rule and latency', async () => {
@@ -69,34 +69,48 @@ describe('runLab', () => {
     expect(report.counts).toEqual({ pass: 4, fail: 0, skipped: 0 });
     const setsid = report.rows.find((r) => r.variant === 'bash-setsid')!;
     expect(setsid).toMatchObject({ expected: true, observed: true, rule: SEED_RULE_ID, latencyMs: 7, latencyFrom: 'event', status: 'pass' });
-    expect(report.rows.find((r) => r.variant === 'benign-node-parent')).toMatchObject({ expected: false, observed: false, rule: null, status: 'pass' });
+    expect(report.rows.find((r) => r.variant === 'benign-no-dev-tcp')).toMatchObject({ expected: false, observed: false, rule: null, rules: [], status: 'pass' });
+    // Not the seed rule, but the /dev/tcp rule must catch a reverse shell started by node.
+    expect(report.rows.find((r) => r.variant === 'look-alike-node-parent')).toMatchObject({ observed: true, rule: DEV_TCP_RULE_ID, status: 'pass' });
     expect(detector.started).toBe(1);
     expect(detector.stopped).toBe(1);
   });
 
-  it('fails a missed reverse shell and a false positive, naming both', async () => {
+  it('fails a missed reverse shell and false positives, naming the rules', async () => {
     const detector = new FakeDetector();
-    const { simulate } = scenario(detector, (v, marker) => (v.name === 'bash-setsid' ? null : seedAlert(marker, 1)));
+    const { simulate } = scenario(detector, (v, marker) => (v.name === 'bash-setsid' ? [] : [seedAlert(marker, 1)]));
     const report = await runLab({ detector, storm: false, variants: names, simulate, ...fast });
     expect(report.passed).toBe(false);
-    expect(report.rows.find((r) => r.variant === 'bash-setsid')).toMatchObject({ observed: false, status: 'fail', reason: 'no alert' });
+    expect(report.rows.find((r) => r.variant === 'bash-setsid')).toMatchObject({ observed: false, status: 'fail', reason: `no alert from rule ${SEED_RULE_ID}` });
     expect(report.rows.find((r) => r.variant === 'benign-no-dev-tcp')).toMatchObject({
       observed: true,
       status: 'fail',
       reason: `unexpected alert from rule ${SEED_RULE_ID}`,
     });
+    expect(report.rows.find((r) => r.variant === 'look-alike-node-parent')).toMatchObject({
+      status: 'fail',
+      reason: `no alert from rule ${DEV_TCP_RULE_ID}; unexpected alert from rule ${SEED_RULE_ID}`,
+    });
+  });
+
+  it('lets other rules fire on a reverse shell, but nothing at all on a benign variant', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector, (v, marker) => [...v.mustFire.map((r) => seedAlert(marker, 1, r)), seedAlert(marker, 1, DEV_TCP_RULE_ID)]);
+    const report = await runLab({ detector, storm: false, variants: ['bash-setsid', 'benign-nohup-plain'], simulate, ...fast });
+    expect(report.rows[0]).toMatchObject({ status: 'pass', rule: SEED_RULE_ID, rules: [SEED_RULE_ID, DEV_TCP_RULE_ID] });
+    expect(report.rows[1]).toMatchObject({ status: 'fail', reason: `unexpected alert from rule ${DEV_TCP_RULE_ID}` });
   });
 
   it('fails an alert from another rule than the expected one', async () => {
     const detector = new FakeDetector();
-    const { simulate } = scenario(detector, (v, marker) => (v.expectAlert ? seedAlert(marker, 1, 'other-rule') : null));
+    const { simulate } = scenario(detector, (v, marker) => [seedAlert(marker, 1, 'other-rule')]);
     const report = await runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, ...fast });
-    expect(report.rows[0]).toMatchObject({ status: 'fail', reason: `expected rule ${SEED_RULE_ID}, got other-rule` });
+    expect(report.rows[0]).toMatchObject({ status: 'fail', rule: 'other-rule', reason: `no alert from rule ${SEED_RULE_ID}` });
   });
 
   it('measures from the launch when the alert does not carry the event time', async () => {
     const detector = new FakeDetector();
-    const { simulate } = scenario(detector, (v, marker) => ({ rule: { id: SEED_RULE_ID }, process: { command_line: `x #${marker}` } }));
+    const { simulate } = scenario(detector, (v, marker) => [{ rule: { id: SEED_RULE_ID }, process: { command_line: `x #${marker}` } }]);
     const report = await runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, ...fast });
     expect(report.rows[0]).toMatchObject({ status: 'pass', latencyMs: 9, latencyFrom: 'launch' });
   });

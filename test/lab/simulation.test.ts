@@ -2,9 +2,12 @@
  * The simulations for real: each opens its listener, its payload reaches it (or, for look-alikes
  * without a connection, does not), and nothing is left running or listening afterwards.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { findPackageRoot } from '../../src/cli/install.js';
 import { simulateAction } from '../../src/cli/simulate.js';
 import { openLoopbackListener } from '../../src/lab/loopback-listener.js';
 import { startExecStorm } from '../../src/lab/exec-storm.js';
@@ -38,8 +41,12 @@ describe('the variant catalogue', () => {
     for (const name of ['bash-setsid', 'bash-nohup', 'sh-setsid', 'dash-nohup', 'bash-setsid-fork', 'bash-setsid-absolute']) {
       expect(names).toContain(name);
     }
-    expect(LAB_VARIANTS.filter((v) => !v.expectAlert).length).toBeGreaterThanOrEqual(4);
-    for (const v of LAB_VARIANTS) expect(v.expectedRuleId).toBe(v.expectAlert ? SEED_RULE_ID : null);
+    expect(LAB_VARIANTS.filter((v) => v.mustNotFire === 'any').length).toBeGreaterThanOrEqual(3);
+    expect(LAB_VARIANTS.filter((v) => Array.isArray(v.mustNotFire) && v.mustNotFire.includes(SEED_RULE_ID)).length).toBeGreaterThanOrEqual(4);
+    for (const v of LAB_VARIANTS) {
+      expect(v.expectAlert, v.name).toBe(v.mustFire.length > 0);
+      expect(v.expectedRuleId, v.name).toBe(v.mustFire[0] ?? null);
+    }
   });
 
   it('rejects unknown names with the list command as a hint', () => {
@@ -125,7 +132,7 @@ describe('execwarden simulate', () => {
     const lines = text().trimEnd().split('\n');
     expect(lines).toHaveLength(LAB_VARIANTS.length);
     expect(lines[0]).toMatch(/^bash-setsid\s+expects alert\s+bash runs setsid/);
-    expect(text()).toMatch(/benign-node-parent\s+expects none/);
+    expect(text()).toMatch(/benign-nohup-plain\s+expects none/);
   });
 
   it('runs the named variants and reports the listener contact', async () => {
@@ -135,5 +142,16 @@ describe('execwarden simulate', () => {
     expect(text()).toMatch(/^ok {7}bash-setsid \(listener 127\.0\.0\.1:\d+ reached; should alert; marker lab-bash-setsid-[0-9a-f]{8}\)$/m);
     expect(text()).toMatch(/^ok {7}benign-no-dev-tcp \(no connection; should not alert;/m);
     expect(text()).toContain('2 simulation(s) run, 0 skipped, 0 failed');
+  });
+});
+
+describe('rule ids the lab expects', () => {
+  it('exist in the bundled rules', () => {
+    const rulesDir = join(findPackageRoot(import.meta.url), 'rules');
+    const ids = readdirSync(rulesDir)
+      .filter((f) => f.endsWith('.toml'))
+      .map((f) => /^rule_id = "([^"]+)"/m.exec(readFileSync(join(rulesDir, f), 'utf8'))?.[1]);
+    const expected = new Set(LAB_VARIANTS.flatMap((v) => [...v.mustFire, ...(Array.isArray(v.mustNotFire) ? v.mustNotFire : [])]));
+    for (const id of expected) expect(ids, id).toContain(id);
   });
 });

@@ -111,22 +111,37 @@ describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', 
     expect(statusField(pid, 'NoNewPrivs')).toBe('1');
   });
 
-  it('alerts on a setsid reverse shell on its first try', async () => {
-    const result = await runSimulation(selectVariants(['bash-setsid'])[0]!);
-    expect(result.connections).toBe(1);
-    const alert = await waitFor(() => readAlerts(alertsPath).find((a) => JSON.stringify(a).includes(result.marker)), 5000);
-    expect(alert, stderr).toBeDefined();
-    expect(alert).toMatchObject({ event: { kind: 'alert' }, rule: { id: SEED_RULE_ID }, process: { name: 'setsid' } });
+  /** Runs a variant and waits up to 5 s for the seed rule's alert carrying its marker. */
+  async function simulateAndWait(name: string): Promise<{ marker: string; connections: number; alert?: Record<string, unknown>; lossReported: boolean }> {
+    const logBefore = stderr.length;
+    const result = await runSimulation(selectVariants([name])[0]!);
+    const seedAlert = (a: Record<string, unknown>): boolean => JSON.stringify(a).includes(result.marker) && (a.rule as { id?: string } | undefined)?.id === SEED_RULE_ID;
+    const alert = await waitFor(() => readAlerts(alertsPath).find(seedAlert), 5000);
+    return { marker: result.marker, connections: result.connections, alert, lossReported: stderr.slice(logBefore).includes('events lost') };
+  }
+
+  it('alerts on a setsid reverse shell, and never misses one silently', async () => {
+    // On a machine shared with other loads the agent may drop events; it must then say so. Only a
+    // miss it did not report fails; a reported one is retried.
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const run = await simulateAndWait('bash-setsid');
+      expect(run.connections).toBe(1);
+      if (run.alert) {
+        expect(run.alert).toMatchObject({ event: { kind: 'alert' }, rule: { id: SEED_RULE_ID }, process: { name: 'setsid' } });
+        return;
+      }
+      expect(run.lossReported, `attempt ${attempt}: no alert and no reported loss; log:\n${stderr}`).toBe(true);
+    }
+    throw new Error('three attempts, each lost to reported event drops: the machine is too busy for this test');
   });
 
   it('leaves a benign look-alike alone', async () => {
-    const benign = await runSimulation(selectVariants(['benign-no-dev-tcp'])[0]!);
-    // A reverse shell launched after it proves the agent has processed events past the look-alike.
-    const after = await runSimulation(selectVariants(['bash-nohup'])[0]!);
-    await waitFor(() => readAlerts(alertsPath).find((a) => JSON.stringify(a).includes(after.marker)), 5000);
-    const alerts = readAlerts(alertsPath);
-    expect(alerts.some((a) => JSON.stringify(a).includes(after.marker))).toBe(true);
-    expect(alerts.some((a) => JSON.stringify(a).includes(benign.marker))).toBe(false);
+    const benign = await simulateAndWait('benign-no-dev-tcp');
+    // A reverse shell launched after it shows the agent has processed events past the look-alike.
+    const after = await simulateAndWait('bash-nohup');
+    expect(after.alert !== undefined || after.lossReported, stderr).toBe(true);
+    expect(benign.alert).toBeUndefined();
+    expect(readAlerts(alertsPath).some((a) => JSON.stringify(a).includes(benign.marker))).toBe(false);
   });
 
   it('gets SCHED_FIFO for its reader thread through CAP_SYS_NICE', () => {
