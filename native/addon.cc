@@ -276,11 +276,11 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     };
     connector_options_.receive_buffer_bytes =
         static_cast<int>(number("receiveBufferBytes", connector_options_.receive_buffer_bytes, 0, 1 << 30));
-    reader_options_.batch_size = static_cast<size_t>(number("batchSize", 512, 1, 1 << 20));
-    reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", 20, 0, 60000)));
-    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", 256, 1, 1 << 20));
+    reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 1 << 20));
+    reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
+    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", 4096, 1, 1 << 20));
     reader_options_.cmdline_max_bytes =
-        static_cast<size_t>(number("cmdlineMaxBytes", 128 * 1024, 1, 64 * 1024 * 1024));
+        static_cast<size_t>(number("cmdlineMaxBytes", static_cast<double>(reader_options_.cmdline_max_bytes), 1, 64 * 1024 * 1024));
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
     Napi::Value realtime = options.Get("realtime");
     if (!realtime.IsUndefined()) reader_options_.realtime = realtime.ToBoolean().Value();

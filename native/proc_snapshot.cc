@@ -101,6 +101,8 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
     }
   }
   if (close == nullptr) return false;
+  const char* open = static_cast<const char*>(std::memchr(text, '(', static_cast<size_t>(close - text)));
+  if (open == nullptr) return false;
   const char* cursor = close;
   // Field 3 is the state letter; fields 4-7 are ppid, pgrp, session, tty_nr; 22 is starttime.
   if (!skip_field(cursor, end)) return false;
@@ -119,6 +121,7 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
   out.sid = static_cast<int32_t>(session);
   out.tty_nr = static_cast<int32_t>(tty);
   out.start_ticks = start;
+  out.comm.assign(open + 1, static_cast<size_t>(close - 1 - (open + 1)));
   return true;
 }
 
@@ -196,7 +199,7 @@ void proc_snapshotter::fail(proc_snapshot& out, snapshot_read read, int err) {
 }
 
 // Runs on the reader thread.
-void proc_snapshotter::take(pid_t pid, proc_snapshot& out) {
+void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   char path[path_buffer_size];
   bool truncated = false;
 
@@ -210,32 +213,32 @@ void proc_snapshotter::take(pid_t pid, proc_snapshot& out) {
     fail(out, read_cmdline, got == 0 ? ESRCH : static_cast<int>(-got));
   }
 
-  const size_t text_limit = text_buffer_.size() - 1;
-  format_path(path, pid, "comm");
-  got = read_file(path, text_buffer_, text_limit, truncated);
-  if (got > 0) {
-    size_t len = static_cast<size_t>(got);
-    if (text_buffer_[len - 1] == '\n') --len;
-    out.comm.assign(text_buffer_.data(), len);
-  } else {
-    fail(out, read_comm, got == 0 ? ESRCH : static_cast<int>(-got));
-  }
-
-  format_path(path, pid, "stat");
-  got = read_file(path, text_buffer_, text_limit, truncated);
-  if (got <= 0 || !parse_stat(text_buffer_.data(), static_cast<size_t>(got), out)) {
-    fail(out, read_stat, got < 0 ? static_cast<int>(-got) : EINVAL);
-  }
-
-  format_path(path, pid, "status");
-  got = read_file(path, text_buffer_, text_limit, truncated);
-  if (got <= 0 || !parse_status(text_buffer_.data(), static_cast<size_t>(got), out)) {
-    fail(out, read_status, got < 0 ? static_cast<int>(-got) : EINVAL);
-  }
-
   format_path(path, pid, "exe");
   got = read_link(path, out.exe);
   if (got < 0) fail(out, read_exe, static_cast<int>(-got));
+
+  // stat carries comm too (between the first '(' and the last ')'), saving an open of comm.
+  const size_t text_limit = text_buffer_.size() - 1;
+  format_path(path, pid, "stat");
+  got = read_file(path, text_buffer_, text_limit, truncated);
+  if (got <= 0 || !parse_stat(text_buffer_.data(), static_cast<size_t>(got), out)) {
+    const int err = got < 0 ? static_cast<int>(-got) : EINVAL;
+    fail(out, read_stat, err);
+    fail(out, read_comm, err);
+  }
+}
+
+// Runs on the reader thread.
+void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
+  char path[path_buffer_size];
+  bool truncated = false;
+  const size_t text_limit = text_buffer_.size() - 1;
+
+  format_path(path, pid, "status");
+  ssize_t got = read_file(path, text_buffer_, text_limit, truncated);
+  if (got <= 0 || !parse_status(text_buffer_.data(), static_cast<size_t>(got), out)) {
+    fail(out, read_status, got < 0 ? static_cast<int>(-got) : EINVAL);
+  }
 
   format_path(path, pid, "cwd");
   got = read_link(path, out.cwd);

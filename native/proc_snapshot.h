@@ -1,8 +1,10 @@
 // The /proc/<pid> snapshot taken on the reader thread the moment an exec event arrives.
 //
 // Order matters: wrappers such as setsid and nohup replace their image within about a
-// millisecond, so cmdline is read first, then comm and stat, and only then the slower or less
-// urgent reads (status, exe, cwd, cgroup). Each read that fails is flagged in `failed` and the
+// millisecond, so what their exec would change (cmdline, exe, stat with comm) is read first, for
+// every exec of a burst, and only then the reads that survive an exec (status, cwd, cgroup). A
+// burst of execs therefore does not delay the last one's cmdline behind the others' cgroups.
+// Each read that fails is flagged in `failed` and the
 // snapshot carries on; a process that is already gone (ENOENT/ESRCH, or a zombie whose memory,
 // and so its cmdline, is released) is marked `gone`. Buffers are allocated once per snapshotter
 // and reused; no iostreams.
@@ -65,8 +67,14 @@ class proc_snapshotter {
  public:
   explicit proc_snapshotter(size_t cmdline_max_bytes);
 
+  // The reads that an exec of the same pid would change (cmdline, exe, stat with comm): taken for
+  // every exec of a burst before take_rest() runs for any of them, because setsid and nohup
+  // replace their image within about a millisecond.
   // Runs on the reader thread.
-  void take(pid_t pid, proc_snapshot& out);
+  void take_urgent(pid_t pid, proc_snapshot& out);
+  // status, cwd and cgroup: stable across the wrapper's exec.
+  // Runs on the reader thread.
+  void take_rest(pid_t pid, proc_snapshot& out);
 
  private:
   // Reads a whole small file into `buffer`; returns bytes read or -errno.

@@ -106,8 +106,20 @@ void reader::drain_connector() {
     if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
     for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
     for (const proc_event_record& event : received_) accept(event);
-    if (r.would_block) return;
+    if (r.would_block) break;
   }
+  complete_snapshots();
+}
+
+// The second half of each exec snapshot of a burst, once every exec in it has its urgent half.
+// Runs on the reader thread.
+void reader::complete_snapshots() {
+  for (auto& [pid, snapshot] : incomplete_) {
+    snapshotter_.take_rest(pid, *snapshot);
+    if (snapshot->failed != 0) ++counters_.snapshots_partial;
+    if (snapshot->gone) ++counters_.snapshots_gone;
+  }
+  incomplete_.clear();
 }
 
 // Runs on the reader thread.
@@ -123,9 +135,8 @@ void reader::accept(const proc_event_record& event) {
   captured.event = event;
   if (event.kind == event_kind::exec) {
     captured.snapshot = std::make_unique<proc_snapshot>();
-    snapshotter_.take(event.tgid, *captured.snapshot);
-    if (captured.snapshot->failed != 0) ++counters_.snapshots_partial;
-    if (captured.snapshot->gone) ++counters_.snapshots_gone;
+    snapshotter_.take_urgent(event.tgid, *captured.snapshot);
+    incomplete_.emplace_back(event.tgid, captured.snapshot.get());
   }
   if (batch_->events.size() >= options_.batch_size) flush();
 }
@@ -141,6 +152,8 @@ void reader::note_sequence(uint32_t cpu, uint32_t seq) {
 // Runs on the reader thread.
 void reader::flush() {
   if (!batch_ || batch_->events.empty()) return;
+  // The batch leaves this thread: its snapshots must be whole first.
+  complete_snapshots();
   batch_->losses_before = pending_losses_;
   const size_t count = batch_->events.size();
   if (sink_(batch_)) {

@@ -54,7 +54,9 @@ struct capture_counters {
 
 struct reader_options {
   size_t batch_size = 512;
-  std::chrono::milliseconds batch_max_age{20};
+  // The longest an event waits for company before JS sees it: this bounds the exec-to-alert
+  // latency added by batching, while a storm still fills batches by count.
+  std::chrono::milliseconds batch_max_age{2};
   bool realtime = true;
   int realtime_priority = 10;
   size_t cmdline_max_bytes = 128 * 1024;
@@ -84,6 +86,7 @@ class reader {
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void flush();
+  void complete_snapshots();
 
   std::unique_ptr<proc_connector> connector_;
   reader_options options_;
@@ -93,6 +96,8 @@ class reader {
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;
   std::unique_ptr<event_batch> batch_;
+  // Exec snapshots of the current burst that still lack take_rest(); all belong to batch_.
+  std::vector<std::pair<pid_t, proc_snapshot*>> incomplete_;
   std::chrono::steady_clock::time_point batch_started_;
   uint32_t pending_losses_ = 0;
   int stop_fd_ = -1;
