@@ -9,7 +9,7 @@
  *   and/or/not under it: a leaf counts as true only when it is exactly true, and `not` is
  *   "does not match", so `not (f == "x")` is true on a missing field.
  */
-import { assertNever, type ExpressionNode, type LiteralNode, type MatchNode, type InNode, type ComparisonNode } from './ast.js';
+import { assertNever, type ExpressionNode, type LiteralNode, type MatchNode, type InNode, type ComparisonNode, type LogicalNode } from './ast.js';
 import {
   anyElement,
   isNullish,
@@ -21,6 +21,7 @@ import {
   valuesEqual,
 } from './comparison.js';
 import { fieldSlot } from './field-access.js';
+import { orderedOperands } from './evaluation-order.js';
 import { arithmetic, lookupFunction } from './functions.js';
 import { compileWildcard, hasWildcard, type StringMatcher } from './wildcard.js';
 
@@ -67,8 +68,12 @@ function shared(node: ExpressionNode, mode: string, build: () => Evaluator): Eva
   return evaluator;
 }
 
-export function createExpressionCompiler(): ExpressionCompiler {
+/** 'estimated': and/or operands in condition position run in evaluation-order.ts's order. */
+export type EvaluationOrder = 'estimated' | 'written';
+
+export function createExpressionCompiler(options: { evaluationOrder?: EvaluationOrder } = {}): ExpressionCompiler {
   const fields = new Set<string>();
+  const operandsOf = options.evaluationOrder === 'written' ? (node: LogicalNode) => node.operands : orderedOperands;
 
   const fieldReader = (name: string, path: string[]): Evaluator => {
     fields.add(name);
@@ -96,7 +101,7 @@ export function createExpressionCompiler(): ExpressionCompiler {
   const compileCondition = (node: ExpressionNode): Evaluator => {
     switch (node.kind) {
       case 'logical': {
-        const operands = node.operands.map(compileCondition);
+        const operands = operandsOf(node).map(compileCondition);
         if (node.op === 'and') {
           if (operands.length === 2) {
             const [a, b] = operands;

@@ -5,14 +5,14 @@
  * with coded errors (detection rules do not use them).
  */
 import { assertNever, type EventFilterNode, type ExpressionNode, type QueryAst, type SequenceQueryNode, type SequenceTermNode } from './ast.js';
-import { createExpressionCompiler, type ExpressionCompiler } from './compile-expression.js';
+import { createExpressionCompiler, type EvaluationOrder, type ExpressionCompiler } from './compile-expression.js';
 import { EqlError, EqlErrorCode } from './errors.js';
-import { compileFieldReader } from './field-access.js';
+import { fieldSlot } from './field-access.js';
 import type { EqlEvent } from './index.js';
 import { resolveLimits, type EqlLimits } from './limits.js';
 import { parseQuery } from './parser.js';
 import { checkQuery } from './semantics.js';
-import { createSequenceMatcher, type CompiledStage, type SequenceMatcher } from './sequence.js';
+import { createSequenceMatcher, eventTimeReader, type CompiledStage, type SequenceMatcher } from './sequence.js';
 
 export const EVENT_CATEGORY_FIELD = 'event.category';
 
@@ -51,20 +51,30 @@ export interface CompiledSequenceQuery {
 
 export type CompiledQuery = CompiledEventQuery | CompiledSequenceQuery;
 
-export function compileQuery(text: string, options: { limits?: Partial<EqlLimits> } = {}): CompiledQuery {
-  const limits = resolveLimits(options.limits);
-  const ast = parseQuery(text, limits);
-  return compileAst(ast, text, limits);
+export interface CompileOptions {
+  limits?: Partial<EqlLimits>;
+  /**
+   * 'estimated' (the default) evaluates the operands of where-clause and/or chains cheapest and
+   * most decisive first (evaluation-order.ts); 'written' keeps the query's order. Both give the
+   * same results; 'written' exists to show that.
+   */
+  evaluationOrder?: EvaluationOrder;
 }
 
-export function compileAst(ast: QueryAst, source: string, limits: Readonly<EqlLimits>): CompiledQuery {
+export function compileQuery(text: string, options: CompileOptions = {}): CompiledQuery {
+  const limits = resolveLimits(options.limits);
+  const ast = parseQuery(text, limits);
+  return compileAst(ast, text, limits, options.evaluationOrder);
+}
+
+export function compileAst(ast: QueryAst, source: string, limits: Readonly<EqlLimits>, evaluationOrder: EvaluationOrder = 'estimated'): CompiledQuery {
   if (ast.pipes.length > 0) {
     const pipe = ast.pipes[0];
     throw new EqlError(EqlErrorCode.PipesNotSupported, 'pipes are not supported in detection rules', source, pipe.start, pipe.end - pipe.start);
   }
   checkQuery(ast, source);
   const body = ast.body;
-  const compiler = createExpressionCompiler();
+  const compiler = createExpressionCompiler({ evaluationOrder });
   switch (body.kind) {
     case 'eventQuery': {
       const matches = compileFilter(body.filter, compiler);
@@ -84,7 +94,7 @@ function compileFilter(filter: EventFilterNode, compiler: ExpressionCompiler): (
   const category = filter.category;
   if (category === null) return (event) => condition(event) === true;
   compiler.fields.add(EVENT_CATEGORY_FIELD);
-  const readCategory = compileFieldReader(EVENT_CATEGORY_FIELD.split('.'));
+  const readCategory = fieldSlot(EVENT_CATEGORY_FIELD.split('.')).read;
   return (event) => {
     const value = readCategory(event);
     if (value !== category && !(Array.isArray(value) && value.includes(category))) return false;
@@ -132,7 +142,7 @@ function compileSequence(body: SequenceQueryNode, source: string, limits: Readon
       return createSequenceMatcher(plan, {
         timestampField,
         maxOpenSequences,
-        readTimestamp: compileFieldReader(timestampField.split('.')),
+        readTimestamp: eventTimeReader(timestampField),
       });
     },
   };

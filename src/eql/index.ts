@@ -13,12 +13,14 @@ export type { EqlLimits } from './limits.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export { EqlError, EqlErrorCode } from './errors.js';
 export type { QueryAst } from './ast.js';
+export type { EvaluationOrder } from './compile-expression.js';
 export { parseQuery } from './parser.js';
 export { compileQuery } from './compile.js';
 export type {
   CompiledQuery,
   CompiledEventQuery,
   CompiledSequenceQuery,
+  CompileOptions,
   SequenceMatcherCreateOptions,
 } from './compile.js';
 export type { SequenceMatcher, SequenceMatch, SequenceMatcherStats } from './sequence.js';

@@ -20,6 +20,7 @@
  */
 import type { EqlEvent } from './index.js';
 import type { Evaluator } from './compile-expression.js';
+import { fieldSlot } from './field-access.js';
 
 export interface SequenceMatch {
   joinKeys: unknown[];
@@ -55,7 +56,8 @@ export interface SequencePlan {
 export interface SequenceMatcherOptions {
   timestampField: string;
   maxOpenSequences: number;
-  readTimestamp: (event: EqlEvent) => unknown;
+  /** Milliseconds since the epoch, NaN when the event has no usable time (see timestampMs). */
+  readTimestamp: (event: EqlEvent) => number;
 }
 
 interface Partial {
@@ -99,7 +101,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
   };
 
   const push = (event: EqlEvent): SequenceMatch[] => {
-    const parsed = timestampMs(options.readTimestamp(event));
+    const parsed = options.readTimestamp(event);
     const now = Number.isNaN(parsed) ? lastTimestamp : parsed;
     lastTimestamp = now;
     if (maxspanMs !== null && ++pushes % SWEEP_INTERVAL === 0) sweep(now);
@@ -216,6 +218,30 @@ function encodeKeyValue(value: unknown): string {
     default:
       return value === null ? 'z' : `j${JSON.stringify(value)}`;
   }
+}
+
+const eventTimeReaders = new Map<string, (event: EqlEvent) => number>();
+
+/**
+ * Reads and parses the time of an event, once per event object for every sequence rule: the
+ * reader is shared per field path and remembers the most recent event (events are immutable).
+ */
+export function eventTimeReader(field: string): (event: EqlEvent) => number {
+  let reader = eventTimeReaders.get(field);
+  if (reader === undefined) {
+    const read = fieldSlot(field.split('.')).read;
+    let lastEvent: object | null = null;
+    let lastMs = NaN;
+    reader = (event) => {
+      if (event !== lastEvent) {
+        lastMs = timestampMs(read(event));
+        lastEvent = event;
+      }
+      return lastMs;
+    };
+    eventTimeReaders.set(field, reader);
+  }
+  return reader;
 }
 
 /**
