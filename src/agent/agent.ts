@@ -17,14 +17,13 @@ import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo }
 import { ExecwardenError } from '../errors.js';
 import { createSinks, SinkFanout, type Sink } from '../outputs/index.js';
 import { RealProcFs, type ProcFs } from '../process/index.js';
-import { formatDiagnostic, type RuleDiagnostic } from '../rules/index.js';
+import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
 import { LossMonitor } from './loss-alert.js';
 import { collectAgentMetrics } from './agent-metrics.js';
 import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
-import { loadRuleSet } from './rule-loading.js';
 
 export interface AgentDeps {
   logger: Logger;
@@ -45,7 +44,7 @@ export type AlertListener = (alert: Record<string, unknown>, observedAtMs: numbe
 
 /** How often throttled repeats and loss counters are looked at. */
 const HOUSEKEEPING_MS = 1000;
-const RESYNC_MIN_INTERVAL_MS = 1000;
+const LOSS_LOG_INTERVAL_MS = 1000;
 const DRAIN_MS = 5000;
 
 export class RulesInvalidError extends ExecwardenError {
@@ -59,7 +58,7 @@ export class Agent {
   private readonly listeners: AlertListener[] = [];
   private readonly evaluation = { batches: 0, events: 0, nanoseconds: 0n };
   private readonly losses = { overflow: 0, 'sequence-gap': 0, 'batch-dropped': 0 };
-  private lastResyncMs = -Infinity;
+  private lastLossLogMs = -Infinity;
   private housekeeping: NodeJS.Timeout | undefined;
   private metricsServer: MetricsServer | undefined;
   private stopping: Promise<void> | undefined;
@@ -88,9 +87,9 @@ export class Agent {
     const { logger } = deps;
     const clock = deps.clock ?? systemClock;
 
-    const rules = await loadRuleSet(config.rules.paths, config.rules.exceptions);
+    const rules = await loadConfiguredRules(config);
     logDiagnostics(logger, rules.diagnostics);
-    if (!rules.ok) throw new RulesInvalidError(rules.diagnostics);
+    if (rules.ruleSet === null) throw new RulesInvalidError(rules.diagnostics);
 
     if (!deps.source && !deps.skipPrivilegeCheck) {
       const privileges = checkCapturePrivileges();
@@ -130,7 +129,7 @@ export class Agent {
       new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime });
     const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host));
     try {
-      await agent.open(rules.ruleSet.size, rules.files, rules.paths, sinks);
+      await agent.open(rules.ruleSet.size, rules.rules.files.length, sinks);
     } catch (error) {
       await agent.stop();
       throw error;
@@ -142,7 +141,7 @@ export class Agent {
     this.listeners.push(listener);
   }
 
-  private async open(ruleCount: number, ruleFiles: number, rulePaths: string[], sinks: Sink[]): Promise<void> {
+  private async open(ruleCount: number, ruleFiles: number, sinks: Sink[]): Promise<void> {
     this.stream.seed();
     this.source.onLoss = (reason) => this.onLoss(reason);
     await this.source.start((batch) => this.handleBatch(batch));
@@ -156,7 +155,7 @@ export class Agent {
       {
         rules: ruleCount,
         ruleFiles,
-        rulePaths,
+        rulePaths: this.config.rules.paths.length > 0 ? this.config.rules.paths : 'bundled',
         exceptions: this.config.rules.exceptions,
         outputs: sinks.map((sink) => sink.name),
         events: this.config.capture.events,
@@ -195,12 +194,12 @@ export class Agent {
 
   private onLoss(reason: 'overflow' | 'sequence-gap' | 'batch-dropped'): void {
     this.losses[reason]++;
-    const now = this.clock.nowMs();
-    // An overflow storm must not become a rescan storm: resync at most once a second.
-    if (now - this.lastResyncMs < RESYNC_MIN_INTERVAL_MS) return;
-    this.lastResyncMs = now;
-    this.logger.warn({ reason }, 'events lost: rescanning /proc to resynchronise the process table');
+    // The stream rate-limits rescans itself; only the log line is limited here.
     this.engine.resync();
+    const now = this.clock.nowMs();
+    if (now - this.lastLossLogMs < LOSS_LOG_INTERVAL_MS) return;
+    this.lastLossLogMs = now;
+    this.logger.warn({ reason, losses: this.losses }, 'events lost: rescanning /proc to resynchronise the process table');
   }
 
   private houseKeep(): void {
@@ -222,11 +221,11 @@ export class Agent {
   async reload(): Promise<boolean> {
     let ok = true;
     try {
-      const rules = await loadRuleSet(this.config.rules.paths, this.config.rules.exceptions);
+      const rules = await loadConfiguredRules(this.config);
       logDiagnostics(this.logger, rules.diagnostics);
-      if (rules.ok) {
+      if (rules.ruleSet !== null) {
         this.engine.setRules(rules.ruleSet);
-        this.logger.info({ rules: rules.ruleSet.size, ruleFiles: rules.files }, `rules reloaded: ${rules.ruleSet.size} rules`);
+        this.logger.info({ rules: rules.ruleSet.size, ruleFiles: rules.rules.files.length }, `rules reloaded: ${rules.ruleSet.size} rules`);
       } else {
         ok = false;
         this.logger.error(
@@ -289,6 +288,10 @@ export class Agent {
       reloads: this.reloads,
     });
   }
+}
+
+function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet> {
+  return loadRuleSet({ paths: config.rules.paths, ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }) });
 }
 
 function logDiagnostics(logger: Logger, diagnostics: readonly RuleDiagnostic[]): void {

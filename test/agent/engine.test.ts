@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertThrottle } from '../../src/alerts/index.js';
 import { Engine, type EngineEmitter } from '../../src/agent/engine.js';
-import { loadRuleSet } from '../../src/agent/rule-loading.js';
+import { loadRuleSet } from '../../src/rules/index.js';
 import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
 import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
 import { FixtureProcFs } from '../../src/process/index.js';
@@ -66,8 +66,8 @@ describe('Engine', () => {
   afterAll(() => removeTree(root));
 
   async function engine(clock: SteppedClock, emitEvents = false): Promise<Engine> {
-    const { ruleSet, ok } = await loadRuleSet([], null);
-    expect(ok).toBe(true);
+    const { ruleSet } = await loadRuleSet();
+    if (ruleSet === null) throw new Error('bundled rules failed to load');
     const stream = new ProcessEventStream({ procfs, host: HOST, clock });
     stream.seed();
     return new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000 }), clock, emitEvents });

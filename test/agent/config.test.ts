@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadAgentConfig, parseListenAddress, resolveConfig } from '../../src/agent/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'execwarden-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('agent config', () => {
+  it('runs on defaults when no file exists: bundled rules, NDJSON alerts on stdout', () => {
+    const config = loadAgentConfig({}, join(dir, 'absent.toml'));
+    expect(config.file).toBeNull();
+    expect(config.rules).toEqual({ paths: [], exceptions: null });
+    expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false });
+    expect(config.outputs.stdout).toEqual({ format: 'ndjson' });
+    expect(config.metrics.listen).toBeNull();
+    expect(config.alerts.dedupWindowMs).toBe(60_000);
+  });
+
+  it('reads the default file when it exists, and the command line wins over it', () => {
+    const path = file(
+      'full.toml',
+      `[rules]\npaths = ["/opt/rules"]\nexceptions = "/etc/ex.toml"\n[capture]\nreceive_buffer_bytes = 4194304\nrealtime = false\nevents = true\n` +
+        `[process_table]\nmax_entries = 1000\nexited_ttl_seconds = 5\n[alerts]\ndedup_window_seconds = 10\n[metrics]\nlisten = "127.0.0.1:9464"\n` +
+        `[outputs.file]\npath = "/var/log/execwarden/alerts.ndjson"\n`,
+    );
+    const fromFile = loadAgentConfig({}, path);
+    expect(fromFile.file).toBe(path);
+    expect(fromFile.rules).toEqual({ paths: ['/opt/rules'], exceptions: '/etc/ex.toml' });
+    expect(fromFile.capture).toEqual({ receiveBufferBytes: 4194304, realtime: false, events: true });
+    expect(fromFile.processTable).toEqual({ maxEntries: 1000, exitedTtlMs: 5000 });
+    expect(fromFile.alerts.dedupWindowMs).toBe(10_000);
+    expect(fromFile.metrics.listen).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(fromFile.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
+    expect(fromFile.outputs.stdout).toBeUndefined();
+
+    const overridden = loadAgentConfig(
+      { config: path, rules: ['/tmp/r'], pretty: true, realtime: true, metrics: '[::1]:9000', maxProcesses: 500, receiveBuffer: 65536, events: false },
+      join(dir, 'absent.toml'),
+    );
+    expect(overridden.rules.paths).toEqual(['/tmp/r']);
+    expect(overridden.outputs.stdout).toEqual({ format: 'pretty' });
+    expect(overridden.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
+    expect(overridden.capture).toEqual({ receiveBufferBytes: 65536, realtime: true, events: false });
+    expect(overridden.metrics.listen).toEqual({ host: '::1', port: 9000 });
+    expect(overridden.processTable.maxEntries).toBe(500);
+  });
+
+  it.each([
+    ['[capture]\nrealtme = true\n', 'capture.realtme: unknown setting'],
+    ['[outputz]\n', 'outputz: unknown setting'],
+    ['[capture]\nrealtime = "yes"\n', 'capture.realtime: expected true or false'],
+    ['[process_table]\nmax_entries = 10\n', 'process_table.max_entries: expected an integer from 256 to 4194304'],
+    ['[rules]\npaths = "/opt/rules"\n', 'rules.paths: expected an array of strings'],
+    ['[metrics]\nlisten = "9464"\n', "metrics.listen: expected host:port (e.g. 127.0.0.1:9464), got '9464'"],
+    ['[outputs.webhook]\nurl = "https://x.example/h"\ntimeout_ms = -1\n', 'outputs.webhook.timeout_ms'],
+    ['rules = 3\n', 'rules: expected a table'],
+  ])('stops on a bad setting with the file and key path: %j', (text, message) => {
+    const path = file('bad.toml', text);
+    expect(() => loadAgentConfig({ config: path })).toThrow(ConfigError);
+    expect(() => loadAgentConfig({ config: path })).toThrow(`${path}: ${message}`);
+  });
+
+  it('reports TOML syntax errors with line and column', () => {
+    const path = file('syntax.toml', '[capture]\nrealtime = tru\n');
+    expect(() => loadAgentConfig({ config: path })).toThrow(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: `));
+  });
+
+  it('requires a file named with --config to exist', () => {
+    expect(() => loadAgentConfig({ config: join(dir, 'missing.toml') })).toThrow(/missing\.toml: cannot read the config file \(ENOENT\)/);
+  });
+
+  it('parses listen addresses on both sides of their limits', () => {
+    expect(parseListenAddress('localhost:1', 'x')).toEqual({ host: 'localhost', port: 1 });
+    expect(parseListenAddress('127.0.0.1:65535', 'x')).toEqual({ host: '127.0.0.1', port: 65535 });
+    expect(() => parseListenAddress('127.0.0.1:0', 'x')).toThrow(ConfigError);
+    expect(() => parseListenAddress('127.0.0.1:65536', 'x')).toThrow(ConfigError);
+  });
+
+  it('accepts the shipped default config as it is', () => {
+    const config = loadAgentConfig({ config: join(import.meta.dirname, '../../systemd/config.toml') });
+    expect(config.rules.paths).toEqual([]);
+    expect(config.outputs.stdout).toEqual({ format: "ndjson" });
+    expect(config.outputs.file?.path).toBe('/var/log/execwarden/alerts.ndjson');
+  });
+
+  it('resolves an empty table to the same defaults', () => {
+    expect(resolveConfig({}, null)).toEqual(loadAgentConfig({}, join(dir, 'absent.toml')));
+  });
+});
