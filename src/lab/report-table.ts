@@ -21,5 +21,7 @@ export function formatLabTable(report: LabReport): string {
   lines.push('');
   lines.push(`${report.passed ? 'PASS' : 'FAIL'}: ${pass} passed, ${fail} failed, ${skipped} skipped` +
     (report.unattributedAlerts > 0 ? `; ${report.unattributedAlerts} other alert(s) from activity on this host` : ''));
+  const losses = report.lossReports.calm + report.lossReports.storm;
+  if (losses > 0) lines.push(`the agent reported lost events ${losses} time(s) during the run (calm ${report.lossReports.calm}, storm ${report.lossReports.storm})`);
   return `${lines.join('\n')}\n`;
 }

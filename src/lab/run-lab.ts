@@ -49,6 +49,11 @@ export interface LabReport {
   counts: { pass: number; fail: number; skipped: number };
   /** Alerts that no simulation accounts for (other activity on the host). */
   unattributedAlerts: number;
+  /**
+   * The agent's own "events lost" alerts per phase. A miss in a phase with a loss report was at
+   * least not silent; the run still fails, since the expectation was not met.
+   */
+  lossReports: Record<LabPhase, number>;
   durationMs: number;
 }
 
@@ -117,15 +122,30 @@ function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, 
   };
 }
 
-async function runPhase(phase: LabPhase, variants: LabVariant[], alerts: ObservedAlert[], opts: LabOptions): Promise<{ rows: LabRow[]; markers: string[] }> {
+/** The agent's internal loss alerts carry `execwarden.loss` (counts by cause). */
+export function isLossReport(alert: Record<string, unknown>): boolean {
+  return docField(alert, 'execwarden.loss') !== undefined;
+}
+
+async function runPhase(
+  phase: LabPhase,
+  variants: LabVariant[],
+  alerts: ObservedAlert[],
+  opts: LabOptions,
+): Promise<{ rows: LabRow[]; markers: string[]; lossReports: number }> {
+  const firstAlert = alerts.length;
   // A storm slows every process start on the host; allow more before calling a payload hung.
   const timeoutMs = phase === 'storm' ? 20_000 : 10_000;
   const results = await (opts.simulate ?? runSimulations)(variants, { timeoutMs });
   const expected = results.filter((r, i) => r.status === 'ran' && variants[i]!.expectAlert);
   await waitForAlerts(alerts, expected, opts.alertWaitMs ?? 5000, opts.settleMs ?? 500);
+  const lossReports = alerts.slice(firstAlert).filter((a) => isLossReport(a.alert)).length;
   const rows = variants.map((v, i) => rowFor(phase, v, results[i]!, alerts));
+  if (lossReports > 0) {
+    for (const row of rows) if (row.status === 'fail') row.reason += ' (the agent reported lost events in this phase)';
+  }
   rows.forEach((row) => opts.onRow?.(row));
-  return { rows, markers: results.map((r) => r.marker) };
+  return { rows, markers: results.map((r) => r.marker), lossReports };
 }
 
 export async function runLab(opts: LabOptions): Promise<LabReport> {
@@ -136,17 +156,20 @@ export async function runLab(opts: LabOptions): Promise<LabReport> {
 
   const rows: LabRow[] = [];
   const markers: string[] = [];
+  const lossReports: Record<LabPhase, number> = { calm: 0, storm: 0 };
   await opts.detector.start();
   try {
     const calm = await runPhase('calm', variants, alerts, opts);
     rows.push(...calm.rows);
     markers.push(...calm.markers);
+    lossReports.calm = calm.lossReports;
     if (opts.storm) {
       const storm = (opts.startStorm ?? startExecStorm)();
       try {
         const stormed = await runPhase('storm', variants, alerts, opts);
         rows.push(...stormed.rows);
         markers.push(...stormed.markers);
+        lossReports.storm = stormed.lossReports;
       } finally {
         storm.stop();
       }
@@ -157,6 +180,6 @@ export async function runLab(opts: LabOptions): Promise<LabReport> {
 
   const counts = { pass: 0, fail: 0, skipped: 0 };
   for (const row of rows) counts[row.status] += 1;
-  const unattributedAlerts = alerts.filter((a) => !markers.some((m) => a.text.includes(m))).length;
-  return { passed: counts.fail === 0, storm: opts.storm, rows, counts, unattributedAlerts, durationMs: Date.now() - started };
+  const unattributedAlerts = alerts.filter((a) => !isLossReport(a.alert) && !markers.some((m) => a.text.includes(m))).length;
+  return { passed: counts.fail === 0, storm: opts.storm, rows, counts, unattributedAlerts, lossReports, durationMs: Date.now() - started };
 }

@@ -146,6 +146,19 @@ describe('runLab', () => {
     expect(report.unattributedAlerts).toBe(1);
   });
 
+  it('counts the agent loss reports per phase and names them next to a miss', async () => {
+    const detector = new FakeDetector();
+    const { simulate } = scenario(detector, (v, marker) => {
+      detector.emit({ rule: { id: 'loss', name: 'execwarden: events lost' }, execwarden: { loss: { events_dropped: 9 } } }, 1);
+      return v.name === 'bash-setsid' ? [] : v.mustFire.map((r) => seedAlert(marker, 1, r));
+    });
+    const report = await runLab({ detector, storm: false, variants: ['bash-setsid', 'bash-nohup'], simulate, ...fast });
+    expect(report.lossReports).toEqual({ calm: 2, storm: 0 });
+    expect(report.unattributedAlerts).toBe(0);
+    expect(report.rows[0]).toMatchObject({ status: 'fail', reason: `no alert from rule ${SEED_RULE_ID} (the agent reported lost events in this phase)` });
+    expect(formatLabTable(report)).toContain('the agent reported lost events 2 time(s) during the run (calm 2, storm 0)');
+  });
+
   it('stops the detector even when a simulation throws', async () => {
     const detector = new FakeDetector();
     const simulate = async (): Promise<SimulationResult[]> => {
