@@ -112,11 +112,11 @@ describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', 
   });
 
   /** Runs a variant and waits up to 5 s for the seed rule's alert carrying its marker. */
-  async function simulateAndWait(name: string): Promise<{ marker: string; connections: number; alert?: Record<string, unknown>; lossReported: boolean }> {
+  async function simulateAndWait(name: string, waitMs = 5000): Promise<{ marker: string; connections: number; alert?: Record<string, unknown>; lossReported: boolean }> {
     const logBefore = stderr.length;
     const result = await runSimulation(selectVariants([name])[0]!);
     const seedAlert = (a: Record<string, unknown>): boolean => JSON.stringify(a).includes(result.marker) && (a.rule as { id?: string } | undefined)?.id === SEED_RULE_ID;
-    const alert = await waitFor(() => readAlerts(alertsPath).find(seedAlert), 5000);
+    const alert = await waitFor(() => readAlerts(alertsPath).find(seedAlert), waitMs);
     return { marker: result.marker, connections: result.connections, alert, lossReported: stderr.slice(logBefore).includes('events lost') };
   }
 
@@ -136,11 +136,10 @@ describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', 
   });
 
   it('leaves a benign look-alike alone', async () => {
-    const benign = await simulateAndWait('benign-no-dev-tcp');
+    const benign = await simulateAndWait('benign-no-dev-tcp', 0);
     // A reverse shell launched after it shows the agent has processed events past the look-alike.
     const after = await simulateAndWait('bash-nohup');
     expect(after.alert !== undefined || after.lossReported, stderr).toBe(true);
-    expect(benign.alert).toBeUndefined();
     expect(readAlerts(alertsPath).some((a) => JSON.stringify(a).includes(benign.marker))).toBe(false);
   });
 
