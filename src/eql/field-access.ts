@@ -16,15 +16,24 @@ import { normalizeValue } from './comparison.js';
 
 export type FieldReader = (event: Record<string, unknown>) => unknown;
 
+/**
+ * The same text as an internalized string. Keys cut out of a query (split, slice) are not, and a
+ * keyed property load with such a key looks it up in the string table on every call, which made a
+ * field read cost a microsecond instead of nanoseconds.
+ */
+function propertyKey(text: string): string {
+  return Object.keys({ [text]: true })[0]!;
+}
+
 export function compileFieldReader(path: readonly string[]): FieldReader {
-  const segments = path.slice();
+  const segments = path.map(propertyKey);
   const length = segments.length;
   if (length === 1) {
     const key = segments[0];
     return (event) => normalizeValue(event[key]);
   }
   // joined[i][j] is the dotted key made of segments i..j (inclusive)
-  const joined: string[][] = segments.map((_, i) => segments.map((__, j) => (j >= i ? segments.slice(i, j + 1).join('.') : '')));
+  const joined: string[][] = segments.map((_, i) => segments.map((__, j) => (j >= i ? propertyKey(segments.slice(i, j + 1).join('.')) : '')));
   const resolve = (value: unknown, from: number): unknown => {
     if (from === length) return value;
     if (value === null || typeof value !== 'object') return undefined;
