@@ -36,6 +36,9 @@ export interface AlertDocument {
     category?: unknown;
     type?: unknown;
     action?: unknown;
+    /** Time of the first and the last matched event (the same for an event rule). */
+    start?: string;
+    end?: string;
   };
   rule: {
     id: string;
@@ -149,6 +152,10 @@ export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
     const value = field(trigger, `event.${key}`);
     if (value !== undefined) alert.event[key] = structuredClone(value);
   }
+  const first = field(match.events[0] ?? {}, '@timestamp');
+  const last = field(trigger, '@timestamp');
+  if (typeof first === 'string') alert.event.start = first;
+  if (typeof last === 'string') alert.event.end = last;
   const threat = threatFields(rule);
   if (threat !== undefined) alert.threat = threat;
   if (rule.tags.length > 0) alert.tags = [...rule.tags];

@@ -26,11 +26,10 @@ export function ruleIdOf(alert: Record<string, unknown>): string | null {
 }
 
 /**
- * Wall-clock ms of the event that matched, when the alert carries it. Alert documents date
- * themselves at creation; the matched event's own time is looked up in the fields that carry it
- * in Elastic's alerts and ours.
+ * Wall-clock ms of the event that matched (the last one, for a sequence): alerts date themselves
+ * at creation in `@timestamp` and carry the matched events' times in `event.start`/`event.end`.
  */
-const EVENT_TIME_FIELDS = ['kibana.alert.original_time', 'execwarden.original_time', 'execwarden.event.timestamp'];
+const EVENT_TIME_FIELDS = ['event.end'];
 
 export function matchedEventTimeMs(alert: Record<string, unknown>): number | null {
   for (const path of EVENT_TIME_FIELDS) {

