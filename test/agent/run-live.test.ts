@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeAsRoot } from '../systemd/require-root.js';
+import { describeAsRoot } from '../support/require-root.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';

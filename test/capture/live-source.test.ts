@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { checkCapturePrivileges } from '../../src/capture/live-source.js';
 import type { RawEvent } from '../../src/capture/raw-event.js';
-import { describeAsRoot } from '../systemd/require-root.js';
+import { describeAsRoot } from '../support/require-root.js';
 import { argv, captureShell, runShell, startCapture, treeOf } from './kernel-capture.js';
 
 const execs = (events: RawEvent[], pid?: number) =>

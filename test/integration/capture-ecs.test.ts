@@ -19,7 +19,7 @@ import type { EcsProcessEvent } from '../../src/ecs/process-event.js';
 import { ProcessEventStream } from '../../src/ecs/process-event-stream.js';
 import { RealProcFs } from '../../src/process/procfs.js';
 import { ecsProblems } from '../ecs/ecs-conformance.js';
-import { describeAsRoot } from '../systemd/require-root.js';
+import { describeAsRoot } from '../support/require-root.js';
 
 const BASH = realpathSync('/bin/bash');
 const bin = (name: string) => realpathSync(`/usr/bin/${name}`);

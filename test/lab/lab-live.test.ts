@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import { createLiveDetector } from '../../src/agent/lab-detector.js';
 import { formatLabTable } from '../../src/lab/report-table.js';
 import { runLab } from '../../src/lab/run-lab.js';
-import { describeAsRoot } from '../systemd/require-root.js';
+import { describeAsRoot } from '../support/require-root.js';
 
 describeAsRoot('execwarden lab on the live pipeline', () => {
   it('meets every expectation, calm and under an exec storm', async () => {

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { findPackageRoot, UNIT_NAME } from '../../src/cli/install.js';
 import { runSimulation, selectVariants } from '../../src/lab/simulation.js';
 import { SEED_RULE_ID } from '../../src/lab/variants.js';
-import { describeAsRoot } from './require-root.js';
+import { describeAsRoot } from '../support/require-root.js';
 
 const packageRoot = findPackageRoot(import.meta.url);
 const bin = join(packageRoot, 'bin', 'execwarden.js');
