@@ -120,6 +120,8 @@ export async function runSimulation(variant: LabVariant, options: SimulationOpti
     await waitForMarkedExit(marker, result.exitCode === null ? 0 : EXIT_GRACE_MS);
   } finally {
     result.leftovers = killMarkedProcesses(marker);
+    // SIGKILL lands asynchronously: return only once the killed processes are really gone.
+    if (result.leftovers > 0) await waitForMarkedExit(marker, 2000);
     await listener.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }
