@@ -23,7 +23,7 @@ import {
 import { fieldSlot } from './field-access.js';
 import { orderedOperands } from './evaluation-order.js';
 import { arithmetic, lookupFunction } from './functions.js';
-import { compileWildcard, hasWildcard, type StringMatcher } from './wildcard.js';
+import { compilePatternList, type StringMatcher } from './wildcard.js';
 
 export type Evaluator = (event: Record<string, unknown>) => unknown;
 
@@ -365,27 +365,18 @@ function orderingTest(op: '<' | '<=' | '>' | '>='): (order: number) => boolean {
   }
 }
 
-/** One matcher for all patterns of a match node; exact patterns share a Set lookup. */
+/** One matcher for all patterns of a match node (wildcard lists: see compilePatternList). */
 function compilePatternSet(node: MatchNode): StringMatcher {
   const ci = node.caseInsensitive;
   const patterns = node.patterns.map((p: LiteralNode) => String(p.value));
-  const matchers: StringMatcher[] = [];
-  if (node.op === 'regex') {
-    for (const pattern of patterns) {
-      const regex = new RegExp(`^(?:${pattern})$`, ci ? 'si' : 's');
-      matchers.push((value) => regex.test(value));
-    }
-  } else {
-    const exact = new Set<string>();
-    for (const pattern of patterns) {
-      if (hasWildcard(pattern)) matchers.push(compileWildcard(pattern, ci));
-      else exact.add(ci ? pattern.toLowerCase() : pattern);
-    }
-    if (exact.size > 0) matchers.unshift((value) => exact.has(value));
+  if (node.op !== 'regex') return compilePatternList(patterns, ci);
+  const regexes = patterns.map((pattern) => new RegExp(`^(?:${pattern})$`, ci ? 'si' : 's'));
+  if (regexes.length === 1) {
+    const [regex] = regexes;
+    return (value) => regex.test(value);
   }
-  if (matchers.length === 1) return matchers[0];
   return (value) => {
-    for (let i = 0; i < matchers.length; i++) if (matchers[i](value)) return true;
+    for (let i = 0; i < regexes.length; i++) if (regexes[i].test(value)) return true;
     return false;
   };
 }

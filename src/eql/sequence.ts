@@ -175,6 +175,27 @@ const EMPTY_KEY: JoinKey[] = [{ values: [], encoded: '' }];
 function joinKeysOf(stage: CompiledStage, event: EqlEvent): JoinKey[] {
   const readers = stage.keyReaders;
   if (readers.length === 0) return EMPTY_KEY;
+  // the common case, every key a single value: one key, built without intermediate arrays
+  const values = new Array<unknown>(readers.length);
+  let encoded = '';
+  for (let i = 0; i < readers.length; i++) {
+    const value = readers[i](event);
+    if (Array.isArray(value)) return expandedJoinKeysOf(stage, event);
+    if (value === null || value === undefined) {
+      if (!stage.optionalKeys[i]) return NO_KEY;
+      values[i] = null;
+      encoded += '\u0001z';
+    } else {
+      values[i] = value;
+      encoded += `\u0001${encodeKeyValue(value)}`;
+    }
+  }
+  return [{ values, encoded }];
+}
+
+/** Every combination of the values of multi-valued keys. */
+function expandedJoinKeysOf(stage: CompiledStage, event: EqlEvent): JoinKey[] {
+  const readers = stage.keyReaders;
   let keys: JoinKey[] = [{ values: [], encoded: '' }];
   for (let i = 0; i < readers.length; i++) {
     const value = readers[i](event);

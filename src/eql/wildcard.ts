@@ -11,6 +11,12 @@
  * search.
  *
  * Case-insensitive matching lower-cases the pattern once here; callers lower-case the value.
+ *
+ * A list of patterns (`process.args : ("*curl*", "/tmp/*", …)`, often dozens long in detection
+ * rules) compiles to one matcher that sorts the patterns by shape: exact strings in a Set,
+ * `lit*` prefixes bucketed by first character, `*lit` suffixes by last character, `*lit*` as a
+ * plain substring search, and only the other shapes as general matchers. A value then meets the
+ * few patterns that could match it instead of calling one closure per pattern.
  */
 
 export type StringMatcher = (value: string) => boolean;
@@ -76,4 +82,49 @@ function findSegment(value: string, segment: string, from: number): number {
     if (segmentAt(value, offset, segment)) return offset;
   }
   return -1;
+}
+
+/** One matcher for a list of patterns: true when any of them matches (see the header). */
+export function compilePatternList(patterns: readonly string[], caseInsensitive = false): StringMatcher {
+  const exact = new Set<string>();
+  const prefixes = new Map<number, string[]>();
+  const suffixes = new Map<number, string[]>();
+  const infixes: string[] = [];
+  const general: StringMatcher[] = [];
+  const bucket = (map: Map<number, string[]>, code: number, text: string): void => {
+    const list = map.get(code);
+    if (list === undefined) map.set(code, [text]);
+    else list.push(text);
+  };
+  for (const raw of patterns) {
+    const pattern = caseInsensitive ? raw.toLowerCase() : raw;
+    if (!hasWildcard(pattern)) {
+      exact.add(pattern);
+      continue;
+    }
+    const segments = pattern.split('*');
+    if (pattern.includes('?') || segments.length > 3) general.push(compileWildcard(pattern));
+    else if (segments.every((segment) => segment === '')) return () => true;
+    else if (segments.length === 2 && segments[1] === '') bucket(prefixes, pattern.charCodeAt(0), segments[0]);
+    else if (segments.length === 2 && segments[0] === '') bucket(suffixes, pattern.charCodeAt(pattern.length - 1), segments[1]);
+    else if (segments.length === 3 && segments[0] === '' && segments[2] === '' && segments[1] !== '') infixes.push(segments[1]);
+    else general.push(compileWildcard(pattern));
+  }
+  const hasExact = exact.size > 0;
+  const hasPrefixes = prefixes.size > 0;
+  const hasSuffixes = suffixes.size > 0;
+  return (value) => {
+    if (hasExact && exact.has(value)) return true;
+    if (hasPrefixes) {
+      const list = prefixes.get(value.charCodeAt(0));
+      if (list !== undefined) for (let i = 0; i < list.length; i++) if (value.startsWith(list[i])) return true;
+    }
+    if (hasSuffixes) {
+      const list = suffixes.get(value.charCodeAt(value.length - 1));
+      if (list !== undefined) for (let i = 0; i < list.length; i++) if (value.endsWith(list[i])) return true;
+    }
+    for (let i = 0; i < infixes.length; i++) if (value.includes(infixes[i])) return true;
+    for (let i = 0; i < general.length; i++) if (general[i](value)) return true;
+    return false;
+  };
 }
