@@ -76,28 +76,41 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
   let lastTimestamp = 0;
   let pushes = 0;
 
+  // Open partial sequences per stage they completed (a partial's stage is its event count - 1).
+  // A stage whose predecessor holds none cannot advance anything, so its condition is not
+  // evaluated at all: for most events only the first stage of a sequence is.
+  const openAt = new Array<number>(stages.length).fill(0);
+
   const isExpired = (partial: Partial, now: number): boolean => maxspanMs !== null && now - partial.startMs > maxspanMs;
+
+  const drop = (slot: string, partial: Partial): void => {
+    partials.delete(slot);
+    openAt[partial.events.length - 1]--;
+  };
 
   const sweep = (now: number): void => {
     for (const [slot, partial] of partials) {
       if (isExpired(partial, now)) {
-        partials.delete(slot);
+        drop(slot, partial);
         stats.expired++;
       }
     }
   };
 
   const store = (slot: string, partial: Partial, now: number): void => {
-    partials.delete(slot); // a newer partial replaces the older one and moves to the end
+    // a newer partial replaces the older one and moves to the end
+    const replaced = partials.get(slot);
+    if (replaced !== undefined) drop(slot, replaced);
     if (partials.size >= options.maxOpenSequences) {
       if (maxspanMs !== null) sweep(now);
       while (partials.size >= options.maxOpenSequences) {
         const oldest = partials.keys().next().value as string;
-        partials.delete(oldest);
+        drop(oldest, partials.get(oldest)!);
         stats.evicted++;
       }
     }
     partials.set(slot, partial);
+    openAt[partial.events.length - 1]++;
   };
 
   const push = (event: EqlEvent): SequenceMatch[] => {
@@ -108,6 +121,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
 
     let completed: SequenceMatch[] | undefined;
     for (let stage = lastStage; stage >= 0; stage--) {
+      if (stage > 0 && openAt[stage - 1] === 0) continue;
       const definition = stages[stage];
       if (!definition.matches(event)) continue;
       for (const key of joinKeysOf(definition, event)) {
@@ -124,7 +138,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
         const previousSlot = slotOf(stage - 1, key.encoded);
         const partial = partials.get(previousSlot);
         if (partial === undefined) continue;
-        partials.delete(previousSlot);
+        drop(previousSlot, partial);
         if (isExpired(partial, now)) {
           stats.expired++;
           continue;
@@ -138,11 +152,15 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
         }
       }
     }
-    if (until !== null && until.matches(event)) {
+    if (until !== null && partials.size > 0 && until.matches(event)) {
       // after the stages: an event that both completes a sequence and matches until completes it,
       // every partial sequence of its key that is still open (even one it just advanced) is cut
       for (const key of joinKeysOf(until, event)) {
-        for (let stage = 0; stage < lastStage; stage++) partials.delete(slotOf(stage, key.encoded));
+        for (let stage = 0; stage < lastStage; stage++) {
+          const slot = slotOf(stage, key.encoded);
+          const partial = partials.get(slot);
+          if (partial !== undefined) drop(slot, partial);
+        }
       }
     }
     stats.open = partials.size;
