@@ -26,7 +26,7 @@ namespace {
 #define EXECWARDEN_KEYS(X)                                                                                  \
   X(kind) X(cpu) X(seq) X(timestampNs) X(pid) X(tgid) X(parentPid) X(parentTgid) X(exitCode) X(exitSignal) \
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
-  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed)
+  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -147,7 +147,8 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
       .add_int(key_rgid, snap.rgid)
       .add_int(key_egid, snap.egid)
       .add_string_or_null(key_cgroup, !snap.failed_read(read_cgroup), snap.cgroup)
-      .add(key_failed, failed);
+      .add(key_failed, failed)
+      .add_bool(key_stale, snap.stale);
   return b.build();
 }
 
@@ -349,6 +350,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("eventsDropped", static_cast<double>(counters_.events_dropped.load()));
     s.Set("snapshotsPartial", static_cast<double>(counters_.snapshots_partial.load()));
     s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
+    s.Set("snapshotsStale", static_cast<double>(counters_.snapshots_stale.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
     const std::string error = reader_ ? reader_->error() : last_error_;

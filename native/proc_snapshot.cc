@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace execwarden {
 namespace {
@@ -202,6 +203,9 @@ void proc_snapshotter::fail(proc_snapshot& out, snapshot_read read, int err) {
 void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   char path[path_buffer_size];
   bool truncated = false;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  out.taken_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
 
   format_path(path, pid, "cmdline");
   ssize_t got = read_file(path, cmdline_buffer_, cmdline_max_bytes_, truncated);

@@ -51,6 +51,10 @@ struct proc_snapshot {
   int64_t egid = -1;
   uint8_t failed = 0;  // bit set of snapshot_read
   bool gone = false;
+  // CLOCK_MONOTONIC (the clock of the connector's timestamps) just before cmdline was read.
+  uint64_t taken_ns = 0;
+  // The process had already exec'd again when this was read: it describes the later image.
+  bool stale = false;
 
   bool failed_read(snapshot_read read) const { return (failed & (1u << read)) != 0; }
 };

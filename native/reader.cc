@@ -133,10 +133,20 @@ void reader::accept(const proc_event_record& event) {
   if (batch_->events.empty()) batch_started_ = std::chrono::steady_clock::now();
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
+  if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.erase(event.tgid);
   if (event.kind == event_kind::exec) {
+    auto previous = last_exec_.find(event.tgid);
+    if (previous != last_exec_.end() && previous->second.taken_ns > event.timestamp_ns) {
+      // The earlier exec was read after this one happened: it holds this exec's image. Flagged
+      // when its batch is still here; counted either way.
+      if (previous->second.in_batch != nullptr) previous->second.in_batch->stale = true;
+      ++counters_.snapshots_stale;
+    }
     captured.snapshot = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *captured.snapshot);
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
+    last_exec_[event.tgid] = {captured.snapshot->taken_ns, captured.snapshot.get()};
+    batch_exec_pids_.push_back(event.tgid);
   }
   if (batch_->events.size() >= options_.batch_size) flush();
 }
@@ -152,8 +162,13 @@ void reader::note_sequence(uint32_t cpu, uint32_t seq) {
 // Runs on the reader thread.
 void reader::flush() {
   if (!batch_ || batch_->events.empty()) return;
-  // The batch leaves this thread: its snapshots must be whole first.
+  // The batch leaves this thread: its snapshots must be whole first, and no longer reachable.
   complete_snapshots();
+  for (const int32_t pid : batch_exec_pids_) {
+    auto entry = last_exec_.find(pid);
+    if (entry != last_exec_.end()) entry->second.in_batch = nullptr;
+  }
+  batch_exec_pids_.clear();
   batch_->losses_before = pending_losses_;
   const size_t count = batch_->events.size();
   if (sink_(batch_)) {

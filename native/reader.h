@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "proc_connector.h"
@@ -48,6 +49,7 @@ struct capture_counters {
   std::atomic<uint64_t> events_dropped{0};
   std::atomic<uint64_t> snapshots_partial{0};
   std::atomic<uint64_t> snapshots_gone{0};
+  std::atomic<uint64_t> snapshots_stale{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
 };
@@ -96,6 +98,15 @@ class reader {
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;
   std::unique_ptr<event_batch> batch_;
+  // The last exec snapshot per live process, to notice one read after the next exec (a wrapper
+  // such as setsid that replaced itself first). `in_batch` points into batch_ and is cleared when
+  // the batch leaves this thread; entries leave on exit. Only the reader thread uses these.
+  struct last_exec {
+    uint64_t taken_ns = 0;
+    proc_snapshot* in_batch = nullptr;
+  };
+  std::unordered_map<int32_t, last_exec> last_exec_;
+  std::vector<int32_t> batch_exec_pids_;
   // Exec snapshots of the current burst that still lack take_rest(); all belong to batch_.
   std::vector<std::pair<pid_t, proc_snapshot*>> incomplete_;
   std::chrono::steady_clock::time_point batch_started_;

@@ -51,6 +51,7 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
       samples: [
         { labels: { reason: 'partial' }, value: capture.snapshotsPartial },
         { labels: { reason: 'gone' }, value: capture.snapshotsGone },
+        { labels: { reason: 'stale' }, value: capture.snapshotsStale },
       ],
     },
     one('receive_buffer_bytes', 'Socket receive buffer granted by the kernel.', 'gauge', capture.receiveBufferBytes),

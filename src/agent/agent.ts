@@ -38,6 +38,8 @@ export interface AgentDeps {
   extraSinks?: Sink[];
   /** Skip the privilege check (recorded sources in tests). */
   skipPrivilegeCheck?: boolean;
+  /** Shortest time between two events-lost alerts. Default 60 s; the lab wants every phase's. */
+  lossAlertWindowMs?: number;
 }
 
 export type AlertListener = (alert: Record<string, unknown>, observedAtMs: number) => void;
@@ -127,7 +129,7 @@ export class Agent {
     const source =
       deps.source ??
       new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime });
-    const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host));
+    const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host, deps.lossAlertWindowMs));
     try {
       await agent.open(rules.ruleSet.size, rules.rules.files.length, sinks);
     } catch (error) {
@@ -209,6 +211,7 @@ export class Agent {
       overflows: capture.overflows,
       sequenceGaps: capture.sequenceGaps,
       eventsDropped: capture.eventsDropped,
+      staleSnapshots: capture.snapshotsStale,
       outputDrops: this.fanout.stats().dropped,
     });
     if (alert) {

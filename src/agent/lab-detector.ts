@@ -23,7 +23,8 @@ export function createLiveDetector(options: LiveDetectorOptions = {}): LabDetect
   let agent: Agent | undefined;
   return {
     async start() {
-      agent = await Agent.start(config, { logger });
+      // Every phase of the lab must hear about its own losses: one loss alert a second at most.
+      agent = await Agent.start(config, { logger, lossAlertWindowMs: 1000 });
       for (const listener of listeners) agent.onAlert(listener);
     },
     async stop() {

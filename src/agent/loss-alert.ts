@@ -16,16 +16,22 @@ export interface LossCounts {
   overflows: number;
   sequenceGaps: number;
   eventsDropped: number;
+  /** Execs whose /proc snapshot was read after the process had exec'd again. */
+  staleSnapshots: number;
   outputDrops: number;
 }
 
-const ZERO: LossCounts = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, outputDrops: 0 };
+const ZERO: LossCounts = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, staleSnapshots: 0, outputDrops: 0 };
+const CAUSES = Object.keys(ZERO) as (keyof LossCounts)[];
 
 function describe(delta: LossCounts): string {
   const parts: string[] = [];
   if (delta.overflows > 0) parts.push(`${delta.overflows} kernel buffer overflow${delta.overflows === 1 ? '' : 's'} (events dropped by the kernel, count unknown)`);
   if (delta.sequenceGaps > 0) parts.push(`${delta.sequenceGaps} event${delta.sequenceGaps === 1 ? '' : 's'} missing from kernel sequence numbers`);
   if (delta.eventsDropped > 0) parts.push(`${delta.eventsDropped} event${delta.eventsDropped === 1 ? '' : 's'} dropped before evaluation`);
+  if (delta.staleSnapshots > 0) {
+    parts.push(`${delta.staleSnapshots} exec${delta.staleSnapshots === 1 ? '' : 's'} read only after the process had exec'd again (a wrapper such as setsid or nohup is missing from its event)`);
+  }
   if (delta.outputDrops > 0) parts.push(`${delta.outputDrops} output document${delta.outputDrops === 1 ? '' : 's'} dropped`);
   return parts.join(', ');
 }
@@ -47,13 +53,9 @@ export class LossMonitor {
    * loss is then carried into the next alert).
    */
   check(totals: LossCounts): Record<string, unknown> | null {
-    const delta: LossCounts = {
-      overflows: totals.overflows - this.reported.overflows,
-      sequenceGaps: totals.sequenceGaps - this.reported.sequenceGaps,
-      eventsDropped: totals.eventsDropped - this.reported.eventsDropped,
-      outputDrops: totals.outputDrops - this.reported.outputDrops,
-    };
-    const any = delta.overflows > 0 || delta.sequenceGaps > 0 || delta.eventsDropped > 0 || delta.outputDrops > 0;
+    const delta = { ...ZERO };
+    for (const cause of CAUSES) delta[cause] = totals[cause] - this.reported[cause];
+    const any = CAUSES.some((cause) => delta[cause] > 0);
     const now = this.clock.nowMs();
     if (!any || now - this.lastAlertMs < this.windowMs) return null;
     this.reported = { ...totals };
@@ -86,6 +88,7 @@ export class LossMonitor {
           overflows: delta.overflows,
           sequence_gaps: delta.sequenceGaps,
           events_dropped: delta.eventsDropped,
+          stale_snapshots: delta.staleSnapshots,
           output_drops: delta.outputDrops,
         },
       },

@@ -47,6 +47,11 @@ export interface ProcSnapshot {
   cgroup: string | null;
   /** Reads that failed (process gone, permission, ...). Never fatal. */
   failed: SnapshotRead[];
+  /**
+   * Live capture only: the process had already exec'd again when this snapshot was read, so it
+   * describes the later image (a wrapper such as setsid lost the race). Absent means not stale.
+   */
+  stale?: boolean;
 }
 
 export interface RawEvent {
@@ -94,6 +99,8 @@ export interface CaptureStats {
   /** Exec snapshots with at least one failed read, and those where the process was already gone. */
   snapshotsPartial: number;
   snapshotsGone: number;
+  /** Exec snapshots read only after the process had exec'd again: the earlier image is lost. */
+  snapshotsStale: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
   receiveBufferBytes: number;
   realtime: boolean;

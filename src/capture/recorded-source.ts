@@ -107,6 +107,7 @@ function emptyStats(): CaptureStats {
     eventsDropped: 0,
     snapshotsPartial: 0,
     snapshotsGone: 0,
+    snapshotsStale: 0,
     receiveBufferBytes: 0,
     realtime: false,
   };

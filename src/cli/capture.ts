@@ -117,6 +117,7 @@ export async function captureAction(
     messages_rejected: capture.messagesRejected,
     snapshots_partial: capture.snapshotsPartial,
     snapshots_gone: capture.snapshotsGone,
+    snapshots_stale: capture.snapshotsStale,
     losses_reported: losses,
     resync_requests: processes.resyncRequests,
     resyncs: processes.resyncs,

@@ -110,7 +110,7 @@ export class ProcessEventStream {
       }
       case 'exec': {
         const { entry, described } = this.table.applyExec(raw);
-        return this.emit('exec', raw, entry, { snapshotMissing: !described });
+        return this.emit('exec', raw, entry, { snapshotMissing: !described, snapshotStale: raw.snapshot?.stale === true });
       }
       case 'exit': {
         if (raw.pid !== raw.tgid) return null;
@@ -163,7 +163,7 @@ export class ProcessEventStream {
     action: ProcessAction,
     raw: RawEvent,
     entry: ProcessEntry | null,
-    extra: { snapshotMissing?: boolean; exitCode?: number | null },
+    extra: { snapshotMissing?: boolean; snapshotStale?: boolean; exitCode?: number | null },
   ): EcsProcessEvent | null {
     if (!this.actions.has(action)) return null;
     this.documents[action]++;
@@ -176,6 +176,7 @@ export class ProcessEventStream {
         createdMs: this.clock.nowMs(),
         sequence: ++this.sequence,
         snapshotMissing: extra.snapshotMissing,
+        snapshotStale: extra.snapshotStale,
         exitCode: extra.exitCode,
         sessionLeader: entry ? this.table.leader(entry.sid, 'session') : undefined,
         groupLeader: entry ? this.table.leader(entry.pgid, 'group') : undefined,

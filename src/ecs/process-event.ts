@@ -19,6 +19,8 @@
  *   execwarden.process.args_lossy       an argument was not valid UTF-8 (decoded with U+FFFD)
  *   execwarden.process.cmdline_base64   the exact cmdline bytes, when args_lossy
  *   execwarden.process.snapshot_missing the exec was seen but /proc was already gone
+ *   execwarden.process.snapshot_stale   /proc was read after the process exec'd again: the
+ *                                       document describes the later image (a wrapper lost)
  *   execwarden.process.start_estimated  start time (and entity id) from the event timestamp
  *
  * process.interactive is true when the process has a controlling terminal (stat's tty_nr); ECS
@@ -84,6 +86,7 @@ export interface ExecwardenProcessFlags {
   args_lossy?: true;
   cmdline_base64?: string;
   snapshot_missing?: true;
+  snapshot_stale?: true;
   start_estimated?: true;
 }
 
@@ -116,6 +119,7 @@ export interface ProcessEventInput {
   sequence: number;
   /** The exec had no usable /proc snapshot. */
   snapshotMissing?: boolean;
+  snapshotStale?: boolean;
   exitCode?: number | null;
   sessionLeader?: ProcessEntry;
   groupLeader?: ProcessEntry;
@@ -189,6 +193,7 @@ function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): Execwar
     flags.cmdline_base64 = entry.image.cmdlineBase64;
   }
   if (input.snapshotMissing) flags.snapshot_missing = true;
+  if (input.snapshotStale) flags.snapshot_stale = true;
   if (entry?.startEstimated) flags.start_estimated = true;
   return Object.keys(flags).length > 0 ? flags : undefined;
 }

@@ -113,6 +113,16 @@ describe('ECS process events', () => {
     expect(doc.execwarden?.process).toMatchObject({ snapshot_missing: true, start_estimated: true });
   });
 
+  it('flags an exec whose snapshot was read after the process had exec\'d again', () => {
+    handle(forkEvent(1200, 2310));
+    const snapshot = { ...goneSnapshot(), failed: [], cmdline: Buffer.from('bash\0-c\0sleep 1\0'), exe: '/usr/bin/bash', comm: 'bash', stale: true };
+    const doc = handle(execEvent(2310, snapshot));
+    expect(doc.process.args).toEqual(['bash', '-c', 'sleep 1']);
+    expect(doc.execwarden?.process).toMatchObject({ snapshot_stale: true });
+    const fresh = handle(execEvent(2310, { ...snapshot, stale: false }));
+    expect(fresh.execwarden?.process?.snapshot_stale).toBeUndefined();
+  });
+
   it('writes real_user and real_group for setuid programs, ids as strings', () => {
     const doc = run({ pid: 2400, ppid: 1200, comm: 'sudo', argv: ['sudo', 'id'], exe: '/usr/bin/sudo', uid: [1000, 0], gid: [1000, 1], startTicks: 60_400 });
     expect(doc.user).toEqual({ id: '0', name: 'root' });
