@@ -13,30 +13,14 @@ import {
   type NativeProcMonitor,
   type NativeStartInfo,
 } from './native.js';
-import type { CaptureOptions, CaptureStats, RawEvent, RawEventKind } from './raw-event.js';
+import { emptyCaptureStats, type CaptureOptions, type CaptureStats, type RawEvent } from './raw-event.js';
 
 export { checkCapturePrivileges } from './privileges.js';
 
 /** Subscribing failed; `code` is the addon's: EPERM, ESUBSCRIBE_TIMEOUT, ENETNS or ECONNECTOR. */
 export class CaptureStartError extends ExecwardenError {}
 
-const KINDS: readonly RawEventKind[] = ['fork', 'exec', 'exit', 'comm', 'sid', 'uid', 'gid', 'ptrace', 'coredump'];
 
-function emptyStats(): CaptureStats {
-  return {
-    eventsByKind: Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<RawEventKind, number>,
-    overflows: 0,
-    sequenceGaps: 0,
-    messagesRejected: 0,
-    batchesDropped: 0,
-    eventsDropped: 0,
-    snapshotsPartial: 0,
-    snapshotsGone: 0,
-    snapshotsStale: 0,
-    receiveBufferBytes: 0,
-    realtime: false,
-  };
-}
 
 export class LiveSource implements EventSource {
   onLoss?: (reason: 'overflow' | 'sequence-gap' | 'batch-dropped') => void;
@@ -83,7 +67,7 @@ export class LiveSource implements EventSource {
 
   /** Counters of the current (or last) run. */
   stats(): CaptureStats {
-    if (!this.monitor) return emptyStats();
+    if (!this.monitor) return emptyCaptureStats();
     const { readerError: _readerError, ...stats } = this.monitor.stats();
     return stats;
   }

@@ -8,20 +8,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ExecwardenError } from '../errors.js';
-import type { CaptureStats, RawEvent } from './raw-event.js';
+import type { CaptureOptions, CaptureStats, RawEvent } from './raw-event.js';
 
 /** Bits of the `losses` argument of a batch callback: what was lost since the previous batch. */
 export const LOSS_OVERFLOW = 1;
 export const LOSS_SEQUENCE_GAP = 2;
 export const LOSS_BATCH_DROPPED = 4;
 
-export interface NativeMonitorOptions {
-  receiveBufferBytes?: number;
-  realtime?: boolean;
-  batchSize?: number;
-  batchMaxAgeMs?: number;
-  maxQueuedBatches?: number;
-  cmdlineMaxBytes?: number;
+export interface NativeMonitorOptions extends CaptureOptions {
   /** How long start() waits for the kernel's ack to the subscription. Default 2000. */
   ackTimeoutMs?: number;
 }

@@ -5,16 +5,9 @@
  * /proc scanner (src/process/procfs.ts) when the process table is seeded or resynchronised.
  */
 
-export type RawEventKind =
-  | 'fork'
-  | 'exec'
-  | 'exit'
-  | 'comm'
-  | 'sid'
-  | 'uid'
-  | 'gid'
-  | 'ptrace'
-  | 'coredump';
+export const RAW_EVENT_KINDS = ['fork', 'exec', 'exit', 'comm', 'sid', 'uid', 'gid', 'ptrace', 'coredump'] as const;
+
+export type RawEventKind = (typeof RAW_EVENT_KINDS)[number];
 
 /** Names of the /proc reads a snapshot tries; a failed one is listed in `ProcSnapshot.failed`. */
 export type SnapshotRead = 'cmdline' | 'comm' | 'stat' | 'status' | 'exe' | 'cwd' | 'cgroup';
@@ -118,4 +111,21 @@ export interface CaptureOptions {
   maxQueuedBatches?: number;
   /** Cap on cmdline bytes kept per exec. Default 128 KiB. */
   cmdlineMaxBytes?: number;
+}
+
+/** Counters of a source that has not delivered anything yet. */
+export function emptyCaptureStats(): CaptureStats {
+  return {
+    eventsByKind: Object.fromEntries(RAW_EVENT_KINDS.map((kind) => [kind, 0])) as Record<RawEventKind, number>,
+    overflows: 0,
+    sequenceGaps: 0,
+    messagesRejected: 0,
+    batchesDropped: 0,
+    eventsDropped: 0,
+    snapshotsPartial: 0,
+    snapshotsGone: 0,
+    snapshotsStale: 0,
+    receiveBufferBytes: 0,
+    realtime: false,
+  };
 }

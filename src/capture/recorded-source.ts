@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ExecwardenError } from '../errors.js';
 import type { EventSource } from './event-source.js';
-import type { CaptureStats, ProcSnapshot, RawEvent, RawEventKind, SnapshotRead } from './raw-event.js';
+import { emptyCaptureStats, RAW_EVENT_KINDS, type CaptureStats, type ProcSnapshot, type RawEvent, type RawEventKind, type SnapshotRead } from './raw-event.js';
 
 export class RecordingFormatError extends ExecwardenError {
   constructor(message: string) {
@@ -20,7 +20,6 @@ export class RecordingFormatError extends ExecwardenError {
   }
 }
 
-const KINDS: readonly RawEventKind[] = ['fork', 'exec', 'exit', 'comm', 'sid', 'uid', 'gid', 'ptrace', 'coredump'];
 const READS: readonly SnapshotRead[] = ['cmdline', 'comm', 'stat', 'status', 'exe', 'cwd', 'cgroup'];
 const OPTIONAL_NUMBERS = [
   'parentPid', 'parentTgid', 'exitCode', 'exitSignal', 'ruid', 'euid', 'rgid', 'egid', 'tracerPid', 'tracerTgid',
@@ -79,7 +78,7 @@ export function parseRawEvent(line: string): RawEvent {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not a JSON object');
   const o = value as Record<string, unknown>;
-  if (!KINDS.includes(o.kind as RawEventKind)) fail(`kind must be one of ${KINDS.join(', ')}`);
+  if (!(RAW_EVENT_KINDS as readonly string[]).includes(o.kind as string)) fail(`kind must be one of ${RAW_EVENT_KINDS.join(', ')}`);
   if (typeof o.timestampNs !== 'string' || !/^\d+$/.test(o.timestampNs)) fail('timestampNs must be a decimal string');
   const event: RawEvent = {
     kind: o.kind as RawEventKind,
@@ -97,21 +96,6 @@ export function parseRawEvent(line: string): RawEvent {
   return event;
 }
 
-function emptyStats(): CaptureStats {
-  return {
-    eventsByKind: Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<RawEventKind, number>,
-    overflows: 0,
-    sequenceGaps: 0,
-    messagesRejected: 0,
-    batchesDropped: 0,
-    eventsDropped: 0,
-    snapshotsPartial: 0,
-    snapshotsGone: 0,
-    snapshotsStale: 0,
-    receiveBufferBytes: 0,
-    realtime: false,
-  };
-}
 
 export interface RecordedSourceOptions {
   /** NDJSON file of serialized raw events. */
@@ -128,7 +112,7 @@ export class RecordedSource implements EventSource {
   /** Resolves when the whole recording has been delivered (or stop() ended it). */
   readonly finished: Promise<void>;
 
-  private readonly counters = emptyStats();
+  private readonly counters = emptyCaptureStats();
   private readonly batchSize: number;
   private resolveFinished!: () => void;
   private rejectFinished!: (error: unknown) => void;

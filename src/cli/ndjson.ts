@@ -68,6 +68,18 @@ export function formatMalformed(problem: MalformedLine): string {
   return `${problem.source}:${problem.line}: skipped malformed line: ${problem.message}`;
 }
 
+/** The event records of a command's inputs; each malformed line is reported on stderr and counted. */
+export function readEvents(
+  inputs: readonly string[],
+  io: { stdin?: NodeJS.ReadableStream; stderr: NodeJS.WritableStream },
+  counts: { malformed: number },
+): AsyncGenerator<NdjsonRecord> {
+  return readNdjson(inputs, io.stdin, (problem) => {
+    counts.malformed++;
+    io.stderr.write(`execwarden: ${formatMalformed(problem)}\n`);
+  });
+}
+
 /** Writes text, waiting for the stream to drain when its buffer is full. */
 export async function writeText(stream: NodeJS.WritableStream, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));

@@ -7,7 +7,7 @@
 import { compileQuery, EqlError, type CompiledQuery } from '../eql/index.js';
 import { EXIT_OK, EXIT_USAGE } from './exit.js';
 import type { CommandIo } from './io.js';
-import { formatMalformed, readNdjson, writeJsonLine, writeText } from './ndjson.js';
+import { readEvents, writeJsonLine, writeText } from './ndjson.js';
 
 export interface QueryActionOptions {
   query: string;
@@ -51,10 +51,7 @@ export async function queryAction(options: QueryActionOptions, io: CommandIo): P
         ...(options.tiebreakerField === undefined ? {} : { tiebreakerField: options.tiebreakerField }),
       })
     : null;
-  const records = readNdjson(options.files, io.stdin, (problem) => {
-    result.malformed++;
-    io.stderr.write(`execwarden: ${formatMalformed(problem)}\n`);
-  });
+  const records = readEvents(options.files, io, result);
   for await (const { value: event } of records) {
     if (io.signal?.aborted) break;
     result.events++;

@@ -10,7 +10,7 @@ import { formatDiagnostic } from '../rules/diagnostics.js';
 import { loadRuleSet } from '../rules/rule-set-loader.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit.js';
 import type { CommandIo } from './io.js';
-import { formatMalformed, readNdjson, writeJsonLine, writeText } from './ndjson.js';
+import { readEvents, writeJsonLine, writeText } from './ndjson.js';
 
 export interface ReplayActionOptions {
   files: string[];
@@ -59,10 +59,7 @@ export async function replayAction(options: ReplayActionOptions, io: CommandIo):
   if (warnings > 0) await writeText(io.stderr, `execwarden: ${warnings} rule warning(s); see \`execwarden rules validate\`\n`);
   const throttle = options.throttleMs ? new AlertThrottle(clock, { windowMs: options.throttleMs }) : null;
 
-  const records = readNdjson(options.files, io.stdin, (problem) => {
-    result.malformed++;
-    io.stderr.write(`execwarden: ${formatMalformed(problem)}\n`);
-  });
+  const records = readEvents(options.files, io, result);
   for await (const { value: event } of records) {
     if (io.signal?.aborted) break;
     result.events++;

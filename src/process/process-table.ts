@@ -380,15 +380,34 @@ export class ProcessTable {
   }
 
   private createFromSnapshot(pid: number, snapshot: ProcSnapshot, origin: ProcessEntry['origin']): ProcessEntry {
+    const entry = this.addEntry(pid, snapshot.startTicks, false, imageFromSnapshot(snapshot), snapshot.ppid, origin);
+    this.applySnapshotFacts(entry, snapshot);
+    return entry;
+  }
+
+  private createUnknown(pid: number, timestampNs: bigint): ProcessEntry {
+    const startTicks = this.procfs.startTicks(pid) ?? this.ticksFromTimestamp(timestampNs);
+    return this.addEntry(pid, startTicks, true, imageFromComm(null), 0, 'exec');
+  }
+
+  /** A new live entry; ids, session, group and tty unknown (-1) until a snapshot says. */
+  private addEntry(
+    pid: number,
+    startTicks: number,
+    startEstimated: boolean,
+    image: ProcessImage,
+    ppid: number,
+    origin: ProcessEntry['origin'],
+  ): ProcessEntry {
     const entry: ProcessEntry = {
       pid,
-      startTicks: snapshot.startTicks,
-      startEstimated: false,
-      startMs: this.startMsFromTicks(snapshot.startTicks),
-      entityId: entityIdFor(this.hostId, pid, snapshot.startTicks),
-      image: imageFromSnapshot(snapshot),
+      startTicks,
+      startEstimated,
+      startMs: this.startMsFromTicks(startTicks),
+      entityId: entityIdFor(this.hostId, pid, startTicks),
+      image,
       previous: [],
-      ppid: snapshot.ppid,
+      ppid,
       parent: null,
       pgid: -1,
       sid: -1,
@@ -398,34 +417,6 @@ export class ProcessTable {
       rgid: -1,
       egid: -1,
       origin,
-      exitedAtMs: null,
-      exitCode: null,
-    };
-    this.applySnapshotFacts(entry, snapshot);
-    this.live.set(pid, entry);
-    return entry;
-  }
-
-  private createUnknown(pid: number, timestampNs: bigint): ProcessEntry {
-    const startTicks = this.procfs.startTicks(pid) ?? this.ticksFromTimestamp(timestampNs);
-    const entry: ProcessEntry = {
-      pid,
-      startTicks,
-      startEstimated: true,
-      startMs: this.startMsFromTicks(startTicks),
-      entityId: entityIdFor(this.hostId, pid, startTicks),
-      image: imageFromComm(null),
-      previous: [],
-      ppid: 0,
-      parent: null,
-      pgid: -1,
-      sid: -1,
-      ttyNr: 0,
-      ruid: -1,
-      euid: -1,
-      rgid: -1,
-      egid: -1,
-      origin: 'exec',
       exitedAtMs: null,
       exitCode: null,
     };
