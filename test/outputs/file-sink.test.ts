@@ -89,7 +89,8 @@ describe('FileSink', () => {
 
 describe('systemd/execwarden.logrotate', () => {
   const logrotate = spawnSync('sh', ['-c', 'command -v logrotate'], { encoding: 'utf8' }).stdout.trim();
-  it.skipIf(logrotate === '')('is accepted by logrotate and rotates daily, 14 times, compressed, 0600', () => {
+  // Outside CI a machine without logrotate skips this; in CI (which installs it) it must run.
+  it.skipIf(logrotate === '' && process.env.CI !== 'true')('is accepted by logrotate and rotates daily, 14 times, compressed, leaving creation to the agent', () => {
     const file = resolve('systemd/execwarden.logrotate');
     const text = readFileSync(file, 'utf8');
     for (const directive of ['daily', 'rotate 14', 'compress', 'missingok', 'notifempty', 'nocreate', 'postrotate']) {
