@@ -156,7 +156,8 @@ decode_result decode_datagram(const uint8_t* data, size_t size, uint32_t sender_
     return result;
   }
   size_t offset = 0;
-  while (size - offset >= sizeof(nlmsghdr)) {
+  // offset can pass size when the last message's length is not aligned; size - offset would wrap.
+  while (offset < size && size - offset >= sizeof(nlmsghdr)) {
     nlmsghdr nlh;
     std::memcpy(&nlh, data + offset, sizeof nlh);
     if (nlh.nlmsg_len < NLMSG_HDRLEN || nlh.nlmsg_len > size - offset) {

@@ -94,6 +94,18 @@ describe('proc connector datagram decoder', () => {
     expect(result.events.map((e) => e.pid)).toEqual([6]);
   });
 
+  it('stops at the datagram end when its last message has an unaligned length', () => {
+    // An 18-byte datagram whose only message is a NOOP of nlmsg_len 17: aligning 17 to 20 steps past
+    // the end. The bytes after it belong to the same memory but not to the datagram, so a valid
+    // exec placed there must not be decoded.
+    const memory = Buffer.alloc(20 + 64);
+    memory.writeUInt32LE(17, 0); // nlmsg_len
+    memory.writeUInt16LE(1, 4); // NLMSG_NOOP
+    datagram({ what: PROC_EVENT.exec, data: int32s(5, 5) }).copy(memory, 20);
+    const result = decodeForTest(memory.subarray(0, 18), 0);
+    expect(result).toEqual({ events: [], acks: [], accepted: 0, rejected: 0 });
+  });
+
   it('keeps older kernels\' exit events without a parent as parent 0', () => {
     const result = decodeForTest(datagram({ what: PROC_EVENT.exit, data: int32s(6, 6, 0, 17), payloadBytes: 16 }), 0);
     expect(result.events).toMatchObject([{ kind: 'exit', pid: 6, exitCode: 0, exitSignal: 17, parentPid: 0 }]);
