@@ -1,6 +1,10 @@
 /**
  * `execwarden run`: the agent in the foreground until SIGINT/SIGTERM (the signal aborts
  * io.signal), reloading on SIGHUP. Exit 0 after a clean drain.
+ *
+ * Reload requests are listened for during the whole run, start-up and drain included: with no
+ * listener a SIGHUP takes its default action and ends the process. One that arrives during
+ * start-up is carried out once the agent runs; one during the drain is ignored.
  */
 import { Agent } from '../agent/agent.js';
 import { loadAgentConfig, type ConfigOverrides } from '../agent/config.js';
@@ -14,20 +18,36 @@ export interface RunActionDeps {
 }
 
 export async function runAction(opts: ConfigOverrides, io: CommandIo, deps: RunActionDeps = {}): Promise<number> {
-  const config = loadAgentConfig(opts);
-  const logger = deps.logger ?? createLogger();
-  const agent = await Agent.start(config, { logger, stdout: io.stdout });
+  let agent: Agent | undefined;
+  let reloadRequested = false;
+  let stopping = false;
   let reloading = Promise.resolve();
-  const unsubscribe = deps.onReload?.(() => {
+  let logger: Logger | undefined;
+  const reload = (): void => {
+    if (stopping) return;
+    if (!agent || !logger) {
+      reloadRequested = true;
+      return;
+    }
+    const running = agent;
     logger.info('SIGHUP: reloading rules and reopening outputs');
-    reloading = reloading.then(() => agent.reload().then(() => undefined));
-  });
-  await new Promise<void>((resolve) => {
-    if (!io.signal || io.signal.aborted) return resolve();
-    io.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  unsubscribe?.();
-  await reloading;
-  await agent.stop();
+    reloading = reloading.then(() => running.reload().then(() => undefined));
+  };
+  const unsubscribe = deps.onReload?.(reload);
+  try {
+    const config = loadAgentConfig(opts);
+    logger = deps.logger ?? createLogger();
+    agent = await Agent.start(config, { logger, stdout: io.stdout });
+    if (reloadRequested) reload();
+    await new Promise<void>((resolve) => {
+      if (!io.signal || io.signal.aborted) return resolve();
+      io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    stopping = true;
+    await reloading;
+    await agent.stop();
+  } finally {
+    unsubscribe?.();
+  }
   return 0;
 }
