@@ -87,17 +87,22 @@ describeAsRoot('live capture from the proc connector', () => {
       for (let attempt = 0; attempt < 10 && capture.source.stats().overflows === 0; attempt++) {
         await runShell('i=0; while [ $i -lt 400 ]; do (:) & i=$((i+1)); done; wait');
       }
-      const script = 'sleep 0.05; : after-overflow-marker';
-      const { pid } = await runShell(script);
-      const events = await capture.settle();
-      const stats = capture.source.stats();
-      expect(stats.overflows).toBeGreaterThan(0);
-      expect(stats.receiveBufferBytes).toBeLessThan(16 * 1024);
+      expect(capture.source.stats().overflows).toBeGreaterThan(0);
+      expect(capture.source.stats().receiveBufferBytes).toBeLessThan(16 * 1024);
       expect(capture.losses).toContain('overflow');
-      const tree = treeOf(events, pid);
-      const seen = events.filter((e) => tree.has(e.tgid) && e.kind === 'exec').map(argv);
-      expect(seen).toContainEqual(['/bin/sh', '-c', script]);
-      expect(seen).toContainEqual(['sleep', '0.05']);
+      // Still delivering: a process started after the overflow is described. With a buffer this
+      // small, the rest of the host can overflow it again at any moment, so a few tries are allowed;
+      // what may not happen is a reader that stopped delivering altogether.
+      let delivered = false;
+      for (let attempt = 0; attempt < 5 && !delivered; attempt++) {
+        const script = `sleep 0.05; : after-overflow-marker-${attempt}`;
+        const { pid } = await runShell(script);
+        const events = await capture.settle();
+        const tree = treeOf(events, pid);
+        const seen = events.filter((e) => tree.has(e.tgid) && e.kind === 'exec').map(argv);
+        delivered = seen.some((args) => JSON.stringify(args) === JSON.stringify(['/bin/sh', '-c', script]));
+      }
+      expect(delivered).toBe(true);
     } finally {
       await capture.source.stop();
     }
