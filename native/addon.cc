@@ -279,7 +279,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
         static_cast<int>(number("receiveBufferBytes", connector_options_.receive_buffer_bytes, 0, 1 << 30));
     reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 1 << 20));
     reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
-    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", 4096, 1, 1 << 20));
+    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 1 << 20));
     reader_options_.cmdline_max_bytes =
         static_cast<size_t>(number("cmdlineMaxBytes", static_cast<double>(reader_options_.cmdline_max_bytes), 1, 64 * 1024 * 1024));
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
@@ -380,7 +380,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
   bool hook_registered_ = false;
   connector_options connector_options_;
   reader_options reader_options_;
-  size_t max_queued_batches_ = 256;
+  size_t max_queued_batches_ = 4096;
   capture_counters counters_;
   std::unique_ptr<reader> reader_;
   batch_tsfn tsfn_;

@@ -7,7 +7,7 @@
  * file stops start-up before anything is opened), then outputs (an unwritable file or a refused
  * webhook stops it too), then the /proc seed and, last, the kernel subscription.
  */
-import { AlertThrottle, type AlertDocument } from '../alerts/index.js';
+import { AlertThrottle, SEVERITY_SCORE, type AlertDocument } from '../alerts/index.js';
 import type { EventSource } from '../capture/event-source.js';
 import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
 import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, readPrivilegeFacts } from '../capture/privileges.js';
@@ -21,7 +21,7 @@ import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/ind
 import type { AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
-import { LossMonitor } from './loss-alert.js';
+import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, INTERNAL_RULE, LossMonitor } from './loss-alert.js';
 import { collectAgentMetrics } from './agent-metrics.js';
 import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
 
@@ -65,6 +65,8 @@ export class Agent {
   private metricsServer: MetricsServer | undefined;
   private stopping: Promise<void> | undefined;
   private reloads = { ok: 0, failed: 0 };
+  private failure: string | null = null;
+  private readonly failureListeners: ((reason: string) => void)[] = [];
   private readonly emitter: EngineEmitter;
 
   private constructor(
@@ -204,7 +206,14 @@ export class Agent {
     this.logger.warn({ reason, losses: this.losses }, 'events lost: rescanning /proc to resynchronise the process table');
   }
 
+  /** Called once if capture dies on its own; the agent is then blind and must not pretend otherwise. */
+  onFailure(listener: (reason: string) => void): void {
+    if (this.failure !== null) listener(this.failure);
+    else this.failureListeners.push(listener);
+  }
+
   private houseKeep(): void {
+    this.checkSource();
     this.engine.flushThrottled(this.emitter);
     const capture = this.source.stats();
     const alert = this.lossMonitor.check({
@@ -218,6 +227,22 @@ export class Agent {
       this.logger.warn({ loss: (alert.execwarden as Record<string, unknown>).loss }, String(alert.message));
       this.deliverAlert(alert);
     }
+  }
+
+  private checkSource(): void {
+    const reason = this.failure === null ? (this.source.failure?.() ?? null) : null;
+    if (reason === null) return;
+    this.failure = reason;
+    this.logger.fatal({ reason }, `capture stopped: ${reason}`);
+    const at = new Date(this.clock.nowMs()).toISOString();
+    this.deliverAlert({
+      '@timestamp': at,
+      message: `execwarden capture stopped: ${reason}; no process launches are being watched`,
+      event: { kind: 'alert', module: 'execwarden', dataset: 'execwarden.alert', created: at, severity: SEVERITY_SCORE.critical, risk_score: SEVERITY_SCORE.critical },
+      rule: { ...INTERNAL_RULE, id: CAPTURE_STOPPED_RULE_ID, uuid: CAPTURE_STOPPED_RULE_ID, name: CAPTURE_STOPPED_RULE_NAME, description: 'The proc connector reader stopped; the agent can no longer see program starts.' },
+      host: { name: this.host.name, hostname: this.host.hostname, id: this.host.id },
+    });
+    for (const listener of this.failureListeners.splice(0)) listener(reason);
   }
 
   /** SIGHUP: reload rules and exceptions (keeping the running set when the new one is invalid), reopen outputs. */

@@ -11,6 +11,16 @@ import type { HostInfo } from '../ecs/index.js';
 
 export const LOSS_RULE_ID = 'c4f1d7a2-6e0b-4f3c-9a58-1b2e7d9c0f41';
 export const LOSS_RULE_NAME = 'execwarden: events lost';
+export const CAPTURE_STOPPED_RULE_ID = '5e2b9c41-8d7a-4f06-b3e1-72c0a9d4f8b6';
+export const CAPTURE_STOPPED_RULE_NAME = 'execwarden: capture stopped';
+
+/** The rule fields shared by the agent's own alerts about itself. */
+export const INTERNAL_RULE = {
+  author: ['execwarden'],
+  license: 'Apache-2.0',
+  version: '1',
+  ruleset: 'execwarden-internal',
+} as const;
 
 export interface LossCounts {
   overflows: number;
@@ -77,10 +87,8 @@ export class LossMonitor {
         uuid: LOSS_RULE_ID,
         name: LOSS_RULE_NAME,
         description: 'The agent could not observe or deliver every event; an attacker may try to hide a launch behind a flood.',
-        author: ['execwarden'],
-        license: 'Apache-2.0',
-        version: '1',
-        ruleset: 'execwarden-internal',
+        ...INTERNAL_RULE,
+        author: [...INTERNAL_RULE.author],
       },
       host: { name: this.host.name, hostname: this.host.hostname, id: this.host.id },
       execwarden: {

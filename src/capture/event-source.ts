@@ -10,6 +10,8 @@ export interface EventSource {
   /** Stops delivery; resolves after the last batch has been handed over. */
   stop(): Promise<void>;
   stats(): CaptureStats;
+  /** Why the source stopped delivering on its own (its reader died), or null while it is healthy. */
+  failure?(): string | null;
   /** Called by the source after a loss (overflow) so the consumer can rescan /proc. */
   onLoss?: (reason: 'overflow' | 'sequence-gap' | 'batch-dropped') => void;
 }

@@ -72,6 +72,11 @@ export class LiveSource implements EventSource {
     return stats;
   }
 
+  /** The reader thread's fatal error, if it died: capture has stopped and will not resume. */
+  failure(): string | null {
+    return this.monitor?.stats().readerError ?? null;
+  }
+
   /** What start() obtained from the kernel and scheduler, once started. */
   startInfo(): NativeStartInfo | undefined {
     return this.info;

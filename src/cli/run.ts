@@ -1,6 +1,7 @@
 /**
  * `execwarden run`: the agent in the foreground until SIGINT/SIGTERM (the signal aborts
- * io.signal), reloading on SIGHUP. Exit 0 after a clean drain.
+ * io.signal), reloading on SIGHUP. Exit 0 after a clean drain; exit 1 when capture dies on its
+ * own, so that a service manager restarts the agent instead of leaving it running blind.
  *
  * Reload requests are listened for during the whole run, start-up and drain included: with no
  * listener a SIGHUP takes its default action and ends the process. One that arrives during
@@ -39,15 +40,20 @@ export async function runAction(opts: ConfigOverrides, io: CommandIo, deps: RunA
     logger = deps.logger ?? createLogger();
     agent = await Agent.start(config, { logger, stdout: io.stdout });
     if (reloadRequested) reload();
+    let failed = false;
     await new Promise<void>((resolve) => {
+      agent!.onFailure(() => {
+        failed = true;
+        resolve();
+      });
       if (!io.signal || io.signal.aborted) return resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     stopping = true;
     await reloading;
     await agent.stop();
+    return failed ? 1 : 0;
   } finally {
     unsubscribe?.();
   }
-  return 0;
 }

@@ -1,26 +1,30 @@
 /**
  * Offers each event only the rules that could match it. A rule is a list of stages (one for an
  * event query, one per bracket for a sequence); a stage accepts an event when the event's
- * `event.category` holds the stage's category (any category for `any where`) and every pin
- * (query-pins.ts) holds. A rule is a candidate when one of its stages accepts the event.
+ * `event.category` holds the stage's category (any category for `any where`) and every clause of
+ * its requirement (stage-requirements.ts) holds. A rule is a candidate when one of its stages
+ * accepts the event.
  *
  * Two levels keep this cheap:
- * - pins on event.category, event.type, event.action, process.name and host.os.type depend on few distinct
- *   values, so the stages passing them are computed once per combination and memoised (bounded:
- *   past its size the memo is cleared, which costs time, never correctness);
- * - pins on any other field are checked per event on the memoised candidates only.
+ * - clauses that read only event.category, event.type, event.action, process.name,
+ *   process.parent.name and host.os.type depend on few distinct values, so the stages passing
+ *   them are computed once per combination of those values and memoised in nested maps, one level
+ *   per field (bounded: past its size the memo is cleared, which costs time, never correctness).
+ *   The memo key is the raw values, as case-sensitive atoms read them;
+ * - the other clauses are checked per event on the memoised candidates only, each distinct atom
+ *   (field, case handling and texts) at most once per event however many rules share it.
  *
  * Field values are read with the EQL engine's own field reader (nested, dotted and array-of-object
- * paths alike), so a pin sees exactly the value the query would.
+ * paths alike), so an atom sees exactly the value the query would.
  */
 import type { EqlEvent } from '../eql/index.js';
-import { fieldSlot, type FieldSlot } from '../eql/field-access.js';
-import type { FieldPin } from './query-pins.js';
+import { fieldSlot } from '../eql/field-access.js';
+import { atomHolds, atomIdentity, type Clause, type FieldAtom, type StageRequirement } from './stage-requirements.js';
 
 export interface StageFilter {
   /** Lower-cased category, or null for `any`. */
   category: string | null;
-  pins: readonly FieldPin[];
+  requirement: StageRequirement;
 }
 
 export interface IndexEntry<T> {
@@ -29,18 +33,19 @@ export interface IndexEntry<T> {
 }
 
 // host.os.type is constant per host, and most Linux rules pin it: resolving it at the memo level
-// saves a residual check per rule and event.
-const MEMO_FIELDS = ['event.category', 'event.type', 'event.action', 'process.name', 'host.os.type'] as const;
+// saves a residual check per rule and event. process.parent.name has few distinct values too.
+export const MEMO_FIELDS: ReadonlySet<string> = new Set(['event.category', 'event.type', 'event.action', 'process.name', 'process.parent.name', 'host.os.type']);
 
-interface CompiledPin {
-  slot: FieldSlot;
-  pin: FieldPin;
+interface CompiledAtom {
+  atom: FieldAtom;
+  read: (event: EqlEvent) => unknown;
 }
 
 interface IndexedStage {
   category: string | null;
-  memoPins: CompiledPin[];
-  residualPins: CompiledPin[];
+  memoClauses: CompiledAtom[][];
+  /** Residual clauses as ids into the index's table of distinct atoms. */
+  residualClauses: number[][];
 }
 
 interface IndexedEntry<T> {
@@ -48,36 +53,16 @@ interface IndexedEntry<T> {
   stages: IndexedStage[];
 }
 
-/** A memoised candidate: the entry and those of its stages that passed the memo-level pins. */
+/** A memoised candidate: the entry and those of its stages that passed the memo-level clauses. */
 interface MemoCandidate<T> {
   item: T;
-  /** Residual pin lists of the stages left; one empty list means no per-event check. */
-  residual: CompiledPin[][];
+  /** Residual clauses of the stages left; a stage without any means no per-event check. */
+  residual: number[][][];
 }
 
-function elementHolds(pin: FieldPin, value: unknown): boolean {
-  if (value === null || value === undefined) return false;
-  if (pin.values === null) return true;
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value).toLowerCase();
-  else return false;
-  if (pin.values.has(text)) return true;
-  for (const prefix of pin.prefixes) if (text.startsWith(prefix)) return true;
-  return false;
-}
-
-/** Does the (lower-cased) field value satisfy the pin? Arrays: any element. */
-export function pinHolds(pin: FieldPin, value: unknown): boolean {
-  if (Array.isArray(value)) {
-    for (const element of value) if (elementHolds(pin, element)) return true;
-    return false;
-  }
-  return elementHolds(pin, value);
-}
-
-function compilePin(pin: FieldPin): CompiledPin {
-  return { slot: fieldSlot(pin.field.split('.')), pin };
+function compileAtom(atom: FieldAtom): CompiledAtom {
+  const slot = fieldSlot(atom.path);
+  return { atom, read: atom.caseInsensitive ? slot.readLower : slot.read };
 }
 
 function lowerList(value: unknown): string[] {
@@ -88,47 +73,70 @@ function lowerList(value: unknown): string[] {
   return out;
 }
 
-const KEY_CONTROL = /[\u0000-\u0004]/;
+const KEY_MARKER = '\u0004';
 
 /**
- * A memo key part for one lower-cased field value: the common plain string as is (no
- * allocation), anything else as JSON behind a marker, so no two different values share a key.
+ * A memo key part for one raw field value. A plain string is its own key (no allocation), and
+ * so is a one-string array: every atom and the category test treat an array as "any element",
+ * so ["start"] and "start" select the same stages. Anything else is typed JSON behind a marker
+ * no plain key starts with, so no two values that could select differently share a key.
  */
 function keyPart(value: unknown): string {
-  if (typeof value === 'string' && !KEY_CONTROL.test(value)) return value;
+  if (typeof value === 'string') {
+    if (!value.startsWith(KEY_MARKER)) return value;
+  } else if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string' && !value[0].startsWith(KEY_MARKER)) {
+    return value[0];
+  }
   const list = Array.isArray(value) ? value : [value];
-  // Objects become 0 and missing values null: neither can collide with a string.
-  return `\u0004${JSON.stringify(list.map((v) => (v === null || v === undefined ? null : typeof v === 'object' ? 0 : String(v).toLowerCase())))}`;
+  return `${KEY_MARKER}${JSON.stringify(list, (_, v: unknown) => (v === undefined ? null : typeof v === 'bigint' ? { bigint: String(v) } : v))}`;
 }
 
-function allHold(pins: CompiledPin[], event: EqlEvent): boolean {
-  for (let i = 0; i < pins.length; i++) if (!pinHolds(pins[i]!.pin, pins[i]!.slot.readLower(event))) return false;
-  return true;
-}
-
-function anyStageHolds(stages: CompiledPin[][], event: EqlEvent): boolean {
-  for (let i = 0; i < stages.length; i++) if (allHold(stages[i]!, event)) return true;
+function clauseHolds(clause: CompiledAtom[], event: EqlEvent): boolean {
+  for (let i = 0; i < clause.length; i++) if (atomHolds(clause[i]!.atom, clause[i]!.read(event))) return true;
   return false;
 }
 
+/** Nested maps, one level per memo field; the last level holds the candidates. */
+type MemoNode<T> = Map<string, MemoNode<T> | MemoCandidate<T>[]>;
+
 export class RuleIndex<T> {
   private readonly entries: IndexedEntry<T>[];
-  private readonly memo = new Map<string, MemoCandidate<T>[]>();
-  private readonly memoSlots = MEMO_FIELDS.map((field) => fieldSlot(field.split('.')));
+  private memo: MemoNode<T> = new Map();
+  private memoSize = 0;
+  private readonly memoSlots = [...MEMO_FIELDS].map((field) => fieldSlot(field.split('.')));
+  /** Distinct residual atoms over all rules, each checked at most once per event. */
+  private readonly atoms: CompiledAtom[] = [];
+  /** Per atom: the event number its result is for, and the result. */
+  private readonly atomEvent: Float64Array;
+  private readonly atomResult: Uint8Array;
+  private eventNumber = 0;
 
   constructor(
     entries: readonly IndexEntry<T>[],
     private readonly maxMemoEntries = 4096,
   ) {
-    const memoFields: readonly string[] = MEMO_FIELDS;
+    const atomIds = new Map<string, number>();
+    const idOf = (atom: FieldAtom): number => {
+      const identity = atomIdentity(atom);
+      let id = atomIds.get(identity);
+      if (id === undefined) {
+        id = this.atoms.length;
+        this.atoms.push(compileAtom(atom));
+        atomIds.set(identity, id);
+      }
+      return id;
+    };
+    const onMemoFields = (clause: Clause): boolean => clause.every((atom) => MEMO_FIELDS.has(atom.field));
     this.entries = entries.map((entry) => ({
       item: entry.item,
       stages: entry.stages.map((stage) => ({
         category: stage.category,
-        memoPins: stage.pins.filter((p) => memoFields.includes(p.field)).map(compilePin),
-        residualPins: stage.pins.filter((p) => !memoFields.includes(p.field)).map(compilePin),
+        memoClauses: stage.requirement.filter(onMemoFields).map((clause) => clause.map(compileAtom)),
+        residualClauses: stage.requirement.filter((clause) => !onMemoFields(clause)).map((clause) => clause.map(idOf)),
       })),
     }));
+    this.atomEvent = new Float64Array(this.atoms.length).fill(-1);
+    this.atomResult = new Uint8Array(this.atoms.length);
   }
 
   get size(): number {
@@ -136,30 +144,82 @@ export class RuleIndex<T> {
   }
 
   candidates(event: EqlEvent): T[] {
-    let memoKey = '';
-    for (let i = 0; i < this.memoSlots.length; i++) memoKey += `${keyPart(this.memoSlots[i]!.readLower(event))}\u0000`;
-    let memoised = this.memo.get(memoKey);
-    if (memoised === undefined) {
-      memoised = this.memoCandidates(event, lowerList(this.memoSlots[0]!.readLower(event)));
-      if (this.memo.size >= this.maxMemoEntries) this.memo.clear();
-      this.memo.set(memoKey, memoised);
-    }
+    const memoised = this.memoised(event);
+    const eventNumber = ++this.eventNumber;
     const out: T[] = [];
     for (let i = 0; i < memoised.length; i++) {
       const candidate = memoised[i]!;
-      if (anyStageHolds(candidate.residual, event)) out.push(candidate.item);
+      if (this.anyStageHolds(candidate.residual, event, eventNumber)) out.push(candidate.item);
     }
     return out;
+  }
+
+  private memoised(event: EqlEvent): MemoCandidate<T>[] {
+    const slots = this.memoSlots;
+    const last = slots.length - 1;
+    let node = this.memo;
+    for (let i = 0; i < last; i++) {
+      const part = keyPart(slots[i]!.read(event));
+      let child = node.get(part) as MemoNode<T> | undefined;
+      if (child === undefined) {
+        child = new Map();
+        node.set(part, child);
+      }
+      node = child;
+    }
+    const part = keyPart(slots[last]!.read(event));
+    let memoised = node.get(part) as MemoCandidate<T>[] | undefined;
+    if (memoised === undefined) {
+      if (this.memoSize >= this.maxMemoEntries) {
+        // Start over from an empty memo; the path just walked is rebuilt for this event.
+        this.memo = new Map();
+        this.memoSize = 0;
+        return this.memoised(event);
+      }
+      memoised = this.memoCandidates(event, lowerList(slots[0]!.read(event)));
+      node.set(part, memoised);
+      this.memoSize++;
+    }
+    return memoised;
+  }
+
+  private atomHoldsFor(id: number, event: EqlEvent, eventNumber: number): boolean {
+    if (this.atomEvent[id] === eventNumber) return this.atomResult[id] === 1;
+    const compiled = this.atoms[id]!;
+    const holds = atomHolds(compiled.atom, compiled.read(event));
+    this.atomEvent[id] = eventNumber;
+    this.atomResult[id] = holds ? 1 : 0;
+    return holds;
+  }
+
+  private clausesHold(clauses: number[][], event: EqlEvent, eventNumber: number): boolean {
+    for (let c = 0; c < clauses.length; c++) {
+      const clause = clauses[c]!;
+      let holds = false;
+      for (let i = 0; i < clause.length; i++) {
+        if (this.atomHoldsFor(clause[i]!, event, eventNumber)) {
+          holds = true;
+          break;
+        }
+      }
+      if (!holds) return false;
+    }
+    return true;
+  }
+
+  private anyStageHolds(stages: number[][][], event: EqlEvent, eventNumber: number): boolean {
+    for (let s = 0; s < stages.length; s++) if (this.clausesHold(stages[s]!, event, eventNumber)) return true;
+    return false;
   }
 
   private memoCandidates(event: EqlEvent, categories: string[]): MemoCandidate<T>[] {
     const out: MemoCandidate<T>[] = [];
     for (const entry of this.entries) {
-      const residual: CompiledPin[][] = [];
+      const residual: number[][][] = [];
       for (const stage of entry.stages) {
         if (stage.category !== null && !categories.includes(stage.category)) continue;
-        if (!allHold(stage.memoPins, event)) continue;
-        residual.push(stage.residualPins);
+        if (!stage.memoClauses.every((clause) => clauseHolds(clause, event))) continue;
+        residual.push(stage.residualClauses);
       }
       if (residual.length > 0) out.push({ item: entry.item, residual });
     }

@@ -4,10 +4,10 @@
  * SequenceMatcher each) and answer when a sequence completes. Matches an exception covers are
  * dropped and counted. Pure: no clock, no I/O.
  */
-import type { EqlEvent, SequenceMatcher } from '../eql/index.js';
+import { parseQuery, type EqlEvent, type SequenceMatcher } from '../eql/index.js';
 import { ExceptionList } from './exceptions.js';
-import { queryPins } from './query-pins.js';
-import { RuleIndex, type StageFilter } from './rule-index.js';
+import { MEMO_FIELDS, RuleIndex, type StageFilter } from './rule-index.js';
+import { stageRequirement } from './stage-requirements.js';
 import type { LoadedRule } from './rule-types.js';
 
 export interface RuleMatch {
@@ -45,14 +45,16 @@ interface RuleRunner {
   matcher: SequenceMatcher | null;
 }
 
-function stagesOf(rule: LoadedRule): StageFilter[] {
-  const compiled = rule.compiled;
-  const categories = compiled.kind === 'event' ? [compiled.category] : compiled.categories;
-  const pins = queryPins(compiled.source);
-  const usable = pins !== null && pins.length === categories.length;
-  return categories.map((category, i) => ({
-    category: category === null || category.toLowerCase() === 'any' ? null : category.toLowerCase(),
-    pins: usable ? pins[i]! : [],
+/**
+ * One filter per bracket of the query (a `with runs=N` bracket stands for N identical stages, and
+ * one filter covers them all), `until` included, each with its requirement.
+ */
+export function indexStages(rule: LoadedRule): StageFilter[] {
+  const body = parseQuery(rule.compiled.source).body;
+  const terms = body.kind === 'eventQuery' ? [body] : [...body.terms, ...(body.kind === 'sequenceQuery' && body.until !== null ? [body.until] : [])];
+  return terms.map(({ filter }) => ({
+    category: filter.category === null || filter.category.toLowerCase() === 'any' ? null : filter.category.toLowerCase(),
+    requirement: stageRequirement(filter.condition, MEMO_FIELDS),
   }));
 }
 
@@ -78,7 +80,7 @@ export class RuleSet {
           })
         : null,
     }));
-    this.index = new RuleIndex(this.runners.map((runner) => ({ item: runner, stages: stagesOf(runner.rule) })));
+    this.index = new RuleIndex(this.runners.map((runner) => ({ item: runner, stages: indexStages(runner.rule) })));
   }
 
   get size(): number {

@@ -35,7 +35,11 @@ class ScriptedSource implements EventSource {
     overflows: 0, sequenceGaps: 0, messagesRejected: 0, batchesDropped: 0, eventsDropped: 0,
     snapshotsPartial: 0, snapshotsGone: 0, snapshotsStale: 0, receiveBufferBytes: 4096, realtime: false,
   };
+  died: string | null = null;
   constructor(private readonly failWith?: Error) {}
+  failure(): string | null {
+    return this.died;
+  }
   async start(onBatch: (events: RawEvent[]) => void): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.deliver = onBatch;
@@ -129,6 +133,24 @@ describe('Agent', () => {
 
     await agent.stop();
     expect(sink.closed).toBe(true);
+  });
+
+  it('raises a critical alert and tells its owner when capture dies on its own', async () => {
+    const source = new ScriptedSource();
+    const sink = new MemorySink();
+    const agent = await start(source, sink);
+    try {
+      const failed = new Promise<string>((resolve) => agent.onFailure(resolve));
+      source.died = 'recvmsg on the proc connector: Bad file descriptor';
+      expect(await failed).toBe('recvmsg on the proc connector: Bad file descriptor');
+      const alert = sink.docs.find((d) => (d.rule as { name: string }).name === 'execwarden: capture stopped')!;
+      expect(alert.message).toMatch(/no process launches are being watched/);
+      expect((alert.event as { severity: number }).severity).toBe(99);
+      // Told once, and a late listener hears it at once.
+      expect(await new Promise<string>((resolve) => agent.onFailure(resolve))).toMatch(/Bad file descriptor/);
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('keeps the running rules when a reload finds errors, and takes good ones', async () => {
