@@ -1,59 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRules, RuleSet, type LoadedRule } from '../../src/rules/index.js';
-import { queryPins } from '../../src/rules/query-pins.js';
+import { RuleIndex } from '../../src/rules/rule-index.js';
+import { indexStages } from '../../src/rules/rule-set.js';
 import { execEvent } from './support/exec-event.js';
 import { execMix } from './support/exec-mix.js';
+import { literalEventMix } from './support/literal-event-mix.js';
 
 const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
-
-/** Pins as plain data: field -> sorted values (with `prefix*` entries), or "present". */
-function pinsOf(query: string): Record<string, string[] | 'present'>[] | null {
-  const stages = queryPins(query);
-  if (stages === null) return null;
-  return stages.map((pins) => Object.fromEntries(pins.map((p) => [p.field, p.values === null ? 'present' : [...p.values, ...p.prefixes.map((x) => `${x}*`)].sort()])));
-}
-
-describe('queryPins', () => {
-  it('takes pins from top-level conjuncts, case-folded', () => {
-    expect(pinsOf('process where event.type == "start" and event.action in ("exec", "FORK") and process.name == "X"'))
-      .toEqual([{ 'event.type': ['start'], 'event.action': ['exec', 'fork'], 'process.name': ['x'] }]);
-    expect(pinsOf('process where (event.action : "Exec" and (event.type in~ ("start")))')).toEqual([{ 'event.action': ['exec'], 'event.type': ['start'] }]);
-  });
-
-  it('turns literal and trailing-star patterns into values and prefixes, other patterns into presence', () => {
-    expect(pinsOf('process where process.name : ("python*", "perl") and process.parent.name like~ "Node*"'))
-      .toEqual([{ 'process.name': ['perl', 'python*'], 'process.parent.name': ['node*'] }]);
-    expect(pinsOf('process where container.id like "?*" and process.args : "*/dev/tcp/*" and process.command_line regex~ """.*x.*"""'))
-      .toEqual([{ 'container.id': 'present', 'process.args': 'present', 'process.command_line': 'present' }]);
-  });
-
-  it('pins a disjunction to the union of its branches, only for fields every branch pins', () => {
-    expect(pinsOf('process where event.action == "exec" and ((process.name == "nc" and process.args == "-e") or (process.name : "socat" and user.id == "0"))'))
-      .toEqual([{ 'event.action': ['exec'], 'process.name': ['nc', 'socat'] }]);
-    expect(pinsOf('process where process.name == "nc" or process.parent.name == "nc"')).toEqual([{}]);
-    expect(pinsOf('process where process.name == "nc" or process.name : "*cat"')).toEqual([{ 'process.name': 'present' }]);
-  });
-
-  it('takes no pin where the condition is not required or not a string comparison', () => {
-    expect(pinsOf('process where not event.action == "exec"')).toEqual([{}]);
-    expect(pinsOf('process where event.action != "exec"')).toEqual([{}]);
-    expect(pinsOf('process where ?event.action == "exec"')).toEqual([{}]);
-    expect(pinsOf('process where event.action == "exec" + "x"')).toEqual([{}]);
-    expect(pinsOf('process where startsWith(event.action, "exec")')).toEqual([{}]);
-    expect(pinsOf('process where process.pid == 1 and process.parent.name in ("a", null)')).toEqual([{}]);
-  });
-
-  it('keeps an escaped literal as presence only, and wildcard characters literal where the operator does', () => {
-    expect(pinsOf('process where event.action == "ex\\"ec"')).toEqual([{ 'event.action': 'present' }]);
-    expect(pinsOf('process where event.action in ("a*")')).toEqual([{ 'event.action': ['a*'] }]);
-  });
-
-  it('gives one entry per sequence stage, until included', () => {
-    expect(pinsOf('sequence by host.id with maxspan=1m [process where event.action == "fork"] by process.pid [process where true] until [process where event.action == "end"]'))
-      .toEqual([{ 'event.action': ['fork'] }, {}, { 'event.action': ['end'] }]);
-  });
-});
 
 describe('rule index', () => {
   const load = loadRules([join(CORPUS, 'elastic-linux-process'), join(CORPUS, 'elastic-linux-sequence'), join(process.cwd(), 'rules')]);
@@ -71,12 +25,18 @@ describe('rule index', () => {
     execEvent({ name: 'nc', args: ['nc', 'h', '1'], parent: { name: 'sh', args: ['sh'], entityId: 'p-1' }, sequence: 90_002, timestampMs: Date.UTC(2026, 0, 12, 11) + 5 }),
   ];
 
+  /** The fixed shapes above, then events made of the rules' own literals (near misses and hits). */
+  const allEvents = async () => {
+    const { rules } = await load;
+    return [...events, ...literalEventMix(rules.map((r) => r.compiled.source), 6000, 11)];
+  };
+
   it('offers every event each rule that matches it (no rule is missed)', async () => {
     const { rules } = await load;
     const set = new RuleSet(rules);
     const eventRules = rules.filter((r) => r.compiled.kind === 'event');
     let matched = 0;
-    for (const event of events) {
+    for (const event of await allEvents()) {
       const candidates = new Set(set.candidates(event));
       const matching = eventRules.filter((r) => r.compiled.kind === 'event' && r.compiled.matches(event));
       matched += matching.length;
@@ -119,7 +79,7 @@ describe('rule index', () => {
       `${m.rule.ruleId}:${m.events.map((e) => (e.event as { sequence?: number } | undefined)?.sequence).join(',')}`;
     const viaIndex: string[] = [];
     const viaAll: string[] = [];
-    for (const event of events) {
+    for (const event of await allEvents()) {
       viaIndex.push(...indexed.evaluate(event).map(key));
       for (const rule of rules) {
         const matcher = matchers.get(rule);
@@ -130,5 +90,29 @@ describe('rule index', () => {
     expect(viaIndex.sort()).toEqual(viaAll.sort());
     expect(viaIndex.some((k) => k.endsWith(':90001,90002'))).toBe(true);
     expect(viaIndex.length).toBeGreaterThan(100);
+  });
+
+  it('offers the same candidates when its memo is cleared all the time', async () => {
+    const { rules } = await load;
+    const entries = rules.map((rule) => ({ item: rule, stages: indexStages(rule) }));
+    const roomy = new RuleIndex(entries);
+    const cramped = new RuleIndex(entries, 3);
+    let offered = 0;
+    for (const event of await allEvents()) {
+      const expected = roomy.candidates(event);
+      offered += expected.length;
+      expect(cramped.candidates(event)).toEqual(expected);
+    }
+    expect(offered).toBeGreaterThan(1000);
+  });
+
+  it('skips most rules for most events', async () => {
+    const { rules } = await load;
+    const set = new RuleSet(rules);
+    const mix = execMix(2000, 3);
+    let offered = 0;
+    for (const event of mix) offered += set.candidates(event).length;
+    // Every rule would be 273 per event; the index's requirements leave a few.
+    expect(offered / mix.length).toBeLessThan(15);
   });
 });

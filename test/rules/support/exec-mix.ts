@@ -51,7 +51,7 @@ const TEMPLATES: Template[] = [
 ];
 
 /** A small, fast, seedable PRNG (mulberry32), so every run sees the same stream. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
