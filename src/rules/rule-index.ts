@@ -19,7 +19,8 @@
  */
 import type { EqlEvent } from '../eql/index.js';
 import { fieldSlot } from '../eql/field-access.js';
-import { atomHolds, atomIdentity, type Clause, type FieldAtom, type StageRequirement } from './stage-requirements.js';
+import { AtomTable } from './atom-table.js';
+import { atomHolds, type Clause, type FieldAtom, type StageRequirement } from './stage-requirements.js';
 
 export interface StageFilter {
   /** Lower-cased category, or null for `any`. */
@@ -44,7 +45,7 @@ interface CompiledAtom {
 interface IndexedStage {
   category: string | null;
   memoClauses: CompiledAtom[][];
-  /** Residual clauses as ids into the index's table of distinct atoms. */
+  /** Residual clauses as ids in the index's atom table. */
   residualClauses: number[][];
 }
 
@@ -91,6 +92,15 @@ function keyPart(value: unknown): string {
   return `${KEY_MARKER}${JSON.stringify(list, (_, v: unknown) => (v === undefined ? null : typeof v === 'bigint' ? { bigint: String(v) } : v))}`;
 }
 
+/**
+ * Residual clauses in the order they are tested: those without infixes first (a hash lookup or a
+ * read once the field is scanned), clauses with infixes (a substring search per infix) last.
+ */
+function residualOrder(clauses: readonly Clause[]): Clause[] {
+  const searches = (clause: Clause): number => clause.reduce((n, atom) => n + atom.infixes.length, 0);
+  return [...clauses].sort((a, b) => searches(a) - searches(b));
+}
+
 function clauseHolds(clause: CompiledAtom[], event: EqlEvent): boolean {
   for (let i = 0; i < clause.length; i++) if (atomHolds(clause[i]!.atom, clause[i]!.read(event))) return true;
   return false;
@@ -105,38 +115,22 @@ export class RuleIndex<T> {
   private memoSize = 0;
   private readonly memoSlots = [...MEMO_FIELDS].map((field) => fieldSlot(field.split('.')));
   /** Distinct residual atoms over all rules, each checked at most once per event. */
-  private readonly atoms: CompiledAtom[] = [];
-  /** Per atom: the event number its result is for, and the result. */
-  private readonly atomEvent: Float64Array;
-  private readonly atomResult: Uint8Array;
-  private eventNumber = 0;
+  private readonly atoms = new AtomTable();
 
   constructor(
     entries: readonly IndexEntry<T>[],
     private readonly maxMemoEntries = 4096,
   ) {
-    const atomIds = new Map<string, number>();
-    const idOf = (atom: FieldAtom): number => {
-      const identity = atomIdentity(atom);
-      let id = atomIds.get(identity);
-      if (id === undefined) {
-        id = this.atoms.length;
-        this.atoms.push(compileAtom(atom));
-        atomIds.set(identity, id);
-      }
-      return id;
-    };
+    const idOf = (atom: FieldAtom): number => this.atoms.add(atom);
     const onMemoFields = (clause: Clause): boolean => clause.every((atom) => MEMO_FIELDS.has(atom.field));
     this.entries = entries.map((entry) => ({
       item: entry.item,
       stages: entry.stages.map((stage) => ({
         category: stage.category,
         memoClauses: stage.requirement.filter(onMemoFields).map((clause) => clause.map(compileAtom)),
-        residualClauses: stage.requirement.filter((clause) => !onMemoFields(clause)).map((clause) => clause.map(idOf)),
+        residualClauses: residualOrder(stage.requirement.filter((clause) => !onMemoFields(clause))).map((clause) => clause.map(idOf)),
       })),
     }));
-    this.atomEvent = new Float64Array(this.atoms.length).fill(-1);
-    this.atomResult = new Uint8Array(this.atoms.length);
   }
 
   get size(): number {
@@ -145,11 +139,11 @@ export class RuleIndex<T> {
 
   candidates(event: EqlEvent): T[] {
     const memoised = this.memoised(event);
-    const eventNumber = ++this.eventNumber;
+    this.atoms.nextEvent();
     const out: T[] = [];
     for (let i = 0; i < memoised.length; i++) {
       const candidate = memoised[i]!;
-      if (this.anyStageHolds(candidate.residual, event, eventNumber)) out.push(candidate.item);
+      if (this.anyStageHolds(candidate.residual, event)) out.push(candidate.item);
     }
     return out;
   }
@@ -183,21 +177,12 @@ export class RuleIndex<T> {
     return memoised;
   }
 
-  private atomHoldsFor(id: number, event: EqlEvent, eventNumber: number): boolean {
-    if (this.atomEvent[id] === eventNumber) return this.atomResult[id] === 1;
-    const compiled = this.atoms[id]!;
-    const holds = atomHolds(compiled.atom, compiled.read(event));
-    this.atomEvent[id] = eventNumber;
-    this.atomResult[id] = holds ? 1 : 0;
-    return holds;
-  }
-
-  private clausesHold(clauses: number[][], event: EqlEvent, eventNumber: number): boolean {
+  private clausesHold(clauses: number[][], event: EqlEvent): boolean {
     for (let c = 0; c < clauses.length; c++) {
       const clause = clauses[c]!;
       let holds = false;
       for (let i = 0; i < clause.length; i++) {
-        if (this.atomHoldsFor(clause[i]!, event, eventNumber)) {
+        if (this.atoms.holds(clause[i]!, event)) {
           holds = true;
           break;
         }
@@ -207,8 +192,8 @@ export class RuleIndex<T> {
     return true;
   }
 
-  private anyStageHolds(stages: number[][][], event: EqlEvent, eventNumber: number): boolean {
-    for (let s = 0; s < stages.length; s++) if (this.clausesHold(stages[s]!, event, eventNumber)) return true;
+  private anyStageHolds(stages: number[][][], event: EqlEvent): boolean {
+    for (let s = 0; s < stages.length; s++) if (this.clausesHold(stages[s]!, event)) return true;
     return false;
   }
 
