@@ -54,11 +54,18 @@ interface IndexedEntry<T> {
   stages: IndexedStage[];
 }
 
-/** A memoised candidate: the entry and those of its stages that passed the memo-level clauses. */
-interface MemoCandidate<T> {
-  item: T;
-  /** Residual clauses of the stages left; a stage without any means no per-event check. */
-  residual: number[][][];
+/**
+ * The memoised candidates of one combination of memo-field values: the entries that have a stage
+ * passing the memo-level clauses, and those stages' residual clauses as one flat program, read by
+ * candidates() in a tight loop:
+ *
+ *   candidate: item index, offset after the candidate, stage count, stages…
+ *   stage:     offset after the stage, clause count, clauses…   (no clause: accepts at once)
+ *   clause:    atom count, atom ids…                            (holds when one atom does)
+ */
+interface MemoCandidates<T> {
+  items: T[];
+  program: Int32Array;
 }
 
 function compileAtom(atom: FieldAtom): CompiledAtom {
@@ -107,7 +114,7 @@ function clauseHolds(clause: CompiledAtom[], event: EqlEvent): boolean {
 }
 
 /** Nested maps, one level per memo field; the last level holds the candidates. */
-type MemoNode<T> = Map<string, MemoNode<T> | MemoCandidate<T>[]>;
+type MemoNode<T> = Map<string, MemoNode<T> | MemoCandidates<T>>;
 
 export class RuleIndex<T> {
   private readonly entries: IndexedEntry<T>[];
@@ -140,15 +147,47 @@ export class RuleIndex<T> {
   candidates(event: EqlEvent): T[] {
     const memoised = this.memoised(event);
     this.atoms.nextEvent();
+    const { items, program } = memoised;
+    const atoms = this.atoms;
     const out: T[] = [];
-    for (let i = 0; i < memoised.length; i++) {
-      const candidate = memoised[i]!;
-      if (this.anyStageHolds(candidate.residual, event)) out.push(candidate.item);
+    let p = 0;
+    while (p < program.length) {
+      const item = program[p]!;
+      const candidateEnd = program[p + 1]!;
+      let stages = program[p + 2]!;
+      p += 3;
+      let accepted = false;
+      while (stages-- > 0 && !accepted) {
+        const stageEnd = program[p]!;
+        let clauses = program[p + 1]!;
+        p += 2;
+        let holds = true;
+        while (clauses-- > 0) {
+          const count = program[p]!;
+          const first = p + 1;
+          let any = false;
+          for (let i = first; i < first + count; i++) {
+            if (atoms.holds(program[i]!, event)) {
+              any = true;
+              break;
+            }
+          }
+          if (!any) {
+            holds = false;
+            break;
+          }
+          p = first + count;
+        }
+        accepted = holds;
+        p = stageEnd;
+      }
+      if (accepted) out.push(items[item]!);
+      p = candidateEnd;
     }
     return out;
   }
 
-  private memoised(event: EqlEvent): MemoCandidate<T>[] {
+  private memoised(event: EqlEvent): MemoCandidates<T> {
     const slots = this.memoSlots;
     const last = slots.length - 1;
     let node = this.memo;
@@ -162,7 +201,7 @@ export class RuleIndex<T> {
       node = child;
     }
     const part = keyPart(slots[last]!.read(event));
-    let memoised = node.get(part) as MemoCandidate<T>[] | undefined;
+    let memoised = node.get(part) as MemoCandidates<T> | undefined;
     if (memoised === undefined) {
       if (this.memoSize >= this.maxMemoEntries) {
         // Start over from an empty memo; the path just walked is rebuilt for this event.
@@ -177,37 +216,25 @@ export class RuleIndex<T> {
     return memoised;
   }
 
-  private clausesHold(clauses: number[][], event: EqlEvent): boolean {
-    for (let c = 0; c < clauses.length; c++) {
-      const clause = clauses[c]!;
-      let holds = false;
-      for (let i = 0; i < clause.length; i++) {
-        if (this.atoms.holds(clause[i]!, event)) {
-          holds = true;
-          break;
-        }
-      }
-      if (!holds) return false;
-    }
-    return true;
-  }
-
-  private anyStageHolds(stages: number[][][], event: EqlEvent): boolean {
-    for (let s = 0; s < stages.length; s++) if (this.clausesHold(stages[s]!, event)) return true;
-    return false;
-  }
-
-  private memoCandidates(event: EqlEvent, categories: string[]): MemoCandidate<T>[] {
-    const out: MemoCandidate<T>[] = [];
+  private memoCandidates(event: EqlEvent, categories: string[]): MemoCandidates<T> {
+    const items: T[] = [];
+    const program: number[] = [];
     for (const entry of this.entries) {
-      const residual: number[][][] = [];
-      for (const stage of entry.stages) {
-        if (stage.category !== null && !categories.includes(stage.category)) continue;
-        if (!stage.memoClauses.every((clause) => clauseHolds(clause, event))) continue;
-        residual.push(stage.residualClauses);
+      const stages = entry.stages.filter(
+        (stage) => (stage.category === null || categories.includes(stage.category)) && stage.memoClauses.every((clause) => clauseHolds(clause, event)),
+      );
+      if (stages.length === 0) continue;
+      const start = program.length;
+      program.push(items.length, 0, stages.length);
+      items.push(entry.item);
+      for (const stage of stages) {
+        const stageStart = program.length;
+        program.push(0, stage.residualClauses.length);
+        for (const clause of stage.residualClauses) program.push(clause.length, ...clause);
+        program[stageStart] = program.length;
       }
-      if (residual.length > 0) out.push({ item: entry.item, residual });
+      program[start + 1] = program.length;
     }
-    return out;
+    return { items, program: Int32Array.from(program) };
   }
 }
