@@ -6,13 +6,14 @@
  * accepts the event.
  *
  * Two levels keep this cheap:
- * - clauses that read only event.category, event.type, event.action, process.name,
- *   process.parent.name and host.os.type depend on few distinct values, so the stages passing
- *   them are computed once per combination of those values and memoised in nested maps, one level
- *   per field (bounded: past its size the memo is cleared, which costs time, never correctness).
- *   The memo key is the raw values, as case-sensitive atoms read them;
+ * - clauses that read only MEMO_FIELDS (event category, type and action, host.os.type, the
+ *   process's and its parent's name and executable, user.id) depend on few distinct values, so
+ *   the stages passing them are computed once per combination of those values and memoised in
+ *   nested maps, one level per field (bounded: past its size the memo is cleared, which costs
+ *   time, never correctness). The memo key is the raw values, as case-sensitive atoms read them;
  * - the other clauses are checked per event on the memoised candidates only, each distinct atom
- *   (field, case handling and texts) at most once per event however many rules share it.
+ *   (field, case handling and texts) at most once per event however many rules share it
+ *   (atom-table.ts).
  *
  * Field values are read with the EQL engine's own field reader (nested, dotted and array-of-object
  * paths alike), so an atom sees exactly the value the query would.
@@ -33,9 +34,12 @@ export interface IndexEntry<T> {
   stages: readonly StageFilter[];
 }
 
-// host.os.type is constant per host, and most Linux rules pin it: resolving it at the memo level
-// saves a residual check per rule and event. process.parent.name has few distinct values too.
-export const MEMO_FIELDS: ReadonlySet<string> = new Set(['event.category', 'event.type', 'event.action', 'process.name', 'process.parent.name', 'host.os.type']);
+// Fields with few distinct values on a host: host.os.type is constant and most Linux rules pin it;
+// the executables follow the names, and user ids are few. A clause on them costs nothing per event.
+export const MEMO_FIELDS: ReadonlySet<string> = new Set([
+  'event.category', 'event.type', 'event.action', 'host.os.type',
+  'process.name', 'process.parent.name', 'process.executable', 'process.parent.executable', 'user.id',
+]);
 
 interface CompiledAtom {
   atom: FieldAtom;
