@@ -3,7 +3,8 @@
  * realistic exec events, with the bundled rules and with Elastic's 266 Linux process rules from
  * the corpus. Prints events/s and µs/event, the median of several runs on one core. Time is the
  * process's own CPU time (user + system), so other work on a shared machine inflates it less than
- * wall time would; the wall-clock rate is printed beside it.
+ * wall time would (not entirely: caches and memory bandwidth are shared); the wall-clock rate and
+ * the best run are printed beside it.
  *
  *   npx tsc -p tsconfig.build.json && node dist/test/bench/engine.js
  */
@@ -20,6 +21,8 @@ interface RunFigures {
   rules: number;
   /** Per CPU-second of this process. */
   eventsPerSecond: number;
+  /** The fastest run, per CPU-second: the least disturbed by other work on the machine. */
+  bestEventsPerSecond: number;
   wallEventsPerSecond: number;
   microsPerEvent: number;
   matchesPerRun: number;
@@ -56,6 +59,7 @@ function measure(rules: readonly LoadedRule[], events: Record<string, unknown>[]
   return {
     rules: rules.length,
     eventsPerSecond: Math.round(events.length / (micros / 1e6)),
+    bestEventsPerSecond: Math.round(events.length / (Math.min(...cpuMicros) / 1e6)),
     wallEventsPerSecond: Math.round(events.length / (median(wallNs) / 1e9)),
     microsPerEvent: Number((micros / events.length).toFixed(3)),
     matchesPerRun: matches,
@@ -77,7 +81,7 @@ export async function runEngineBench(): Promise<Record<string, unknown>> {
     const r = f as RunFigures;
     const verdict = label === 'corpus' ? (r.eventsPerSecond >= TARGET_EVENTS_PER_SECOND ? ' (target >= 100,000: met)' : ' (target >= 100,000: NOT met)') : '';
     process.stdout.write(
-      `engine ${label}: ${r.rules} rules, ${r.eventsPerSecond.toLocaleString('en-US')} events/s (CPU time; ${r.wallEventsPerSecond.toLocaleString('en-US')} wall), ${r.microsPerEvent} µs/event, ` +
+      `engine ${label}: ${r.rules} rules, ${r.eventsPerSecond.toLocaleString('en-US')} events/s (CPU time; best run ${r.bestEventsPerSecond.toLocaleString('en-US')}; ${r.wallEventsPerSecond.toLocaleString('en-US')} wall), ${r.microsPerEvent} µs/event, ` +
         `${r.candidatesPerEvent} candidate rules/event, ${r.matchesPerRun} matches per ${EVENTS} events${verdict}\n`,
     );
   }
