@@ -47,6 +47,7 @@ export type AlertListener = (alert: Record<string, unknown>, observedAtMs: numbe
 /** How often throttled repeats and loss counters are looked at. */
 const HOUSEKEEPING_MS = 1000;
 const LOSS_LOG_INTERVAL_MS = 1000;
+const DELIVERY_LOG_INTERVAL_MS = 10_000;
 const DRAIN_MS = 5000;
 
 export class RulesInvalidError extends ExecwardenError {
@@ -121,7 +122,7 @@ export class Agent {
       ...createSinks(config.outputs, {
         stdout: deps.stdout,
         hostname: host.hostname,
-        onError: (sink, error) => logger.warn({ sink, err: error }, `output ${sink}: delivery failed`),
+        onError: throttledDeliveryLog(logger, clock),
       }),
       ...(deps.extraSinks ?? []),
     ];
@@ -316,6 +317,24 @@ export class Agent {
       reloads: this.reloads,
     });
   }
+}
+
+/**
+ * Logs failed deliveries at most once per sink every 10 s, with how many failed meanwhile: a dead
+ * webhook must not turn every alert into a log line of its own.
+ */
+function throttledDeliveryLog(logger: Logger, clock: Clock): (sink: string, error: unknown) => void {
+  const state = new Map<string, { lastMs: number; since: number }>();
+  return (sink, error) => {
+    const now = clock.nowMs();
+    const entry = state.get(sink) ?? { lastMs: -Infinity, since: 0 };
+    entry.since++;
+    state.set(sink, entry);
+    if (now - entry.lastMs < DELIVERY_LOG_INTERVAL_MS) return;
+    logger.warn({ sink, err: error, failures: entry.since }, `output ${sink}: delivery failed (${entry.since} failure${entry.since === 1 ? '' : 's'} since the last report)`);
+    entry.lastMs = now;
+    entry.since = 0;
+  };
 }
 
 function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet> {
