@@ -7,7 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ExecwardenError } from '../errors.js';
+import { TableReader, type Table } from '../config-table.js';
 import { parseOutputsConfig, type OutputsConfig } from '../outputs/config.js';
+import { OutputsConfigError } from '../outputs/errors.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/execwarden/config.toml';
 
@@ -52,84 +54,6 @@ const DEFAULTS = {
   exitedTtlSeconds: 30,
   dedupWindowSeconds: 60,
 } as const;
-
-type Table = Record<string, unknown>;
-
-/** Reads one table's keys in a checked way; `done()` rejects whatever was not read. */
-class TableReader {
-  private readonly seen = new Set<string>();
-
-  constructor(
-    private readonly values: Table,
-    private readonly path: string,
-    private readonly where: string,
-  ) {}
-
-  private keyPath(key: string): string {
-    return this.path === '' ? key : `${this.path}.${key}`;
-  }
-
-  private fail(key: string, problem: string): never {
-    throw new ConfigError(`${this.where}: ${this.keyPath(key)}: ${problem}`);
-  }
-
-  private take(key: string): unknown {
-    this.seen.add(key);
-    return this.values[key];
-  }
-
-  bool(key: string, fallback: boolean): boolean {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') this.fail(key, 'expected true or false');
-    return value;
-  }
-
-  int(key: string, fallback: number, min: number, max: number): number {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
-    const n = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      this.fail(key, `expected an integer from ${min} to ${max}`);
-    }
-    return n;
-  }
-
-  string(key: string, fallback: string): string {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'string') this.fail(key, 'expected a string');
-    return value;
-  }
-
-  strings(key: string, fallback: string[]): string[] {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-      this.fail(key, 'expected an array of strings');
-    }
-    return value as string[];
-  }
-
-  child(key: string): TableReader {
-    const value = this.take(key);
-    if (value === undefined) return new TableReader({}, this.keyPath(key), this.where);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(key, 'expected a table');
-    }
-    return new TableReader(value as Table, this.keyPath(key), this.where);
-  }
-
-  raw(key: string): unknown {
-    return this.take(key);
-  }
-
-  done(): void {
-    for (const key of Object.keys(this.values)) {
-      if (!this.seen.has(key)) this.fail(key, 'unknown setting');
-    }
-  }
-}
 
 /** Parses "host:port" (IPv6 as "[::1]:9464"). */
 export function parseListenAddress(text: string, where: string): ListenAddress {
@@ -177,49 +101,62 @@ export function loadAgentConfig(overrides: ConfigOverrides = {}, defaultPath = D
   return resolveConfig(table, file, overrides);
 }
 
-/** Applies defaults, the parsed file table and the overrides; exported for tests. */
+/**
+ * Applies defaults, the parsed file table and the overrides; exported for tests. Every problem in
+ * the file is reported in one ConfigError.
+ */
 export function resolveConfig(table: Table, file: string | null, overrides: ConfigOverrides = {}): AgentConfig {
   const where = file ?? 'config';
-  const root = new TableReader(table, '', where);
-  const sub = (key: string): TableReader => root.child(key);
+  const issues: string[] = [];
+  const root = new TableReader(table, '', issues);
+  const section = (key: string): TableReader => root.sub(key) ?? new TableReader({}, key, issues);
 
-  const rules = sub('rules');
+  const rules = section('rules');
   const rulePaths = rules.strings('paths', []);
-  const exceptions = rules.string('exceptions', '');
+  const exceptions = rules.text('exceptions', '');
   rules.done();
 
-  const capture = sub('capture');
-  const receiveBufferBytes = capture.int('receive_buffer_bytes', DEFAULTS.receiveBufferBytes, 4096, 1 << 30);
+  const capture = section('capture');
+  const receiveBufferBytes = capture.integer('receive_buffer_bytes', DEFAULTS.receiveBufferBytes, 4096, 1 << 30);
   const realtime = capture.bool('realtime', true);
   const events = capture.bool('events', false);
   capture.done();
 
-  const processTable = sub('process_table');
-  const maxEntries = processTable.int('max_entries', DEFAULTS.maxEntries, 256, 4_194_304);
-  const exitedTtlSeconds = processTable.int('exited_ttl_seconds', DEFAULTS.exitedTtlSeconds, 1, 86_400);
+  const processTable = section('process_table');
+  const maxEntries = processTable.integer('max_entries', DEFAULTS.maxEntries, 256, 4_194_304);
+  const exitedTtlSeconds = processTable.integer('exited_ttl_seconds', DEFAULTS.exitedTtlSeconds, 1, 86_400);
   processTable.done();
 
-  const alerts = sub('alerts');
-  const dedupWindowSeconds = alerts.int('dedup_window_seconds', DEFAULTS.dedupWindowSeconds, 0, 86_400);
+  const alerts = section('alerts');
+  const dedupWindowSeconds = alerts.integer('dedup_window_seconds', DEFAULTS.dedupWindowSeconds, 0, 86_400);
   alerts.done();
 
-  const metrics = sub('metrics');
-  const listen = metrics.string('listen', '');
+  const metrics = section('metrics');
+  const listenText = metrics.text('listen', '');
   metrics.done();
-
-  const outputsTable = root.raw('outputs');
-  root.done();
-
-  let outputs: OutputsConfig;
-  try {
-    outputs = parseOutputsConfig(outputsTable ?? {}, 'outputs');
-  } catch (error) {
-    if (error instanceof ExecwardenError) throw new ConfigError(`${where}: ${error.message}`);
-    throw error;
+  let listen: ListenAddress | null = null;
+  if (overrides.metrics !== undefined) {
+    listen = parseListenAddress(overrides.metrics, '--metrics');
+  } else if (listenText !== '') {
+    try {
+      listen = parseListenAddress(listenText, 'metrics.listen');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(error.message);
+    }
   }
+
+  let outputs: OutputsConfig | undefined;
+  try {
+    outputs = parseOutputsConfig(root.raw('outputs') ?? {}, 'outputs');
+  } catch (error) {
+    if (!(error instanceof OutputsConfigError)) throw error;
+    issues.push(...error.issues);
+  }
+  root.done();
+  if (issues.length > 0 || outputs === undefined) throw new ConfigError(`${where}: ${issues.join('; ')}`);
   if (overrides.pretty) outputs = { ...outputs, stdout: { ...(outputs.stdout ?? {}), format: 'pretty' } };
 
-  const metricsText = overrides.metrics ?? listen;
   return {
     file,
     rules: {
@@ -236,9 +173,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       exitedTtlMs: exitedTtlSeconds * 1000,
     },
     alerts: { dedupWindowMs: dedupWindowSeconds * 1000 },
-    metrics: {
-      listen: metricsText === '' ? null : parseListenAddress(metricsText, overrides.metrics ? '--metrics' : `${where}: metrics.listen`),
-    },
+    metrics: { listen },
     outputs,
   };
 }

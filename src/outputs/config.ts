@@ -14,6 +14,7 @@
  *   [outputs.queue]   max_documents (10000, per sink)
  */
 import { isAbsolute } from 'node:path';
+import { isTable, TableReader, type Table } from '../config-table.js';
 import { OutputsConfigError } from './errors.js';
 import { DEFAULT_QUEUE_SIZE } from './queued-sink.js';
 import type { ColorMode, StdoutFormat } from './stdout-sink.js';
@@ -58,87 +59,6 @@ const SYSLOG_TRANSPORTS: readonly SyslogTransportKind[] = ['unix', 'unix-stream'
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Visible ASCII, space, tab and non-ASCII; no CR, LF or other controls. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
-
-type Table = Record<string, unknown>;
-
-function isTable(value: unknown): value is Table {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  // Plain objects, including TOML parsers' null-prototype tables; not dates or other classes.
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === null || prototype === Object.prototype;
-}
-
-/** Reads one table's keys, recording problems under its key path and flagging leftovers. */
-class TableReader {
-  private readonly seen = new Set<string>();
-
-  constructor(
-    private readonly table: Table,
-    readonly path: string,
-    private readonly issues: string[],
-  ) {}
-
-  keys(): string[] {
-    return Object.keys(this.table);
-  }
-
-  has(key: string): boolean {
-    return this.table[key] !== undefined;
-  }
-
-  fail(key: string, problem: string): void {
-    this.issues.push(`${this.path}.${key}: ${problem}`);
-  }
-
-  raw(key: string): unknown {
-    this.seen.add(key);
-    return this.table[key];
-  }
-
-  string(key: string, fallback: string): string;
-  string(key: string, fallback?: string): string | undefined;
-  string(key: string, fallback?: string): string | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return fallback;
-    if (typeof value === 'string' && value !== '') return value;
-    this.fail(key, 'expected a non-empty string');
-    return fallback;
-  }
-
-  choice<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(key);
-    if (value === undefined) return fallback;
-    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-    this.fail(key, `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
-    return fallback;
-  }
-
-  integer(key: string, fallback: number, min: number, max: number, what: string): number {
-    const value = this.raw(key);
-    if (value === undefined) return fallback;
-    const number = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof number === 'number' && Number.isInteger(number) && number >= min && number <= max) return number;
-    this.fail(key, `expected ${what}`);
-    return fallback;
-  }
-
-  sub(key: string): TableReader | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    if (!isTable(value)) {
-      this.fail(key, 'expected a table');
-      return undefined;
-    }
-    return new TableReader(value, `${this.path}.${key}`, this.issues);
-  }
-
-  /** Reports every key that no reader asked for. */
-  done(): void {
-    for (const key of Object.keys(this.table)) {
-      if (!this.seen.has(key)) this.fail(key, 'unknown key');
-    }
-  }
-}
 
 function readStdout(reader: TableReader): StdoutOutputConfig {
   const config: StdoutOutputConfig = { format: reader.choice('format', ['ndjson', 'pretty'] as const, 'ndjson') };

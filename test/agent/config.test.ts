@@ -54,8 +54,8 @@ describe('agent config', () => {
   });
 
   it.each([
-    ['[capture]\nrealtme = true\n', 'capture.realtme: unknown setting'],
-    ['[outputz]\n', 'outputz: unknown setting'],
+    ['[capture]\nrealtme = true\n', 'capture.realtme: unknown key'],
+    ['[outputz]\n', 'outputz: unknown key'],
     ['[capture]\nrealtime = "yes"\n', 'capture.realtime: expected true or false'],
     ['[process_table]\nmax_entries = 10\n', 'process_table.max_entries: expected an integer from 256 to 4194304'],
     ['[rules]\npaths = "/opt/rules"\n', 'rules.paths: expected an array of strings'],
@@ -66,6 +66,13 @@ describe('agent config', () => {
     const path = file('bad.toml', text);
     expect(() => loadAgentConfig({ config: path })).toThrow(ConfigError);
     expect(() => loadAgentConfig({ config: path })).toThrow(`${path}: ${message}`);
+  });
+
+  it('reports every problem of a file at once, outputs included', () => {
+    const path = file('many.toml', '[capture]\nrealtime = 1\n[metrics]\nlisten = "x"\n[outputs.file]\npath = "relative"\n');
+    expect(() => loadAgentConfig({ config: path })).toThrow(
+      `${path}: capture.realtime: expected true or false; metrics.listen: expected host:port (e.g. 127.0.0.1:9464), got 'x'; outputs.file.path: expected an absolute path`,
+    );
   });
 
   it('reports TOML syntax errors with line and column', () => {
