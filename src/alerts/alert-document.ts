@@ -11,6 +11,7 @@ import type { EqlEvent } from '../eql/index.js';
 import type { RuleMatch } from '../rules/rule-set.js';
 import type { LoadedRule } from '../rules/rule-types.js';
 import { SEVERITY_SCORE } from './severity.js';
+import { docField } from '../doc-field.js';
 
 export interface ThreatFields {
   framework: string;
@@ -69,15 +70,6 @@ export interface AlertDocument {
 const COPIED_OBJECTS = ['process', 'user', 'group', 'host', 'container'] as const;
 const MAX_COMMAND_IN_MESSAGE = 200;
 
-function field(event: EqlEvent, path: string): unknown {
-  let value: unknown = event;
-  for (const part of path.split('.')) {
-    if (typeof value !== 'object' || value === null) return event[path];
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value === undefined ? event[path] : value;
-}
-
 /** Printable on one line: control characters shown as escapes, long text cut. */
 function oneLine(value: unknown, max = MAX_COMMAND_IN_MESSAGE): string {
   const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String(value);
@@ -87,12 +79,12 @@ function oneLine(value: unknown, max = MAX_COMMAND_IN_MESSAGE): string {
 }
 
 export function alertMessage(rule: LoadedRule, event: EqlEvent): string {
-  const name = field(event, 'process.name');
-  const pid = field(event, 'process.pid');
-  const parent = field(event, 'process.parent.name');
-  const user = field(event, 'user.name') ?? field(event, 'user.id');
-  const host = field(event, 'host.name');
-  const command = field(event, 'process.command_line') ?? field(event, 'process.args');
+  const name = docField(event, 'process.name');
+  const pid = docField(event, 'process.pid');
+  const parent = docField(event, 'process.parent.name');
+  const user = docField(event, 'user.name') ?? docField(event, 'user.id');
+  const host = docField(event, 'host.name');
+  const command = docField(event, 'process.command_line') ?? docField(event, 'process.args');
   let text = `${rule.name}:`;
   text += name === undefined ? ' a process' : ` ${oneLine(name, 64)}`;
   if (pid !== undefined) text += ` (pid ${oneLine(pid, 16)})`;
@@ -149,11 +141,11 @@ export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
   };
   if (rule.references.length > 0) alert.rule.reference = rule.references[0]!;
   for (const key of ['category', 'type', 'action'] as const) {
-    const value = field(trigger, `event.${key}`);
+    const value = docField(trigger, `event.${key}`);
     if (value !== undefined) alert.event[key] = structuredClone(value);
   }
-  const first = field(match.events[0] ?? {}, '@timestamp');
-  const last = field(trigger, '@timestamp');
+  const first = docField(match.events[0] ?? {}, '@timestamp');
+  const last = docField(trigger, '@timestamp');
   if (typeof first === 'string') alert.event.start = first;
   if (typeof last === 'string') alert.event.end = last;
   const threat = threatFields(rule);

@@ -3,7 +3,7 @@
  * payload's command line, so any alert document that contains it (in process.args,
  * process.command_line, the parent's or the replaced image's) belongs to that simulation.
  */
-import { docField } from '../outputs/doc-field.js';
+import { docField } from '../doc-field.js';
 
 export interface ObservedAlert {
   alert: Record<string, unknown>;

