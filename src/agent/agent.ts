@@ -10,7 +10,7 @@
 import { AlertThrottle, SEVERITY_SCORE, type AlertDocument } from '../alerts/index.js';
 import type { EventSource } from '../capture/event-source.js';
 import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
-import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, readPrivilegeFacts } from '../capture/privileges.js';
+import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, hasCap, readPrivilegeFacts } from '../capture/privileges.js';
 import type { CaptureStats, RawEvent } from '../capture/raw-event.js';
 import { systemClock, type Clock } from '../clock.js';
 import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo } from '../ecs/index.js';
@@ -358,5 +358,5 @@ function heldCapabilities(): string[] {
     [CAP_SYS_PTRACE, 'CAP_SYS_PTRACE'],
     [CAP_SYS_NICE, 'CAP_SYS_NICE'],
   ];
-  return relevant.filter(([bit]) => ((caps >> BigInt(bit)) & 1n) === 1n).map(([, name]) => name);
+  return relevant.filter(([bit]) => hasCap(caps, bit)).map(([, name]) => name);
 }

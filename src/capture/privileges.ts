@@ -31,7 +31,7 @@ export interface PrivilegeCheck {
   degraded: string[];
 }
 
-function hasCap(caps: bigint, cap: number): boolean {
+export function hasCap(caps: bigint, cap: number): boolean {
   return ((caps >> BigInt(cap)) & 1n) === 1n;
 }
 
