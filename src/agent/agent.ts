@@ -7,7 +7,7 @@
  * file stops start-up before anything is opened), then outputs (an unwritable file or a refused
  * webhook stops it too), then the /proc seed and, last, the kernel subscription.
  */
-import { AlertThrottle, SEVERITY_SCORE, type AlertDocument } from '../alerts/index.js';
+import { AlertThrottle, type AlertDocument } from '../alerts/index.js';
 import type { EventSource } from '../capture/event-source.js';
 import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
 import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, hasCap, readPrivilegeFacts } from '../capture/privileges.js';
@@ -21,7 +21,7 @@ import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/ind
 import type { AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
-import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, INTERNAL_RULE, LossMonitor } from './loss-alert.js';
+import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, internalAlert, LossMonitor } from './internal-alerts.js';
 import { collectAgentMetrics } from './agent-metrics.js';
 import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
 
@@ -235,14 +235,19 @@ export class Agent {
     if (reason === null) return;
     this.failure = reason;
     this.logger.fatal({ reason }, `capture stopped: ${reason}`);
-    const at = new Date(this.clock.nowMs()).toISOString();
-    this.deliverAlert({
-      '@timestamp': at,
-      message: `execwarden capture stopped: ${reason}; no process launches are being watched`,
-      event: { kind: 'alert', module: 'execwarden', dataset: 'execwarden.alert', created: at, severity: SEVERITY_SCORE.critical, risk_score: SEVERITY_SCORE.critical },
-      rule: { ...INTERNAL_RULE, id: CAPTURE_STOPPED_RULE_ID, uuid: CAPTURE_STOPPED_RULE_ID, name: CAPTURE_STOPPED_RULE_NAME, description: 'The proc connector reader stopped; the agent can no longer see program starts.' },
-      host: { name: this.host.name, hostname: this.host.hostname, id: this.host.id },
-    });
+    this.deliverAlert(
+      internalAlert(
+        {
+          ruleId: CAPTURE_STOPPED_RULE_ID,
+          ruleName: CAPTURE_STOPPED_RULE_NAME,
+          description: 'The proc connector reader stopped; the agent can no longer see program starts.',
+          severity: 'critical',
+          message: `execwarden capture stopped: ${reason}; no process launches are being watched`,
+        },
+        this.clock.nowMs(),
+        this.host,
+      ),
+    );
     for (const listener of this.failureListeners.splice(0)) listener(reason);
   }
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { resolveConfig, type AgentConfig } from '../../src/agent/config.js';
 import { createLogger } from '../../src/agent/logger.js';
-import { LOSS_RULE_NAME } from '../../src/agent/loss-alert.js';
+import { LOSS_RULE_NAME } from '../../src/agent/internal-alerts.js';
 import type { EventSource } from '../../src/capture/event-source.js';
 import type { CaptureStats, RawEvent } from '../../src/capture/raw-event.js';
 import type { HostInfo } from '../../src/ecs/index.js';

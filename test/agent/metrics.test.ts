@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderMetrics, startMetricsServer } from '../../src/agent/metrics.js';
-import { LossMonitor, LOSS_RULE_NAME } from '../../src/agent/loss-alert.js';
+import { LossMonitor, LOSS_RULE_NAME } from '../../src/agent/internal-alerts.js';
 import { SteppedClock } from '../process/raw-events.js';
 
 describe('metrics', () => {

@@ -1,5 +1,5 @@
 /**
- * The internal alert raised when events were lost: kernel buffer overflows, per-CPU sequence gaps,
+ * The alerts the agent raises about itself. Chiefly the one raised when events were lost: kernel buffer overflows, per-CPU sequence gaps,
  * batches dropped between the reader thread and JS, and documents an output had to drop. A flood
  * that overflows the proc connector is exactly what an attacker would use to hide a launch, so
  * loss is an alert, not only a metric. It is throttled (one per window, carrying every loss since
@@ -14,13 +14,38 @@ export const LOSS_RULE_NAME = 'execwarden: events lost';
 export const CAPTURE_STOPPED_RULE_ID = '5e2b9c41-8d7a-4f06-b3e1-72c0a9d4f8b6';
 export const CAPTURE_STOPPED_RULE_NAME = 'execwarden: capture stopped';
 
-/** The rule fields shared by the agent's own alerts about itself. */
-export const INTERNAL_RULE = {
-  author: ['execwarden'],
-  license: 'Apache-2.0',
-  version: '1',
-  ruleset: 'execwarden-internal',
-} as const;
+export interface InternalAlertSpec {
+  ruleId: string;
+  ruleName: string;
+  description: string;
+  severity: 'high' | 'critical';
+  message: string;
+  /** Fields under `execwarden` (custom namespace). */
+  details?: Record<string, unknown>;
+}
+
+/** An alert the agent raises about itself, shaped like rule alerts so every output treats it alike. */
+export function internalAlert(spec: InternalAlertSpec, atMs: number, host: HostInfo): Record<string, unknown> {
+  const at = new Date(atMs).toISOString();
+  const score = SEVERITY_SCORE[spec.severity];
+  return {
+    '@timestamp': at,
+    message: spec.message,
+    event: { kind: 'alert', module: 'execwarden', dataset: 'execwarden.alert', created: at, severity: score, risk_score: score },
+    rule: {
+      id: spec.ruleId,
+      uuid: spec.ruleId,
+      name: spec.ruleName,
+      description: spec.description,
+      author: ['execwarden'],
+      license: 'Apache-2.0',
+      version: '1',
+      ruleset: 'execwarden-internal',
+    },
+    host: { name: host.name, hostname: host.hostname, id: host.id },
+    ...(spec.details ? { execwarden: spec.details } : {}),
+  };
+}
 
 export interface LossCounts {
   overflows: number;
@@ -70,36 +95,25 @@ export class LossMonitor {
     if (!any || now - this.lastAlertMs < this.windowMs) return null;
     this.reported = { ...totals };
     this.lastAlertMs = now;
-    const at = new Date(now).toISOString();
-    return {
-      '@timestamp': at,
-      message: `execwarden lost events: ${describe(delta)}; detections may have been missed in this interval`,
-      event: {
-        kind: 'alert',
-        module: 'execwarden',
-        dataset: 'execwarden.alert',
-        created: at,
-        severity: SEVERITY_SCORE.high,
-        risk_score: SEVERITY_SCORE.high,
-      },
-      rule: {
-        id: LOSS_RULE_ID,
-        uuid: LOSS_RULE_ID,
-        name: LOSS_RULE_NAME,
+    return internalAlert(
+      {
+        ruleId: LOSS_RULE_ID,
+        ruleName: LOSS_RULE_NAME,
         description: 'The agent could not observe or deliver every event; an attacker may try to hide a launch behind a flood.',
-        ...INTERNAL_RULE,
-        author: [...INTERNAL_RULE.author],
-      },
-      host: { name: this.host.name, hostname: this.host.hostname, id: this.host.id },
-      execwarden: {
-        loss: {
-          overflows: delta.overflows,
-          sequence_gaps: delta.sequenceGaps,
-          events_dropped: delta.eventsDropped,
-          stale_snapshots: delta.staleSnapshots,
-          output_drops: delta.outputDrops,
+        severity: 'high',
+        message: `execwarden lost events: ${describe(delta)}; detections may have been missed in this interval`,
+        details: {
+          loss: {
+            overflows: delta.overflows,
+            sequence_gaps: delta.sequenceGaps,
+            events_dropped: delta.eventsDropped,
+            stale_snapshots: delta.staleSnapshots,
+            output_drops: delta.outputDrops,
+          },
         },
       },
-    };
+      now,
+      this.host,
+    );
   }
 }
