@@ -1,9 +1,10 @@
 /**
- * The alerts the agent raises about itself. Chiefly the one raised when events were lost: kernel buffer overflows, per-CPU sequence gaps,
- * batches dropped between the reader thread and JS, and documents an output had to drop. A flood
- * that overflows the proc connector is exactly what an attacker would use to hide a launch, so
- * loss is an alert, not only a metric. It is throttled (one per window, carrying every loss since
- * the last one) so the alert cannot become a flood of its own.
+ * The alerts the agent raises about itself, shaped like rule alerts. `execwarden: events lost`
+ * covers kernel buffer overflows, per-CPU sequence gaps, batches dropped between the reader
+ * thread and JS, stale exec snapshots and documents an output had to drop: a flood that overflows
+ * the proc connector is exactly what an attacker would use to hide a launch, so loss is an alert,
+ * not only a metric. It is throttled (one per window, carrying every loss since the last one) so
+ * it cannot become a flood of its own. `execwarden: capture stopped` says the reader died.
  */
 import { SEVERITY_SCORE } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
