@@ -26,7 +26,8 @@ namespace {
 #define EXECWARDEN_KEYS(X)                                                                                  \
   X(kind) X(cpu) X(seq) X(timestampNs) X(pid) X(tgid) X(parentPid) X(parentTgid) X(exitCode) X(exitSignal) \
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
-  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)
+  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
+  X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -113,7 +114,7 @@ class object_builder {
  private:
   napi_env env_;
   const resolved_strings& strings_;
-  napi_property_descriptor props_[20];
+  napi_property_descriptor props_[key_count];
   size_t count_ = 0;
 };
 
@@ -148,7 +149,26 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
       .add_int(key_egid, snap.egid)
       .add_string_or_null(key_cgroup, !snap.failed_read(read_cgroup), snap.cgroup)
       .add(key_failed, failed)
-      .add_bool(key_stale, snap.stale);
+      .add_bool(key_stale, snap.stale)
+      .add_int(key_suid, snap.suid)
+      .add_int(key_sgid, snap.sgid)
+      .add_int(key_capPermitted, snap.cap_permitted)
+      .add_int(key_capEffective, snap.cap_effective)
+      .add_int(key_capBounding, snap.cap_bounding)
+      .add_bool(key_envTruncated, snap.env_truncated)
+      .add_bool(key_commRenamed, snap.comm_renamed);
+  napi_value env_vars;
+  if (snap.failed_read(read_environ)) {
+    check(env, napi_get_null(env, &env_vars));
+  } else {
+    check(env, napi_create_array_with_length(env, snap.env.size(), &env_vars));
+    for (uint32_t i = 0; i < snap.env.size(); ++i) {
+      napi_value entry;
+      check(env, napi_create_string_utf8(env, snap.env[i].data(), snap.env[i].size(), &entry));
+      check(env, napi_set_element(env, env_vars, i, entry));
+    }
+  }
+  b.add(key_env, env_vars);
   return b.build();
 }
 
@@ -219,6 +239,46 @@ Napi::Error subscribe_error(Napi::Env env, const std::system_error& e) {
   return error;
 }
 
+// The snapshot options of a ProcMonitor (and of snapshotForTest), checked: the allow-list of
+// environment names is bounded in count and length, every size in range.
+void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options& out) {
+  auto size = [&](const char* name, size_t fallback, double min, double max) {
+    Napi::Value v = options.Get(name);
+    if (v.IsUndefined()) return fallback;
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<size_t>(d))) {
+      throw Napi::RangeError::New(env, std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
+                                           std::to_string(max));
+    }
+    return static_cast<size_t>(d);
+  };
+  out.cmdline_max_bytes = size("cmdlineMaxBytes", out.cmdline_max_bytes, 1, 64 * 1024 * 1024);
+  out.env_scan_max_bytes = size("envScanMaxBytes", out.env_scan_max_bytes, 1, 64 * 1024 * 1024);
+  out.env_value_max_bytes = size("envValueMaxBytes", out.env_value_max_bytes, 1, 1024 * 1024);
+  out.env_max_entries = size("envMaxEntries", out.env_max_entries, 1, 4096);
+  Napi::Value names = options.Get("envVars");
+  if (!names.IsUndefined()) {
+    if (!names.IsArray()) throw Napi::TypeError::New(env, "envVars must be an array of names");
+    Napi::Array list = names.As<Napi::Array>();
+    if (list.Length() > 256) throw Napi::RangeError::New(env, "envVars holds at most 256 names");
+    out.env_names.clear();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value name = list.Get(i);
+      if (!name.IsString()) throw Napi::TypeError::New(env, "envVars must be an array of names");
+      std::string text = name.As<Napi::String>().Utf8Value();
+      if (text.empty() || text.size() > 128 || text.find('=') != std::string::npos || text.find('\0') != std::string::npos) {
+        throw Napi::RangeError::New(env, "envVars: a name is 1 to 128 bytes without '=' or NUL");
+      }
+      out.env_names.push_back(std::move(text));
+    }
+  }
+  Napi::Value root = options.Get("procRoot");
+  if (!root.IsUndefined()) {
+    if (!root.IsString()) throw Napi::TypeError::New(env, "procRoot must be a path");
+    out.proc_root = root.As<Napi::String>().Utf8Value();
+  }
+}
+
 // Owned by the thread-safe function; freed in its finalizer.
 struct delivery {
   Napi::FunctionReference on_stopped;
@@ -280,8 +340,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 1 << 20));
     reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
     max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 1 << 20));
-    reader_options_.cmdline_max_bytes =
-        static_cast<size_t>(number("cmdlineMaxBytes", static_cast<double>(reader_options_.cmdline_max_bytes), 1, 64 * 1024 * 1024));
+    read_snapshot_options(Env(), options, reader_options_.snapshot);
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
     Napi::Value realtime = options.Get("realtime");
     if (!realtime.IsUndefined()) reader_options_.realtime = realtime.ToBoolean().Value();
@@ -351,6 +410,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("snapshotsPartial", static_cast<double>(counters_.snapshots_partial.load()));
     s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
     s.Set("snapshotsStale", static_cast<double>(counters_.snapshots_stale.load()));
+    s.Set("commsRenamed", static_cast<double>(counters_.comms_renamed.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
     const std::string error = reader_ ? reader_->error() : last_error_;
@@ -420,6 +480,22 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// snapshotForTest(pid, options) -> snapshot: the reader's /proc snapshot of one process, taken on
+// the calling thread (options.procRoot points it at a fixture tree).
+Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "snapshotForTest(pid, options?)");
+  snapshot_options options;
+  if (info.Length() > 1 && info[1].IsObject()) read_snapshot_options(env, info[1].As<Napi::Object>(), options);
+  proc_snapshotter snapshotter(std::move(options));
+  proc_snapshot snap;
+  const auto pid = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
+  snapshotter.take_urgent(pid, snap);
+  snapshotter.take_rest(pid, snap);
+  resolved_strings strings(env, *env.GetInstanceData<addon_data>());
+  return Napi::Value(env, snapshot_to_js(env, strings, snap));
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   auto* data = new addon_data();
   Napi::Array strings = Napi::Array::New(env, string_count);
@@ -432,6 +508,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);
   exports.Set("ProcMonitor", ProcMonitor::define(env));
   exports.Set("decodeForTest", Napi::Function::New(env, decode_for_test, "decodeForTest"));
+  exports.Set("snapshotForTest", Napi::Function::New(env, snapshot_for_test, "snapshotForTest"));
   return exports;
 }
 

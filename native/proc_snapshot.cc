@@ -4,36 +4,28 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace execwarden {
 namespace {
 
 constexpr size_t text_buffer_size = 8192;
-constexpr size_t path_buffer_size = 64;
-
-// "/proc/<pid>/<name>" without snprintf's format parsing.
-void format_path(char (&buffer)[path_buffer_size], pid_t pid, const char* name) {
-  char digits[16];
-  size_t n = 0;
-  auto value = static_cast<unsigned long>(pid);
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0 && n < sizeof digits);
-  char* p = buffer;
-  std::memcpy(p, "/proc/", 6);
-  p += 6;
-  while (n > 0) *p++ = digits[--n];
-  *p++ = '/';
-  const size_t name_len = std::strlen(name);
-  std::memcpy(p, name, name_len + 1);
-}
+constexpr size_t env_chunk_size = 16384;
+// Longer names are never on an allow-list (the config refuses them), so a longer one is skipped.
+constexpr size_t env_name_limit = 128;
 
 bool is_gone(int err) { return err == ENOENT || err == ESRCH; }
+
+uint64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+}
 
 // Parses a decimal (optionally negative) integer at *cursor and advances past it.
 bool parse_int(const char*& cursor, const char* end, int64_t& value) {
@@ -45,11 +37,33 @@ bool parse_int(const char*& cursor, const char* end, int64_t& value) {
   }
   if (cursor >= end || *cursor < '0' || *cursor > '9') return false;
   int64_t v = 0;
+  int digits = 0;
   while (cursor < end && *cursor >= '0' && *cursor <= '9') {
+    if (++digits > 18) return false;  // no /proc number this reader wants is that long
     v = v * 10 + (*cursor - '0');
     ++cursor;
   }
   value = negative ? -v : v;
+  return true;
+}
+
+// Parses a hexadecimal capability mask (16 digits in status). Bits above 52 do not exist.
+bool parse_hex(const char*& cursor, const char* end, int64_t& value) {
+  while (cursor < end && (*cursor == ' ' || *cursor == '\t')) ++cursor;
+  uint64_t v = 0;
+  int digits = 0;
+  for (; cursor < end; ++cursor) {
+    const char c = *cursor;
+    int nibble;
+    if (c >= '0' && c <= '9') nibble = c - '0';
+    else if (c >= 'a' && c <= 'f') nibble = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') nibble = c - 'A' + 10;
+    else break;
+    if (++digits > 16) return false;
+    v = (v << 4) | static_cast<uint64_t>(nibble);
+  }
+  if (digits == 0 || v >= (1ull << 53)) return false;  // must stay exact as a JS number
+  value = static_cast<int64_t>(v);
   return true;
 }
 
@@ -60,20 +74,32 @@ bool skip_field(const char*& cursor, const char* end) {
   return true;
 }
 
-// Finds "\n<key>" (or <key> at the start) and parses the first two numbers after it.
-bool parse_id_pair(const char* text, size_t size, const char* key, int64_t& real, int64_t& effective) {
+// The text after "<key>" on the line that starts with it, or nullptr.
+const char* find_line(const char* text, size_t size, const char* key, const char*& line_end) {
   const size_t key_len = std::strlen(key);
   const char* end = text + size;
   for (const char* line = text; line < end;) {
     const char* eol = static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
-    const char* line_end = eol ? eol : end;
-    if (static_cast<size_t>(line_end - line) > key_len && std::memcmp(line, key, key_len) == 0) {
-      const char* cursor = line + key_len;
-      return parse_int(cursor, line_end, real) && parse_int(cursor, line_end, effective);
-    }
+    line_end = eol ? eol : end;
+    if (static_cast<size_t>(line_end - line) > key_len && std::memcmp(line, key, key_len) == 0) return line + key_len;
     line = line_end + 1;
   }
-  return false;
+  return nullptr;
+}
+
+// "Uid:\treal\teffective\tsaved\tfs" (likewise Gid:).
+bool parse_id_triple(const char* text, size_t size, const char* key, int64_t& real, int64_t& effective,
+                     int64_t& saved) {
+  const char* line_end = nullptr;
+  const char* cursor = find_line(text, size, key, line_end);
+  return cursor != nullptr && parse_int(cursor, line_end, real) && parse_int(cursor, line_end, effective) &&
+         parse_int(cursor, line_end, saved);
+}
+
+bool parse_cap(const char* text, size_t size, const char* key, int64_t& mask) {
+  const char* line_end = nullptr;
+  const char* cursor = find_line(text, size, key, line_end);
+  return cursor != nullptr && parse_hex(cursor, line_end, mask);
 }
 
 }  // namespace
@@ -87,6 +113,7 @@ const char* snapshot_read_name(snapshot_read read) {
     case read_exe: return "exe";
     case read_cwd: return "cwd";
     case read_cgroup: return "cgroup";
+    case read_environ: return "environ";
     case snapshot_read_count: break;
   }
   return "unknown";
@@ -106,6 +133,9 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
   if (open == nullptr) return false;
   const char* cursor = close;
   // Field 3 is the state letter; fields 4-7 are ppid, pgrp, session, tty_nr; 22 is starttime.
+  while (cursor < end && *cursor == ' ') ++cursor;
+  if (cursor >= end) return false;
+  const char state = *cursor;
   if (!skip_field(cursor, end)) return false;
   int64_t ppid, pgrp, session, tty;
   if (!parse_int(cursor, end, ppid) || !parse_int(cursor, end, pgrp) || !parse_int(cursor, end, session) ||
@@ -117,6 +147,7 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
   }
   int64_t start;
   if (!parse_int(cursor, end, start)) return false;
+  out.state = state;
   out.ppid = static_cast<int32_t>(ppid);
   out.pgid = static_cast<int32_t>(pgrp);
   out.sid = static_cast<int32_t>(session);
@@ -127,34 +158,51 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
 }
 
 bool parse_status(const char* text, size_t size, proc_snapshot& out) {
-  int64_t ruid, euid, rgid, egid;
-  if (!parse_id_pair(text, size, "Uid:", ruid, euid) || !parse_id_pair(text, size, "Gid:", rgid, egid)) {
+  int64_t ruid, euid, suid, rgid, egid, sgid;
+  if (!parse_id_triple(text, size, "Uid:", ruid, euid, suid) || !parse_id_triple(text, size, "Gid:", rgid, egid, sgid)) {
     return false;
   }
   out.ruid = ruid;
   out.euid = euid;
+  out.suid = suid;
   out.rgid = rgid;
   out.egid = egid;
+  out.sgid = sgid;
+  // Capability lines exist on every kernel this runs on; a missing one stays unknown (-1).
+  parse_cap(text, size, "CapPrm:", out.cap_permitted);
+  parse_cap(text, size, "CapEff:", out.cap_effective);
+  parse_cap(text, size, "CapBnd:", out.cap_bounding);
   return true;
 }
 
-bool parse_cgroup(const char* text, size_t size, std::string& path) {
-  const char* end = static_cast<const char*>(std::memchr(text, '\n', size));
-  if (end == nullptr) end = text + size;
-  // "hierarchy-id:controllers:path"; the path may itself contain ':'.
-  const char* first = static_cast<const char*>(std::memchr(text, ':', static_cast<size_t>(end - text)));
-  if (first == nullptr) return false;
-  const char* second = static_cast<const char*>(std::memchr(first + 1, ':', static_cast<size_t>(end - first - 1)));
-  if (second == nullptr) return false;
-  path.assign(second + 1, end);
-  return true;
-}
-
-proc_snapshotter::proc_snapshotter(size_t cmdline_max_bytes)
-    : cmdline_max_bytes_(cmdline_max_bytes),
-      cmdline_buffer_(cmdline_max_bytes),
+proc_snapshotter::proc_snapshotter(snapshot_options options)
+    : options_(std::move(options)),
+      cmdline_buffer_(options_.cmdline_max_bytes),
       text_buffer_(text_buffer_size),
-      link_buffer_(PATH_MAX + 1) {}
+      link_buffer_(PATH_MAX + 1) {
+  for (const std::string& name : options_.env_names) {
+    if (name.size() > env_name_max_) env_name_max_ = name.size();
+  }
+  if (!options_.env_names.empty()) env_buffer_.resize(env_chunk_size);
+  path_.reserve(options_.proc_root.size() + 32);
+}
+
+// "<root>/<pid>/<name>" without snprintf's format parsing.
+// Runs on the reader thread.
+void proc_snapshotter::format_path(pid_t pid, const char* name) {
+  char digits[16];
+  size_t n = 0;
+  auto value = static_cast<unsigned long>(pid);
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0 && n < sizeof digits);
+  path_.assign(options_.proc_root);
+  path_.push_back('/');
+  while (n > 0) path_.push_back(digits[--n]);
+  path_.push_back('/');
+  path_.append(name);
+}
 
 // Runs on the reader thread.
 ssize_t proc_snapshotter::read_file(const char* path, std::vector<char>& buffer, size_t limit, bool& truncated) {
@@ -194,63 +242,169 @@ ssize_t proc_snapshotter::read_link(const char* path, std::string& out) {
 }
 
 // Runs on the reader thread.
+bool proc_snapshotter::env_name_wanted(const char* name, size_t length) const {
+  for (const std::string& wanted : options_.env_names) {
+    if (wanted.size() == length && std::memcmp(wanted.data(), name, length) == 0) return true;
+  }
+  return false;
+}
+
+// Keeps a wanted entry. Past the entry cap the last slot is overwritten, so the last occurrence
+// of a name (the one the dynamic loader honours for LD_PRELOAD) is never pushed out by padding.
+// Runs on the reader thread.
+void proc_snapshotter::keep_env(proc_snapshot& out, std::string& entry) {
+  if (out.env.size() < options_.env_max_entries) {
+    out.env.push_back(std::move(entry));
+  } else {
+    out.env.back() = std::move(entry);
+    out.env_truncated = true;
+  }
+  entry.clear();
+}
+
+// Streams environ through a fixed buffer: an entry is "NAME=value\0"; only the name is buffered
+// until it is known, and only a wanted entry's value is kept (see the header).
+// Runs on the reader thread.
+void proc_snapshotter::scan_environ(const char* path, proc_snapshot& out) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fail(out, read_environ, errno);
+    return;
+  }
+  enum class phase { name, keep, skip } at = phase::name;
+  std::string entry;  // the name (phase::name) or the kept "NAME=value" (phase::keep)
+  size_t scanned = 0;
+  for (;;) {
+    if (scanned >= options_.env_scan_max_bytes) {
+      char probe;
+      ssize_t more;
+      do {
+        more = ::read(fd, &probe, 1);
+      } while (more < 0 && errno == EINTR);
+      if (more > 0) out.env_truncated = true;
+      break;
+    }
+    const size_t want = std::min(env_buffer_.size(), options_.env_scan_max_bytes - scanned);
+    const ssize_t got = ::read(fd, env_buffer_.data(), want);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fail(out, read_environ, errno);
+      break;
+    }
+    if (got == 0) break;
+    scanned += static_cast<size_t>(got);
+    for (const char* p = env_buffer_.data(); p < env_buffer_.data() + got; ++p) {
+      const char c = *p;
+      if (c == '\0') {
+        if (at == phase::keep) keep_env(out, entry);
+        entry.clear();
+        at = phase::name;
+        continue;
+      }
+      switch (at) {
+        case phase::name:
+          if (c == '=') {
+            if (env_name_wanted(entry.data(), entry.size())) {
+              entry.push_back('=');
+              at = phase::keep;
+            } else {
+              entry.clear();
+              at = phase::skip;
+            }
+          } else if (entry.size() >= env_name_max_ || entry.size() >= env_name_limit) {
+            entry.clear();
+            at = phase::skip;
+          } else {
+            entry.push_back(c);
+          }
+          break;
+        case phase::keep:
+          if (entry.size() < options_.env_value_max_bytes) {
+            entry.push_back(c);
+          } else {
+            out.env_truncated = true;
+          }
+          break;
+        case phase::skip:
+          break;
+      }
+    }
+  }
+  // A last entry without its NUL (cut by the scan limit) is kept as far as it was read.
+  if (at == phase::keep) keep_env(out, entry);
+  ::close(fd);
+}
+
+// Runs on the reader thread.
 void proc_snapshotter::fail(proc_snapshot& out, snapshot_read read, int err) {
-  out.failed = static_cast<uint8_t>(out.failed | (1u << read));
+  out.failed = static_cast<uint16_t>(out.failed | (1u << read));
   if (is_gone(err)) out.gone = true;
 }
 
 // Runs on the reader thread.
 void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
-  char path[path_buffer_size];
   bool truncated = false;
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  out.taken_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+  out.taken_ns = monotonic_ns();
 
-  format_path(path, pid, "cmdline");
-  ssize_t got = read_file(path, cmdline_buffer_, cmdline_max_bytes_, truncated);
-  if (got > 0) {
-    out.cmdline.assign(cmdline_buffer_.data(), static_cast<size_t>(got));
+  format_path(pid, "cmdline");
+  const ssize_t cmdline_got = read_file(path_.c_str(), cmdline_buffer_, options_.cmdline_max_bytes, truncated);
+  if (cmdline_got > 0) {
+    out.cmdline.assign(cmdline_buffer_.data(), static_cast<size_t>(cmdline_got));
     out.cmdline_truncated = truncated;
-  } else {
-    // Zero bytes after an exec means the memory is already released: the process is a zombie.
-    fail(out, read_cmdline, got == 0 ? ESRCH : static_cast<int>(-got));
   }
 
-  format_path(path, pid, "exe");
-  got = read_link(path, out.exe);
+  format_path(pid, "exe");
+  ssize_t got = read_link(path_.c_str(), out.exe);
   if (got < 0) fail(out, read_exe, static_cast<int>(-got));
 
   // stat carries comm too (between the first '(' and the last ')'), saving an open of comm.
   const size_t text_limit = text_buffer_.size() - 1;
-  format_path(path, pid, "stat");
-  got = read_file(path, text_buffer_, text_limit, truncated);
-  if (got <= 0 || !parse_stat(text_buffer_.data(), static_cast<size_t>(got), out)) {
+  format_path(pid, "stat");
+  got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
+  const bool stat_ok = got > 0 && parse_stat(text_buffer_.data(), static_cast<size_t>(got), out);
+  if (!stat_ok) {
     const int err = got < 0 ? static_cast<int>(-got) : EINVAL;
     fail(out, read_stat, err);
     fail(out, read_comm, err);
   }
+
+  if (cmdline_got < 0) {
+    fail(out, read_cmdline, static_cast<int>(-cmdline_got));
+  } else if (cmdline_got == 0 && (!stat_ok || out.state == 'Z' || out.state == 'X')) {
+    // No bytes from a zombie (or a process whose stat is gone too): its memory is released.
+    fail(out, read_cmdline, ESRCH);
+  }
+  // Otherwise zero bytes from a live process: it was exec'd with an empty argv.
+
+  if (!options_.env_names.empty()) {
+    format_path(pid, "environ");
+    scan_environ(path_.c_str(), out);
+  }
+  out.urgent_done_ns = monotonic_ns();
 }
 
 // Runs on the reader thread.
 void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
-  char path[path_buffer_size];
   bool truncated = false;
   const size_t text_limit = text_buffer_.size() - 1;
 
-  format_path(path, pid, "status");
-  ssize_t got = read_file(path, text_buffer_, text_limit, truncated);
+  format_path(pid, "status");
+  ssize_t got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
   if (got <= 0 || !parse_status(text_buffer_.data(), static_cast<size_t>(got), out)) {
     fail(out, read_status, got < 0 ? static_cast<int>(-got) : EINVAL);
   }
 
-  format_path(path, pid, "cwd");
-  got = read_link(path, out.cwd);
+  format_path(pid, "cwd");
+  got = read_link(path_.c_str(), out.cwd);
   if (got < 0) fail(out, read_cwd, static_cast<int>(-got));
 
-  format_path(path, pid, "cgroup");
-  got = read_file(path, text_buffer_, text_limit, truncated);
-  if (got <= 0 || !parse_cgroup(text_buffer_.data(), static_cast<size_t>(got), out.cgroup)) {
+  // Every line: on hybrid hosts the first one is "name=systemd" and the telling path may be on
+  // any of them. The text is bounded by the buffer; the consumer parses it.
+  format_path(pid, "cgroup");
+  got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
+  if (got > 0) {
+    out.cgroup.assign(text_buffer_.data(), static_cast<size_t>(got));
+  } else {
     fail(out, read_cgroup, got < 0 ? static_cast<int>(-got) : EINVAL);
   }
 }

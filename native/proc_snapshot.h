@@ -1,13 +1,22 @@
 // The /proc/<pid> snapshot taken on the reader thread the moment an exec event arrives.
 //
 // Order matters: wrappers such as setsid and nohup replace their image within about a
-// millisecond, so what their exec would change (cmdline, exe, stat with comm) is read first, for
-// every exec of a burst, and only then the reads that survive an exec (status, cwd, cgroup). A
-// burst of execs therefore does not delay the last one's cmdline behind the others' cgroups.
-// Each read that fails is flagged in `failed` and the
-// snapshot carries on; a process that is already gone (ENOENT/ESRCH, or a zombie whose memory,
-// and so its cmdline, is released) is marked `gone`. Buffers are allocated once per snapshotter
-// and reused; no iostreams.
+// millisecond, so what their exec would change (cmdline, exe, stat with comm, environ) is read
+// first, for every exec of a burst, and only then the reads that survive an exec (status, cwd,
+// cgroup). A burst of execs therefore does not delay the last one's cmdline behind the others'
+// cgroups (reading /proc/<pid>/cgroup takes a global kernel lock).
+//
+// Each read that fails is flagged in `failed` and the snapshot carries on; a process that is
+// already gone (ENOENT/ESRCH, or a zombie whose memory, and so its cmdline, is released) is marked
+// `gone`. An empty cmdline of a live process that is not a zombie is an exec with an empty argv,
+// not a loss. Buffers are allocated once per snapshotter and reused; no iostreams.
+//
+// The environment is never copied whole (it holds secrets): environ is scanned in fixed-size
+// chunks and only variables whose name is on the allow-list are kept, each cut at
+// `env_value_max_bytes`, at most `env_max_entries` of them (the last slot always holds the latest
+// one, so padding with duplicates cannot push out the occurrence that counts), and the scan stops after
+// `env_scan_max_bytes` (padding the environment cannot make the reader read without end; a scan
+// cut short is flagged so the event says what it may have missed).
 #pragma once
 
 #include <sys/types.h>
@@ -28,6 +37,7 @@ enum snapshot_read : uint8_t {
   read_exe,
   read_cwd,
   read_cgroup,
+  read_environ,
   snapshot_read_count
 };
 
@@ -39,22 +49,36 @@ struct proc_snapshot {
   std::string comm;
   std::string exe;
   std::string cwd;
-  std::string cgroup;
+  std::string cgroup;  // the whole /proc/<pid>/cgroup text (every hierarchy, one per line)
+  std::vector<std::string> env;  // "NAME=value" for allow-listed names, in environ order
+  bool env_truncated = false;    // the scan or a kept value was cut short
+  char state = '\0';             // stat field 3
   int32_t ppid = -1;
   int32_t pgid = -1;
   int32_t sid = -1;
   int32_t tty_nr = 0;
   int64_t start_ticks = -1;
+  // From status: Uid/Gid lines (real, effective, saved) and the capability sets.
   int64_t ruid = -1;
   int64_t euid = -1;
+  int64_t suid = -1;
   int64_t rgid = -1;
   int64_t egid = -1;
-  uint8_t failed = 0;  // bit set of snapshot_read
+  int64_t sgid = -1;
+  int64_t cap_permitted = -1;
+  int64_t cap_effective = -1;
+  int64_t cap_bounding = -1;
+  uint16_t failed = 0;  // bit set of snapshot_read
   bool gone = false;
-  // CLOCK_MONOTONIC (the clock of the connector's timestamps) just before cmdline was read.
+  // CLOCK_MONOTONIC (the clock of the connector's timestamps) just before cmdline was read, and
+  // just after the urgent reads ended.
   uint64_t taken_ns = 0;
+  uint64_t urgent_done_ns = 0;
   // The process had already exec'd again when this was read: it describes the later image.
   bool stale = false;
+  // The process renamed itself (prctl PR_SET_NAME, /proc/self/comm) before comm was read: comm
+  // is not the name the kernel gave it at exec.
+  bool comm_renamed = false;
 
   bool failed_read(snapshot_read read) const { return (failed & (1u << read)) != 0; }
 };
@@ -62,18 +86,25 @@ struct proc_snapshot {
 // Parsers over file contents, exposed so they can be tested on crafted input.
 // stat: fields after the last ')' (comm may hold spaces and parentheses).
 bool parse_stat(const char* text, size_t size, proc_snapshot& out);
-// status: the Uid: and Gid: lines (real, effective).
+// status: the Uid: and Gid: lines (real, effective, saved) and CapPrm/CapEff/CapBnd.
 bool parse_status(const char* text, size_t size, proc_snapshot& out);
-// cgroup: the path part of the first line ("0::/path" -> "/path").
-bool parse_cgroup(const char* text, size_t size, std::string& path);
+
+struct snapshot_options {
+  std::string proc_root = "/proc";
+  size_t cmdline_max_bytes = 128 * 1024;
+  std::vector<std::string> env_names;  // the allow-list; empty: environ is not read
+  size_t env_scan_max_bytes = 1024 * 1024;
+  size_t env_value_max_bytes = 1024;
+  size_t env_max_entries = 16;
+};
 
 class proc_snapshotter {
  public:
-  explicit proc_snapshotter(size_t cmdline_max_bytes);
+  explicit proc_snapshotter(snapshot_options options);
 
-  // The reads that an exec of the same pid would change (cmdline, exe, stat with comm): taken for
-  // every exec of a burst before take_rest() runs for any of them, because setsid and nohup
-  // replace their image within about a millisecond.
+  // The reads that an exec of the same pid would change (cmdline, exe, stat with comm, environ):
+  // taken for every exec of a burst before take_rest() runs for any of them, because setsid and
+  // nohup replace their image within about a millisecond.
   // Runs on the reader thread.
   void take_urgent(pid_t pid, proc_snapshot& out);
   // status, cwd and cgroup: stable across the wrapper's exec.
@@ -84,12 +115,19 @@ class proc_snapshotter {
   // Reads a whole small file into `buffer`; returns bytes read or -errno.
   ssize_t read_file(const char* path, std::vector<char>& buffer, size_t limit, bool& truncated);
   ssize_t read_link(const char* path, std::string& out);
+  void scan_environ(const char* path, proc_snapshot& out);
+  bool env_name_wanted(const char* name, size_t length) const;
+  void keep_env(proc_snapshot& out, std::string& entry);
+  void format_path(pid_t pid, const char* name);
   void fail(proc_snapshot& out, snapshot_read read, int err);
 
-  size_t cmdline_max_bytes_;
+  snapshot_options options_;
+  size_t env_name_max_ = 0;
   std::vector<char> cmdline_buffer_;
   std::vector<char> text_buffer_;
   std::vector<char> link_buffer_;
+  std::vector<char> env_buffer_;
+  std::string path_;
 };
 
 }  // namespace execwarden

@@ -23,7 +23,7 @@ reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& 
       options_(options),
       counters_(counters),
       sink_(std::move(sink)),
-      snapshotter_(options.cmdline_max_bytes) {
+      snapshotter_(options.snapshot) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   counters_.receive_buffer_bytes = connector_->receive_buffer_bytes();
@@ -134,6 +134,7 @@ void reader::accept(const proc_event_record& event) {
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
   if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.erase(event.tgid);
+  if (event.kind == event_kind::comm && event.pid == event.tgid) note_rename(event);
   if (event.kind == event_kind::exec) {
     auto previous = last_exec_.find(event.tgid);
     if (previous != last_exec_.end() && previous->second.taken_ns > event.timestamp_ns) {
@@ -145,10 +146,21 @@ void reader::accept(const proc_event_record& event) {
     captured.snapshot = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *captured.snapshot);
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
-    last_exec_[event.tgid] = {captured.snapshot->taken_ns, captured.snapshot.get()};
+    last_exec_[event.tgid] = {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()};
     batch_exec_pids_.push_back(event.tgid);
   }
   if (batch_->events.size() >= options_.batch_size) flush();
+}
+
+// A process that renames itself right after its exec may do so before the urgent reads: then
+// the snapshot's comm is the new name, not the one the kernel set at exec. The main thread's
+// rename (pid == tgid) is what /proc/<pid>/stat shows.
+// Runs on the reader thread.
+void reader::note_rename(const proc_event_record& event) {
+  auto previous = last_exec_.find(event.tgid);
+  if (previous == last_exec_.end() || previous->second.urgent_done_ns < event.timestamp_ns) return;
+  if (previous->second.in_batch != nullptr) previous->second.in_batch->comm_renamed = true;
+  ++counters_.comms_renamed;
 }
 
 // Runs on the reader thread.

@@ -50,6 +50,7 @@ struct capture_counters {
   std::atomic<uint64_t> snapshots_partial{0};
   std::atomic<uint64_t> snapshots_gone{0};
   std::atomic<uint64_t> snapshots_stale{0};
+  std::atomic<uint64_t> comms_renamed{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
 };
@@ -61,7 +62,7 @@ struct reader_options {
   std::chrono::milliseconds batch_max_age{2};
   bool realtime = true;
   int realtime_priority = 10;
-  size_t cmdline_max_bytes = 128 * 1024;
+  snapshot_options snapshot;
 };
 
 class reader {
@@ -87,6 +88,7 @@ class reader {
   void drain_connector();
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
+  void note_rename(const proc_event_record& event);
   void flush();
   void complete_snapshots();
 
@@ -103,6 +105,7 @@ class reader {
   // the batch leaves this thread; entries leave on exit. Only the reader thread uses these.
   struct last_exec {
     uint64_t taken_ns = 0;
+    uint64_t urgent_done_ns = 0;
     proc_snapshot* in_batch = nullptr;
   };
   std::unordered_map<int32_t, last_exec> last_exec_;

@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo } from '../ecs/index.js';
 import { ExecwardenError } from '../errors.js';
 import { createSinks, SinkFanout, type Sink } from '../outputs/index.js';
-import { RealProcFs, type ProcFs } from '../process/index.js';
+import { RealProcFs, namesToRead, readCapabilityLastBit, type ProcFs } from '../process/index.js';
 import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
@@ -103,12 +103,15 @@ export class Agent {
     }
 
     const host = deps.host ?? loadHostInfo();
+    const envRead = namesToRead(config.capture.envVars);
     const stream = new ProcessEventStream({
-      procfs: deps.procfs ?? new RealProcFs(),
+      procfs: deps.procfs ?? new RealProcFs({ envVars: envRead }),
       host,
       clock,
       maxEntries: config.processTable.maxEntries,
       exitedTtlMs: config.processTable.exitedTtlMs,
+      envVars: config.capture.envVars,
+      capabilityLastBit: readCapabilityLastBit(),
     });
     const engine = new Engine({
       stream,
@@ -131,7 +134,7 @@ export class Agent {
 
     const source =
       deps.source ??
-      new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime });
+      new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime, envVars: envRead });
     const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host, deps.lossAlertWindowMs));
     try {
       await agent.open(rules.ruleSet.size, rules.rules.files.length, sinks);

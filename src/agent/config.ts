@@ -4,6 +4,7 @@
  * start-up with a ConfigError naming the file and the key path, because a security agent that
  * silently ignores a misspelt `[outputs.webhok]` would run without the output its owner relies on.
  */
+import { DEFAULT_ENV_VARS, ENV_NAMES_MAX, envNameProblem } from '../process/environment.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ExecwardenError } from '../errors.js';
@@ -22,7 +23,7 @@ export interface AgentConfig {
   /** The config file that was read, or null when running on defaults. */
   file: string | null;
   rules: { paths: string[]; exceptions: string | null };
-  capture: { receiveBufferBytes: number; realtime: boolean; events: boolean };
+  capture: { receiveBufferBytes: number; realtime: boolean; events: boolean; envVars: string[] };
   processTable: { maxEntries: number; exitedTtlMs: number };
   alerts: { dedupWindowMs: number };
   metrics: { listen: ListenAddress | null };
@@ -120,6 +121,12 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   const receiveBufferBytes = capture.integer('receive_buffer_bytes', DEFAULTS.receiveBufferBytes, 4096, 1 << 30);
   const realtime = capture.bool('realtime', true);
   const events = capture.bool('events', false);
+  const envVars = capture.strings('env_vars', [...DEFAULT_ENV_VARS]);
+  for (const name of envVars) {
+    const problem = envNameProblem(name);
+    if (problem !== null) issues.push(`capture.env_vars: ${JSON.stringify(name)} ${problem}`);
+  }
+  if (envVars.length > ENV_NAMES_MAX) issues.push(`capture.env_vars: at most ${ENV_NAMES_MAX} names`);
   capture.done();
 
   const processTable = section('process_table');
@@ -167,6 +174,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       receiveBufferBytes: overrides.receiveBuffer ?? receiveBufferBytes,
       realtime: overrides.realtime ?? realtime,
       events: overrides.events ?? events,
+      envVars: [...new Set(envVars)],
     },
     processTable: {
       maxEntries: overrides.maxProcesses ?? maxEntries,

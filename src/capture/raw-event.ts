@@ -10,7 +10,10 @@ export const RAW_EVENT_KINDS = ['fork', 'exec', 'exit', 'comm', 'sid', 'uid', 'g
 export type RawEventKind = (typeof RAW_EVENT_KINDS)[number];
 
 /** Names of the /proc reads a snapshot tries; a failed one is listed in `ProcSnapshot.failed`. */
-export type SnapshotRead = 'cmdline' | 'comm' | 'stat' | 'status' | 'exe' | 'cwd' | 'cgroup';
+export type SnapshotRead = 'cmdline' | 'comm' | 'stat' | 'status' | 'exe' | 'cwd' | 'cgroup' | 'environ';
+
+/** Every SnapshotRead, in the order of the native reader's bits. */
+export const SNAPSHOT_READS: readonly SnapshotRead[] = ['cmdline', 'comm', 'stat', 'status', 'exe', 'cwd', 'cgroup', 'environ'];
 
 export interface ProcSnapshot {
   /** Raw /proc/<pid>/cmdline bytes: arguments separated by NUL, as the kernel gives them. */
@@ -31,13 +34,32 @@ export interface ProcSnapshot {
   ttyNr: number;
   /** Process start time in clock ticks since boot (stat field 22). */
   startTicks: number;
-  /** From /proc/<pid>/status Uid:/Gid: lines (real, effective). -1 where unreadable. */
+  /** From /proc/<pid>/status Uid:/Gid: lines (real, effective, saved). -1 where unreadable. */
   ruid: number;
   euid: number;
   rgid: number;
   egid: number;
-  /** First line of /proc/<pid>/cgroup (cgroup v2 "0::/path"), path part only. */
+  /** Saved ids; absent (older recordings) or -1 means unknown. */
+  suid?: number;
+  sgid?: number;
+  /** CapPrm, CapEff and CapBnd of /proc/<pid>/status as bit masks; absent or -1: unknown. */
+  capPermitted?: number;
+  capEffective?: number;
+  capBounding?: number;
+  /**
+   * The whole /proc/<pid>/cgroup text, one "id:controllers:path" line per hierarchy (older
+   * recordings hold the path of one line only; both parse).
+   */
   cgroup: string | null;
+  /**
+   * Allow-listed environment variables as "NAME=value", in environ order; null when environ was
+   * not read (no allow-list, or the read failed). Never the whole environment.
+   */
+  env?: string[] | null;
+  /** The environ scan stopped at its byte cap, or a kept value or the entry count was cut. */
+  envTruncated?: boolean;
+  /** The process renamed itself before comm was read: comm is not its exec-time name. */
+  commRenamed?: boolean;
   /** Reads that failed (process gone, permission, ...). Never fatal. */
   failed: SnapshotRead[];
   /**
@@ -94,6 +116,8 @@ export interface CaptureStats {
   snapshotsGone: number;
   /** Exec snapshots read only after the process had exec'd again: the earlier image is lost. */
   snapshotsStale: number;
+  /** Exec snapshots whose comm was read after the process renamed itself. */
+  commsRenamed: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
   receiveBufferBytes: number;
   realtime: boolean;
@@ -111,6 +135,12 @@ export interface CaptureOptions {
   maxQueuedBatches?: number;
   /** Cap on cmdline bytes kept per exec. Default 128 KiB. */
   cmdlineMaxBytes?: number;
+  /** Environment variable names read from environ at exec (an allow-list; never everything). */
+  envVars?: string[];
+  /** Bytes of environ scanned at most (default 1 MiB), bytes kept per variable (1024), variables kept (16). */
+  envScanMaxBytes?: number;
+  envValueMaxBytes?: number;
+  envMaxEntries?: number;
 }
 
 /** Counters of a source that has not delivered anything yet. */
@@ -125,6 +155,7 @@ export function emptyCaptureStats(): CaptureStats {
     snapshotsPartial: 0,
     snapshotsGone: 0,
     snapshotsStale: 0,
+    commsRenamed: 0,
     receiveBufferBytes: 0,
     realtime: false,
   };

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ExecwardenError } from '../errors.js';
 import type { EventSource } from './event-source.js';
-import { emptyCaptureStats, RAW_EVENT_KINDS, type CaptureStats, type ProcSnapshot, type RawEvent, type RawEventKind, type SnapshotRead } from './raw-event.js';
+import { emptyCaptureStats, RAW_EVENT_KINDS, SNAPSHOT_READS, type CaptureStats, type ProcSnapshot, type RawEvent, type RawEventKind, type SnapshotRead } from './raw-event.js';
 
 export class RecordingFormatError extends ExecwardenError {
   constructor(message: string) {
@@ -20,11 +20,15 @@ export class RecordingFormatError extends ExecwardenError {
   }
 }
 
-const READS: readonly SnapshotRead[] = ['cmdline', 'comm', 'stat', 'status', 'exe', 'cwd', 'cgroup'];
+const READS = SNAPSHOT_READS;
 const OPTIONAL_NUMBERS = [
   'parentPid', 'parentTgid', 'exitCode', 'exitSignal', 'ruid', 'euid', 'rgid', 'egid', 'tracerPid', 'tracerTgid',
 ] as const;
 const SNAPSHOT_NUMBERS = ['ppid', 'pgid', 'sid', 'ttyNr', 'startTicks', 'ruid', 'euid', 'rgid', 'egid'] as const;
+/** Written by newer readers; a recording without them leaves them unknown. */
+const OPTIONAL_SNAPSHOT_NUMBERS = ['suid', 'sgid', 'capPermitted', 'capEffective', 'capBounding'] as const;
+/** Bounds on a recorded allow-listed environment (the live reader keeps far less). */
+const RECORDED_ENV_MAX_ENTRIES = 256;
 
 /** One RawEvent as one line of JSON (no newline). */
 export function serializeRawEvent(event: RawEvent): string {
@@ -65,6 +69,20 @@ function parseSnapshot(value: unknown): ProcSnapshot {
     failed: s.failed as SnapshotRead[],
   };
   for (const field of SNAPSHOT_NUMBERS) snapshot[field] = int(s[field], `snapshot.${field}`);
+  for (const field of OPTIONAL_SNAPSHOT_NUMBERS) {
+    if (s[field] !== undefined) snapshot[field] = int(s[field], `snapshot.${field}`);
+  }
+  if (s.env !== undefined && s.env !== null) {
+    if (!Array.isArray(s.env) || s.env.length > RECORDED_ENV_MAX_ENTRIES || !s.env.every((v) => typeof v === 'string' && v.includes('='))) {
+      fail(`snapshot.env must be a list of at most ${RECORDED_ENV_MAX_ENTRIES} "NAME=value" strings`);
+    }
+    snapshot.env = s.env as string[];
+  } else if (s.env === null) {
+    snapshot.env = null;
+  }
+  if (s.envTruncated === true) snapshot.envTruncated = true;
+  if (s.commRenamed === true) snapshot.commRenamed = true;
+  if (s.stale === true) snapshot.stale = true;
   return snapshot;
 }
 

@@ -16,7 +16,8 @@ import { ALL_PROCESS_ACTIONS, ProcessEventStream } from '../ecs/process-event-st
 import { ExecwardenError } from '../errors.js';
 import { toJsonLine } from '../outputs/json-line.js';
 import { formatEventPretty } from '../outputs/pretty-format.js';
-import { RealProcFs, type ProcFs } from '../process/procfs.js';
+import { DEFAULT_ENV_VARS, namesToRead } from '../process/environment.js';
+import { RealProcFs, readCapabilityLastBit, type ProcFs } from '../process/procfs.js';
 import type { CommandIo } from './io.js';
 
 export interface CaptureActionOptions {
@@ -36,8 +37,8 @@ export interface CaptureDependencies {
 
 const defaultDependencies: CaptureDependencies = {
   checkPrivileges: checkCapturePrivileges,
-  createSource: (options) => new LiveSource(options),
-  procfs: () => new RealProcFs(),
+  createSource: (options) => new LiveSource({ ...options, envVars: namesToRead(DEFAULT_ENV_VARS) }),
+  procfs: () => new RealProcFs({ envVars: namesToRead(DEFAULT_ENV_VARS) }),
   clock: systemClock,
 };
 
@@ -76,7 +77,14 @@ export async function captureAction(
   }
   for (const limit of privileges.degraded) io.stderr.write(`execwarden: warning: without ${limit}\n`);
 
-  const stream = new ProcessEventStream({ procfs: deps.procfs(), host: loadHostInfo(), clock: deps.clock, actions });
+  const stream = new ProcessEventStream({
+    procfs: deps.procfs(),
+    host: loadHostInfo(),
+    clock: deps.clock,
+    actions,
+    envVars: DEFAULT_ENV_VARS,
+    capabilityLastBit: readCapabilityLastBit(),
+  });
   stream.seed();
 
   const color = (io.stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR;
@@ -118,6 +126,7 @@ export async function captureAction(
     snapshots_partial: capture.snapshotsPartial,
     snapshots_gone: capture.snapshotsGone,
     snapshots_stale: capture.snapshotsStale,
+    comms_renamed: capture.commsRenamed,
     losses_reported: losses,
     resync_requests: processes.resyncRequests,
     resyncs: processes.resyncs,

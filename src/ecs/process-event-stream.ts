@@ -16,7 +16,7 @@ import type { ProcFs } from '../process/procfs.js';
 import { ProcessTable, decodeExitStatus, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
 import { agentInfoFor, type AgentInfo } from './agent.js';
 import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
-import { buildProcessEvent, type EcsProcessEvent, type ProcessAction } from './process-event.js';
+import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
 export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['exec', 'fork', 'end']);
@@ -37,6 +37,10 @@ export interface ProcessEventStreamOptions {
   monotonicNs?: MonotonicClock;
   /** Minimum time between two /proc rescans after losses. Default 1000 ms. */
   minResyncIntervalMs?: number;
+  /** Environment variable names written to process.env_vars (the capture's allow-list). */
+  envVars?: readonly string[];
+  /** /proc/sys/kernel/cap_last_cap of the host. Default 40. */
+  capabilityLastBit?: number;
 }
 
 export const DEFAULT_MIN_RESYNC_INTERVAL_MS = 1000;
@@ -55,7 +59,7 @@ export class ProcessEventStream {
   private readonly table: ProcessTable;
   private readonly clock: Clock;
   private readonly actions: ReadonlySet<ProcessAction>;
-  private readonly context: { host: HostInfo; agent: AgentInfo; accounts: AccountResolver };
+  private readonly context: ProcessEventContext;
   private readonly timeBase: TimeBase;
   private sequence = 0;
   private eventsIn = 0;
@@ -80,6 +84,8 @@ export class ProcessEventStream {
       host: opts.host,
       agent: opts.agent ?? agentInfoFor(opts.host),
       accounts: opts.accounts ?? new EtcAccounts(),
+      envVars: new Set(opts.envVars ?? []),
+      capabilityLastBit: opts.capabilityLastBit,
     };
     this.timeBase = new TimeBase(opts.clock, opts.monotonicNs);
     this.minResyncIntervalMs = opts.minResyncIntervalMs ?? DEFAULT_MIN_RESYNC_INTERVAL_MS;
@@ -180,6 +186,7 @@ export class ProcessEventStream {
         exitCode: extra.exitCode,
         sessionLeader: entry ? this.table.leader(entry.sid, 'session') : undefined,
         groupLeader: entry ? this.table.leader(entry.pgid, 'group') : undefined,
+        parentGroupLeader: entry?.parent ? this.table.leader(entry.parent.pgid, 'group') : undefined,
       },
       this.context,
     );

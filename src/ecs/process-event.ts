@@ -10,11 +10,31 @@
  * - end: event.type ["end"], event.action "end", process.exit_code and process.end.
  *
  * Ids are strings (`user.id: "0"`): rules compare them as strings. Fields whose value is unknown
- * are left out rather than written empty. `user`/`group` are the effective ids; `real_user` and
- * `real_group` are written when they differ (setuid programs).
+ * are left out rather than written empty, but a known value is always written, even when it
+ * equals another: Elastic Defend always writes real, effective and saved ids, and a rule such as
+ * `process.user.id == "0" and process.real_user.id != "0"` turns into a false alert when the
+ * real id is missing (EQL's `!=` on a missing field is true).
+ *
+ * Identities (process, parent and every leader): `user`/`group` are the effective ids,
+ * `real_user`/`real_group` and `saved_user`/`saved_group` the others. At the top level: `user`
+ * and `group` (effective), `user.effective` (ECS), and Elastic Defend's `user.Ext.real` and
+ * `group.Ext.real` (endpoint-package custom_schemas: "User info prior to any setuid
+ * operations"), written the way Defend's events carry them.
+ *
+ * Session data (entry-leader.ts): `process.entry_leader` with `entry_meta.type` and, for ssh
+ * sessions, `entry_meta.source.ip`; `session_leader` and `group_leader` described in full
+ * (executable, args, identities, tty) with `same_as_process`; `parent.group_leader` (pid,
+ * entity_id, start: what ECS has for it; ECS has no `parent.session_leader`). `interactive` is
+ * true when the process has a controlling terminal of a known kind (Beats' rule; ECS asks for
+ * stdin/stderr on that tty, which /proc cannot tell at exec time).
+ *
+ * Also: `process.thread.capabilities.effective/permitted` (names), `process.env_vars` (the
+ * configured allow-list only), `container.id` and `container.security_context.privileged` (the
+ * container keeps every capability in its bounding set), Defend's `process.Ext.memfd.name`.
  *
  * Everything written is an ECS field of the same type (test/ecs checks every document against
- * EcsFlat), except the `execwarden.*` namespace, which carries what ECS has no field for:
+ * EcsFlat), except Defend's `Ext` fields above and the `execwarden.*` namespace, which carries
+ * what ECS has no field for:
  *   execwarden.process.args_truncated   the cmdline was longer than the capture cap
  *   execwarden.process.args_lossy       an argument was not valid UTF-8 (decoded with U+FFFD)
  *   execwarden.process.cmdline_base64   the exact cmdline bytes, when args_lossy
@@ -22,17 +42,24 @@
  *   execwarden.process.snapshot_stale   /proc was read after the process exec'd again: the
  *                                       document describes the later image (a wrapper lost)
  *   execwarden.process.start_estimated  start time (and entity id) from the event timestamp
- *
- * process.interactive is true when the process has a controlling terminal (stat's tty_nr); ECS
- * asks for stdin/stderr on that tty, which /proc cannot tell at exec time.
+ *   execwarden.process.env_truncated    environ was longer than the scan cap, or a kept
+ *                                       variable or the number kept was cut
+ *   execwarden.process.executable_deleted the executable's file was deleted (or is a memfd)
+ *   execwarden.process.comm_renamed     the process renamed itself before it was read; its
+ *                                       name comes from the executable
  */
-import type { EcsEvent, EcsGroup, EcsHost, EcsUser } from '@elastic/ecs';
+import type { EcsEvent, EcsHost } from '@elastic/ecs';
+import { capabilityNames, hasEveryCapability } from '../process/capabilities.js';
+import { envForOutput, sshClientIp } from '../process/environment.js';
+import { ttyDevice, ttyKind, type EntryType } from '../process/entry-leader.js';
 import type { ProcessEntry } from '../process/process-table.js';
 import type { ProcessImage } from '../process/process-image.js';
 import type { AgentInfo } from './agent.js';
 import { ECS_VERSION } from './agent.js';
 import type { AccountResolver, HostInfo } from './host.js';
 import { isoDate } from './time-base.js';
+
+export { ttyDevice };
 
 export type ProcessAction = 'exec' | 'fork' | 'end';
 
@@ -42,19 +69,17 @@ export interface EcsPreviousImage {
   executable?: string;
 }
 
-export interface EcsLeader {
-  pid: number;
-  name?: string;
-  entity_id?: string;
-  start?: string;
-}
-
 export interface EcsIdName {
   id: string;
   name?: string;
 }
 
-export interface EcsParentProcess {
+export interface EcsTty {
+  char_device: { major: number; minor: number };
+}
+
+/** What ECS lets every described process carry (process, parent, leaders). */
+export interface EcsDescribedProcess {
   pid: number;
   name?: string;
   executable?: string;
@@ -67,18 +92,42 @@ export interface EcsParentProcess {
   working_directory?: string;
   user?: EcsIdName;
   group?: EcsIdName;
+  real_user?: EcsIdName;
+  real_group?: EcsIdName;
+  saved_user?: EcsIdName;
+  saved_group?: EcsIdName;
+  tty?: EcsTty;
 }
 
-export interface EcsProcessFields extends EcsParentProcess {
-  tty?: { char_device: { major: number; minor: number } };
+export interface EcsLeader extends EcsDescribedProcess {
+  same_as_process?: boolean;
+}
+
+export interface EcsEntryLeader extends EcsLeader {
+  entry_meta?: { type: EntryType; source?: { ip: string } };
+}
+
+export interface EcsCapabilities {
+  capabilities: { effective?: string[]; permitted?: string[] };
+}
+
+export interface EcsParentProcess extends EcsDescribedProcess {
+  thread?: EcsCapabilities;
+  group_leader?: { pid: number; entity_id?: string; start?: string };
+}
+
+export interface EcsProcessFields extends EcsDescribedProcess {
+  thread?: EcsCapabilities;
+  env_vars?: string[];
   previous?: EcsPreviousImage[];
   parent?: EcsParentProcess;
   session_leader?: EcsLeader;
   group_leader?: EcsLeader;
-  real_user?: EcsIdName;
-  real_group?: EcsIdName;
+  entry_leader?: EcsEntryLeader;
   exit_code?: number;
   end?: string;
+  /** Elastic Defend's extension (endpoint-package custom schemas). */
+  Ext?: { memfd: { name: string } };
 }
 
 export interface ExecwardenProcessFlags {
@@ -88,6 +137,24 @@ export interface ExecwardenProcessFlags {
   snapshot_missing?: true;
   snapshot_stale?: true;
   start_estimated?: true;
+  env_truncated?: true;
+  executable_deleted?: true;
+  comm_renamed?: true;
+}
+
+export interface EcsTopUser extends EcsIdName {
+  effective?: EcsIdName;
+  /** Elastic Defend's extension: the real id ("prior to any setuid operations"). */
+  Ext?: { real: EcsIdName };
+}
+
+export interface EcsTopGroup extends EcsIdName {
+  Ext?: { real: EcsIdName };
+}
+
+export interface EcsContainer {
+  id: string;
+  security_context?: { privileged: boolean };
 }
 
 export interface EcsProcessEvent {
@@ -104,8 +171,9 @@ export interface EcsProcessEvent {
   };
   host: EcsHost & HostInfo;
   process: EcsProcessFields;
-  user?: EcsUser & EcsIdName;
-  group?: EcsGroup & EcsIdName;
+  user?: EcsTopUser;
+  group?: EcsTopGroup;
+  container?: EcsContainer;
   execwarden?: { process: ExecwardenProcessFlags };
 }
 
@@ -123,18 +191,22 @@ export interface ProcessEventInput {
   exitCode?: number | null;
   sessionLeader?: ProcessEntry;
   groupLeader?: ProcessEntry;
+  /** The parent's group leader, when the parent is known. */
+  parentGroupLeader?: ProcessEntry;
 }
 
 export interface ProcessEventContext {
   host: HostInfo;
   agent: AgentInfo;
   accounts: AccountResolver;
+  /** Environment variable names written to process.env_vars. Default: none. */
+  envVars?: ReadonlySet<string>;
+  /** Highest capability bit of this kernel (/proc/sys/kernel/cap_last_cap). Default 40. */
+  capabilityLastBit?: number;
 }
 
-/** tty_nr from stat -> device numbers (major in bits 8-15, minor in 0-7 and 20-31). */
-export function ttyDevice(ttyNr: number): { major: number; minor: number } {
-  return { major: (ttyNr >> 8) & 0xfff, minor: (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00) };
-}
+const DEFAULT_CAPABILITY_LAST_BIT = 40;
+const NO_ENV_VARS: ReadonlySet<string> = new Set();
 
 function idName(id: number, name: string | undefined): EcsIdName | undefined {
   if (id < 0) return undefined;
@@ -142,8 +214,7 @@ function idName(id: number, name: string | undefined): EcsIdName | undefined {
 }
 
 /** Assigns the image's known fields to a process-like object. */
-function imageFields(image: ProcessImage): Partial<EcsParentProcess> {
-  const fields: Partial<EcsParentProcess> = {};
+function imageFields(image: ProcessImage, fields: EcsDescribedProcess): void {
   if (image.name !== null) fields.name = image.name;
   if (image.executable !== null) fields.executable = image.executable;
   if (image.args !== null) {
@@ -152,26 +223,69 @@ function imageFields(image: ProcessImage): Partial<EcsParentProcess> {
     fields.command_line = image.commandLine ?? image.args.join(' ');
   }
   if (image.workingDirectory !== null) fields.working_directory = image.workingDirectory;
-  return fields;
 }
 
-function describeProcess(entry: ProcessEntry, accounts: AccountResolver): EcsParentProcess {
-  const fields: EcsParentProcess = { pid: entry.pid, ...imageFields(entry.image) };
+/**
+ * The fields every described process carries. One event describes the same entry up to four
+ * times (process, parent, leaders): `memo` builds each once per event; callers copy before adding.
+ */
+function describeProcess(entry: ProcessEntry, accounts: AccountResolver, memo: Map<ProcessEntry, EcsDescribedProcess>): EcsDescribedProcess {
+  const known = memo.get(entry);
+  if (known) return known;
+  const fields: EcsDescribedProcess = { pid: entry.pid };
+  imageFields(entry.image, fields);
   fields.entity_id = entry.entityId;
   fields.start = isoDate(entry.startMs);
-  fields.interactive = entry.ttyNr !== 0;
+  fields.interactive = ttyKind(entry.ttyNr) !== 'none';
   const user = idName(entry.euid, accounts.userName(entry.euid));
   const group = idName(entry.egid, accounts.groupName(entry.egid));
+  const realUser = idName(entry.ruid, accounts.userName(entry.ruid));
+  const realGroup = idName(entry.rgid, accounts.groupName(entry.rgid));
+  const savedUser = idName(entry.suid, accounts.userName(entry.suid));
+  const savedGroup = idName(entry.sgid, accounts.groupName(entry.sgid));
   if (user) fields.user = user;
   if (group) fields.group = group;
+  if (realUser) fields.real_user = realUser;
+  if (realGroup) fields.real_group = realGroup;
+  if (savedUser) fields.saved_user = savedUser;
+  if (savedGroup) fields.saved_group = savedGroup;
+  if (entry.ttyNr !== 0) fields.tty = { char_device: ttyDevice(entry.ttyNr) };
+  memo.set(entry, fields);
   return fields;
 }
 
-function leader(entry: ProcessEntry | undefined, pid: number): EcsLeader | undefined {
+function capabilities(entry: ProcessEntry): EcsCapabilities | undefined {
+  const effective = capabilityNames(entry.capEffective);
+  const permitted = capabilityNames(entry.capPermitted);
+  if (effective === null && permitted === null) return undefined;
+  const caps: EcsCapabilities['capabilities'] = {};
+  if (effective !== null) caps.effective = effective as string[];
+  if (permitted !== null) caps.permitted = permitted as string[];
+  return { capabilities: caps };
+}
+
+function leader(
+  entry: ProcessEntry | undefined,
+  pid: number,
+  subject: ProcessEntry,
+  accounts: AccountResolver,
+  memo: Map<ProcessEntry, EcsDescribedProcess>,
+): EcsLeader | undefined {
   if (pid <= 0) return undefined;
   if (!entry) return { pid };
-  const fields: EcsLeader = { pid, entity_id: entry.entityId, start: isoDate(entry.startMs) };
-  if (entry.image.name !== null) fields.name = entry.image.name;
+  return { ...describeProcess(entry, accounts, memo), same_as_process: entry === subject };
+}
+
+function entryLeader(subject: ProcessEntry, accounts: AccountResolver, memo: Map<ProcessEntry, EcsDescribedProcess>): EcsEntryLeader | undefined {
+  const entry = subject.entryLeader;
+  if (entry === null || subject.entryType === null) return undefined;
+  const fields: EcsEntryLeader = { ...describeProcess(entry, accounts, memo), same_as_process: entry === subject };
+  const meta: NonNullable<EcsEntryLeader['entry_meta']> = { type: subject.entryType };
+  if (subject.entryType === 'sshd') {
+    const ip = sshClientIp(entry.image.env);
+    if (ip !== null) meta.source = { ip };
+  }
+  fields.entry_meta = meta;
   return fields;
 }
 
@@ -195,30 +309,48 @@ function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): Execwar
   if (input.snapshotMissing) flags.snapshot_missing = true;
   if (input.snapshotStale) flags.snapshot_stale = true;
   if (entry?.startEstimated) flags.start_estimated = true;
+  if (entry?.image.envTruncated) flags.env_truncated = true;
+  if (entry?.image.executableDeleted) flags.executable_deleted = true;
+  if (entry?.image.commRenamed) flags.comm_renamed = true;
   return Object.keys(flags).length > 0 ? flags : undefined;
+}
+
+function describeSubject(entry: ProcessEntry, input: ProcessEventInput, context: ProcessEventContext): EcsProcessFields {
+  const { accounts } = context;
+  const memo = new Map<ProcessEntry, EcsDescribedProcess>();
+  const process: EcsProcessFields = { ...describeProcess(entry, accounts, memo) };
+  const thread = capabilities(entry);
+  if (thread) process.thread = thread;
+  if (entry.image.env !== null) {
+    const env = envForOutput(entry.image.env, context.envVars ?? NO_ENV_VARS);
+    if (env.length > 0) process.env_vars = env;
+  }
+  if (entry.image.memfdName !== null) process.Ext = { memfd: { name: entry.image.memfdName } };
+  const parent = entry.parent;
+  if (parent) {
+    const fields: EcsParentProcess = { ...describeProcess(parent, accounts, memo) };
+    const parentThread = capabilities(parent);
+    if (parentThread) fields.thread = parentThread;
+    const parentGroup = input.parentGroupLeader;
+    if (parentGroup) fields.group_leader = { pid: parentGroup.pid, entity_id: parentGroup.entityId, start: isoDate(parentGroup.startMs) };
+    else if (parent.pgid > 0) fields.group_leader = { pid: parent.pgid };
+    process.parent = fields;
+  } else if (entry.ppid > 0) {
+    process.parent = { pid: entry.ppid };
+  }
+  const session = leader(input.sessionLeader, entry.sid, entry, accounts, memo);
+  const group = leader(input.groupLeader, entry.pgid, entry, accounts, memo);
+  const entryFields = entryLeader(entry, accounts, memo);
+  if (session) process.session_leader = session;
+  if (group) process.group_leader = group;
+  if (entryFields) process.entry_leader = entryFields;
+  if (input.action === 'exec' && entry.previous.length > 0) process.previous = entry.previous.map(previousImage);
+  return process;
 }
 
 export function buildProcessEvent(input: ProcessEventInput, context: ProcessEventContext): EcsProcessEvent {
   const { entry, action } = input;
-  const { accounts } = context;
-  const process: EcsProcessFields = entry ? describeProcess(entry, accounts) : { pid: input.pid };
-  if (entry) {
-    if (entry.ttyNr !== 0) process.tty = { char_device: ttyDevice(entry.ttyNr) };
-    const parent = entry.parent;
-    if (parent) process.parent = describeProcess(parent, accounts);
-    else if (entry.ppid > 0) process.parent = { pid: entry.ppid };
-    const session = leader(input.sessionLeader, entry.sid);
-    const group = leader(input.groupLeader, entry.pgid);
-    if (session) process.session_leader = session;
-    if (group) process.group_leader = group;
-    if (action === 'exec' && entry.previous.length > 0) process.previous = entry.previous.map(previousImage);
-    if (entry.ruid >= 0 && entry.ruid !== entry.euid) {
-      process.real_user = idName(entry.ruid, accounts.userName(entry.ruid));
-    }
-    if (entry.rgid >= 0 && entry.rgid !== entry.egid) {
-      process.real_group = idName(entry.rgid, accounts.groupName(entry.rgid));
-    }
-  }
+  const process: EcsProcessFields = entry ? describeSubject(entry, input, context) : { pid: input.pid };
   if (action === 'end') {
     if (input.exitCode !== undefined && input.exitCode !== null) process.exit_code = input.exitCode;
     process.end = isoDate(input.timestampMs);
@@ -241,8 +373,23 @@ export function buildProcessEvent(input: ProcessEventInput, context: ProcessEven
     host: context.host,
     process,
   };
-  if (process.user) doc.user = process.user;
-  if (process.group) doc.group = process.group;
+  if (process.user) {
+    const user: EcsTopUser = { ...process.user, effective: { ...process.user } };
+    if (process.real_user) user.Ext = { real: process.real_user };
+    doc.user = user;
+  }
+  if (process.group) {
+    const group: EcsTopGroup = { ...process.group };
+    if (process.real_group) group.Ext = { real: process.real_group };
+    doc.group = group;
+  }
+  if (entry?.containerId) {
+    doc.container = { id: entry.containerId };
+    if (entry.capBounding >= 0) {
+      const lastBit = context.capabilityLastBit ?? DEFAULT_CAPABILITY_LAST_BIT;
+      doc.container.security_context = { privileged: hasEveryCapability(entry.capBounding, lastBit) };
+    }
+  }
   const flags = flagsFor(entry, input);
   if (flags) doc.execwarden = { process: flags };
   return doc;

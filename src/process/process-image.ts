@@ -10,9 +10,32 @@
  * there and flagged (`argsTruncated`, written as `execwarden.process.args_truncated: true`);
  * an incomplete UTF-8 sequence at the cut is dropped rather than counted as invalid.
  *
- * `name` follows Elastic Defend: the basename of the executable (comm is cut at 15 bytes and
- * can be set by the process), falling back to comm when exe is unreadable (kernel threads, a
- * process already gone).
+ * `name` follows Elastic Defend:
+ * - a program: the basename of the executable as /proc/<pid>/exe resolves it, at full length
+ *   (comm is cut at 15 bytes). Defend names a program after the resolved file: it reported
+ *   `python3.10` for a `python3` symlink and `dash` for `sh linpeas.sh` (elastic/detection-rules
+ *   issue #6637 and the test query of its fix, PR #6762); its rules name long binaries in full
+ *   (`x86_64-linux-gnu-strings`, `linux-exploit-suggester-2.pl`).
+ * - a script started through its `#!` line: the script's file name (`tool.sh`), which is what
+ *   the kernel names the task at exec (comm, the basename of the path given to execve) and what
+ *   Defend's behavior rules expect (`process.name like ("*.sh", "*.py")`, a script named
+ *   `kworker…` matched on `process.parent.name`; table in detection-rules issue #6637). The kernel
+ *   rewrites argv for a script to [interpreter, optional #! argument, script path, arguments…],
+ *   so a comm that is neither a prefix of the executable's name nor argv[0]'s, but is the
+ *   basename of argv[1] or argv[2] (or its 15-byte prefix), is a script's: the name is that
+ *   basename in full. `executable` stays the interpreter /proc reports, and `args` keep the
+ *   kernel's rewritten argv (Elastic's eBPF exec probe, elastic/ebpf Probe.bpf.c, reads the same
+ *   rewritten argv from the new image). A comm read after the process renamed itself
+ *   (`commRenamed`) is never used: a process cannot choose its name after exec.
+ * - comm when exe is unreadable (kernel threads, a process already gone).
+ *
+ * A memfd executable (/proc/<pid>/exe is "/memfd:NAME (deleted)", fileless execution) gives
+ * `memfdName` "memfd:NAME", the form Defend's behavior rules compare `process.Ext.memfd.name`
+ * with ("memfd:doublemapper", "memfd:qemu-open"); an executable whose file was deleted after
+ * the exec started (" (deleted)") is flagged `executableDeleted`. `executable` keeps the kernel's
+ * text, suffix included, as Defend's rules expect (`process.executable : "*(deleted)*"`).
+ *
+ * `env` holds the allow-listed environment variables read at exec (see environment.ts).
  */
 import { isUtf8 } from 'node:buffer';
 import type { ProcSnapshot } from '../capture/raw-event.js';
@@ -28,6 +51,15 @@ export interface ProcessImage {
   /** Original cmdline bytes, only when some argument was not valid UTF-8. */
   cmdlineBase64: string | null;
   workingDirectory: string | null;
+  /** Allow-listed "NAME=value" entries of environ at exec; null when not read. */
+  env: string[] | null;
+  envTruncated: boolean;
+  /** "memfd:NAME" when the executable is a memfd (fileless execution). */
+  memfdName: string | null;
+  /** The executable's file was deleted (the kernel's " (deleted)" suffix). */
+  executableDeleted: boolean;
+  /** comm was read after the process renamed itself; the name comes from the executable. */
+  commRenamed: boolean;
 }
 
 const DELETED_SUFFIX = ' (deleted)';
@@ -74,6 +106,43 @@ function dropIncompleteUtf8Tail(bytes: Buffer): Buffer {
   return bytes;
 }
 
+/** The kernel's task name is at most TASK_COMM_LEN - 1 bytes. */
+const COMM_MAX_BYTES = 15;
+
+function pathBase(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash >= 0 ? path.slice(slash + 1) : path;
+}
+
+/** comm is `name`, or the kernel's 15-byte cut of it. */
+function commNames(comm: string, name: string): boolean {
+  if (comm === name) return true;
+  return Buffer.byteLength(comm) === COMM_MAX_BYTES && name.startsWith(comm);
+}
+
+/**
+ * The script's file name when this exec ran a script through its #! line (see the module
+ * header), else null.
+ */
+export function scriptName(comm: string | null, executableBase: string, args: readonly string[] | null): string | null {
+  if (comm === null || comm === '' || args === null || commNames(comm, executableBase)) return null;
+  if (args.length > 0 && commNames(comm, pathBase(args[0]))) return null;
+  for (const index of [1, 2]) {
+    const arg = args[index];
+    if (arg === undefined) break;
+    const base = pathBase(arg);
+    if (base !== '' && commNames(comm, base)) return base;
+  }
+  return null;
+}
+
+/** "memfd:NAME" for a memfd executable ("/memfd:NAME (deleted)"), else null. */
+export function memfdNameOf(executable: string | null): string | null {
+  if (executable === null || !executable.startsWith('/memfd:')) return null;
+  const path = executable.endsWith(DELETED_SUFFIX) ? executable.slice(0, -DELETED_SUFFIX.length) : executable;
+  return path.slice(1);
+}
+
 export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
   let args: string[] | null = null;
   let cmdlineBase64: string | null = null;
@@ -83,14 +152,24 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
     if (decoded.lossy) cmdlineBase64 = snapshot.cmdline.toString('base64');
   }
   const executable = snapshot.exe;
+  let name = snapshot.comm;
+  if (executable) {
+    const base = executableName(executable);
+    name = (snapshot.commRenamed ? null : scriptName(snapshot.comm, base, args)) ?? base;
+  }
   return {
     executable,
-    name: executable ? executableName(executable) : snapshot.comm,
+    name,
     args,
     commandLine: args === null ? null : args.join(' '),
     argsTruncated: snapshot.cmdlineTruncated,
     cmdlineBase64,
     workingDirectory: snapshot.cwd,
+    env: snapshot.env ?? null,
+    envTruncated: snapshot.envTruncated === true,
+    memfdName: memfdNameOf(executable),
+    executableDeleted: executable !== null && executable.endsWith(DELETED_SUFFIX),
+    commRenamed: snapshot.commRenamed === true,
   };
 }
 
@@ -104,6 +183,11 @@ export function imageFromComm(comm: string | null): ProcessImage {
     argsTruncated: false,
     cmdlineBase64: null,
     workingDirectory: null,
+    env: null,
+    envTruncated: false,
+    memfdName: null,
+    executableDeleted: false,
+    commRenamed: false,
   };
 }
 

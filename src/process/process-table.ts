@@ -26,6 +26,8 @@ import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
 import type { ProcFs } from './procfs.js';
 import { imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
+import { ContainerIds } from './container.js';
+import { decideEntryLeader, type EntryType } from './entry-leader.js';
 
 export interface ProcessEntry {
   pid: number;
@@ -44,10 +46,22 @@ export interface ProcessEntry {
   pgid: number;
   sid: number;
   ttyNr: number;
+  /** Real, effective and saved ids; -1 unknown. */
   ruid: number;
   euid: number;
+  suid: number;
   rgid: number;
   egid: number;
+  sgid: number;
+  /** Capability masks (permitted, effective, bounding); -1 unknown. */
+  capPermitted: number;
+  capEffective: number;
+  capBounding: number;
+  /** From the cgroup at exec or scan (inherited at fork); null on the host. */
+  containerId: string | null;
+  /** The session's entry leader and its kind (entry-leader.ts); the entry itself when it leads. */
+  entryLeader: ProcessEntry | null;
+  entryType: EntryType | null;
   origin: 'scan' | 'fork' | 'exec';
   exitedAtMs: number | null;
   /** Decoded exit status: the exit code, or 128 + signal number when killed by a signal. */
@@ -125,6 +139,7 @@ export class ProcessTable {
   private readonly exitedTtlMs: number;
   private readonly maxPreviousImages: number;
   private readonly live = new Map<number, ProcessEntry>();
+  private readonly containerIds = new ContainerIds();
   /** Exited entries in exit order (Map keeps insertion order), by entity id. */
   private readonly exited = new Map<string, ProcessEntry>();
   /** The most recent exited entry of each pid, for session/group leaders that have exited. */
@@ -191,8 +206,11 @@ export class ProcessTable {
       const entry = this.createFromSnapshot(pid, snapshot, 'scan');
       added.push(entry);
     }
-    // Parents after the loop: a parent may have a higher pid than its child (pid wrap).
+    // Parents after the loop: a parent may have a higher pid than its child (pid wrap). Entry
+    // leaders in start order, so every parent and leader is decided before its descendants.
     for (const entry of added) entry.parent = this.live.get(entry.ppid) ?? null;
+    added.sort((a, b) => a.startTicks - b.startTicks || a.pid - b.pid);
+    for (const entry of added) this.decideEntry(entry);
     for (const entry of [...this.live.values()]) {
       if (!seen.has(entry.pid)) this.retire(entry, null);
     }
@@ -229,13 +247,23 @@ export class ProcessTable {
       ttyNr: parent?.ttyNr ?? 0,
       ruid: parent?.ruid ?? -1,
       euid: parent?.euid ?? -1,
+      suid: parent?.suid ?? -1,
       rgid: parent?.rgid ?? -1,
       egid: parent?.egid ?? -1,
+      sgid: parent?.sgid ?? -1,
+      capPermitted: parent?.capPermitted ?? -1,
+      capEffective: parent?.capEffective ?? -1,
+      capBounding: parent?.capBounding ?? -1,
+      containerId: parent?.containerId ?? null,
+      // A fork stays in its parent's session until it execs (Beats copies the link the same way).
+      entryLeader: parent?.entryLeader ?? null,
+      entryType: parent?.entryType ?? null,
       origin: 'fork',
       exitedAtMs: null,
       exitCode: null,
     };
     this.live.set(pid, entry);
+    if (entry.entryLeader === null) this.decideEntry(entry);
     this.enforceBounds();
     return entry;
   }
@@ -260,6 +288,7 @@ export class ProcessTable {
         ? this.createFromSnapshot(pid, snapshot, 'exec')
         : this.createUnknown(pid, raw.timestampNs);
       entry.parent = this.live.get(entry.ppid) ?? null;
+      this.decideEntry(entry);
       this.enforceBounds();
       return { entry, described: snapshot !== null };
     }
@@ -273,6 +302,7 @@ export class ProcessTable {
       entry.startMs = this.startMsFromTicks(exactTicks);
       entry.startEstimated = false;
     }
+    this.decideEntry(entry);
     return { entry, described: snapshot !== null };
   }
 
@@ -367,6 +397,17 @@ export class ProcessTable {
     // Children may still point here; cut the chain so ancestors do not stay alive with it.
     entry.parent = null;
     entry.previous = [];
+    if (entry.entryLeader !== entry) entry.entryLeader = null;
+  }
+
+  /** Decides the entry's session entry leader from its relatives (entry-leader.ts). */
+  private decideEntry(entry: ProcessEntry): void {
+    const decision = decideEntryLeader(entry, {
+      sessionLeader: entry.sid > 0 && entry.sid !== entry.pid ? this.leader(entry.sid, 'session') : undefined,
+      groupLeader: entry.pgid > 0 && entry.pgid !== entry.pid ? this.leader(entry.pgid, 'group') : undefined,
+    });
+    entry.entryLeader = decision.leader;
+    entry.entryType = decision.type;
   }
 
   private isSameProcess(entry: ProcessEntry, startTicks: number): boolean {
@@ -414,8 +455,16 @@ export class ProcessTable {
       ttyNr: 0,
       ruid: -1,
       euid: -1,
+      suid: -1,
       rgid: -1,
       egid: -1,
+      sgid: -1,
+      capPermitted: -1,
+      capEffective: -1,
+      capBounding: -1,
+      containerId: null,
+      entryLeader: null,
+      entryType: null,
       origin,
       exitedAtMs: null,
       exitCode: null,
@@ -433,6 +482,12 @@ export class ProcessTable {
     if (snapshot.euid >= 0) entry.euid = snapshot.euid;
     if (snapshot.rgid >= 0) entry.rgid = snapshot.rgid;
     if (snapshot.egid >= 0) entry.egid = snapshot.egid;
+    if (snapshot.suid !== undefined && snapshot.suid >= 0) entry.suid = snapshot.suid;
+    if (snapshot.sgid !== undefined && snapshot.sgid >= 0) entry.sgid = snapshot.sgid;
+    if (snapshot.capPermitted !== undefined && snapshot.capPermitted >= 0) entry.capPermitted = snapshot.capPermitted;
+    if (snapshot.capEffective !== undefined && snapshot.capEffective >= 0) entry.capEffective = snapshot.capEffective;
+    if (snapshot.capBounding !== undefined && snapshot.capBounding >= 0) entry.capBounding = snapshot.capBounding;
+    if (!snapshot.failed.includes('cgroup')) entry.containerId = this.containerIds.idFor(snapshot.cgroup);
     // A process seen first in a scan or an exec gets its parent from stat; a forked one keeps
     // the parent that forked it, even after being reparented to init or a subreaper.
     if (entry.origin !== 'fork' && snapshot.ppid > 0 && snapshot.ppid !== entry.ppid) {

@@ -2,7 +2,7 @@
  * /proc behind an interface, so the process table can be tested without a kernel.
  *
  * `RealProcFs` reads /proc; `FixtureProcFs` reads a directory tree laid out the same way
- * (`<root>/stat` with a `btime` line, `<root>/<pid>/{cmdline,comm,stat,status,exe,cwd,cgroup}`).
+ * (`<root>/stat` with a `btime` line, `<root>/<pid>/{cmdline,comm,stat,status,exe,cwd,cgroup,environ}`).
  * Both produce the same `ProcSnapshot` the native reader produces on exec, so a scanned process
  * and a captured one look alike to the process table.
  *
@@ -15,6 +15,7 @@
 import { readFileSync, readdirSync, readlinkSync, openSync, readSync, closeSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcSnapshot, SnapshotRead } from '../capture/raw-event.js';
+import { DEFAULT_ENVIRON_LIMITS, filterEnviron, type EnvironLimits, type FilteredEnviron } from './environment.js';
 
 export interface ProcFs {
   /** Thread-group ids of the processes visible now. */
@@ -34,6 +35,8 @@ export const DEFAULT_CMDLINE_MAX_BYTES = 128 * 1024;
 
 /** Fields of /proc/<pid>/stat after the comm, by their 1-based number in proc(5). */
 export interface StatFields {
+  /** Field 3: R, S, D, Z (zombie), ... */
+  state: string;
   ppid: number;
   pgid: number;
   sid: number;
@@ -49,39 +52,73 @@ export function parseStat(text: string): StatFields | null {
   const parts = text.slice(close + 1).trim().split(/\s+/);
   if (parts.length < 20) return null;
   const field = (n: number): number => Number(parts[n - 3]);
-  const fields: StatFields = {
+  const numbers = {
     ppid: field(4),
     pgid: field(5),
     sid: field(6),
     ttyNr: field(7),
     startTicks: field(22),
   };
-  return Object.values(fields).every(Number.isFinite) ? fields : null;
+  return Object.values(numbers).every(Number.isFinite) ? { state: parts[0], ...numbers } : null;
 }
 
-/** Real and effective ids from the `Uid:` and `Gid:` lines of /proc/<pid>/status. */
-export function parseStatusIds(text: string): { ruid: number; euid: number; rgid: number; egid: number } | null {
-  const ids = (label: string): [number, number] | null => {
-    const match = new RegExp(`^${label}:\\s+(\\d+)\\s+(\\d+)`, 'm').exec(text);
-    return match ? [Number(match[1]), Number(match[2])] : null;
+export interface StatusFields {
+  ruid: number;
+  euid: number;
+  suid: number;
+  rgid: number;
+  egid: number;
+  sgid: number;
+  /** Capability masks; -1 when the line is missing. */
+  capPermitted: number;
+  capEffective: number;
+  capBounding: number;
+}
+
+/** Real, effective and saved ids (`Uid:`/`Gid:`) and the CapPrm/CapEff/CapBnd masks of status. */
+export function parseStatus(text: string): StatusFields | null {
+  const ids = (label: string): [number, number, number] | null => {
+    const match = new RegExp(`^${label}:[ \\t]+(\\d+)[ \\t]+(\\d+)[ \\t]+(\\d+)`, 'm').exec(text);
+    return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : null;
+  };
+  const cap = (label: string): number => {
+    const match = new RegExp(`^${label}:[ \\t]+([0-9a-fA-F]{1,16})\\b`, 'm').exec(text);
+    if (!match) return -1;
+    const value = Number.parseInt(match[1], 16);
+    return Number.isSafeInteger(value) ? value : -1;
   };
   const uid = ids('Uid');
   const gid = ids('Gid');
   if (!uid || !gid) return null;
-  return { ruid: uid[0], euid: uid[1], rgid: gid[0], egid: gid[1] };
+  return {
+    ruid: uid[0], euid: uid[1], suid: uid[2],
+    rgid: gid[0], egid: gid[1], sgid: gid[2],
+    capPermitted: cap('CapPrm'), capEffective: cap('CapEff'), capBounding: cap('CapBnd'),
+  };
 }
 
-/** The path part of the first line of /proc/<pid>/cgroup ("0::/system.slice/x.service"). */
-export function parseCgroup(text: string): string | null {
-  const first = text.split('\n', 1)[0] ?? '';
-  const parts = first.split(':');
-  return parts.length >= 3 ? parts.slice(2).join(':') : null;
+/** The highest capability bit of the running kernel (/proc/sys/kernel/cap_last_cap); 40 if unreadable. */
+export function readCapabilityLastBit(path = '/proc/sys/kernel/cap_last_cap'): number {
+  try {
+    const value = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(value) && value >= 0 && value <= 52 ? value : 40;
+  } catch {
+    return 40;
+  }
 }
 
 /** The `btime` line of /proc/stat, in ms. */
 export function parseBootTimeMs(text: string): number | null {
   const match = /^btime\s+(\d+)/m.exec(text);
   return match ? Number(match[1]) * 1000 : null;
+}
+
+export interface ProcTreeOptions {
+  clockTicksPerSecond?: number;
+  cmdlineMaxBytes?: number;
+  /** Environment variable names to read (the same allow-list the native reader gets). */
+  envVars?: readonly string[];
+  environLimits?: EnvironLimits;
 }
 
 /**
@@ -94,8 +131,13 @@ class ProcTreeFs implements ProcFs {
   private readonly cmdlineMaxBytes: number;
   private cachedBootTimeMs: number | null = null;
 
-  constructor(root: string, opts: { clockTicksPerSecond?: number; cmdlineMaxBytes?: number } = {}) {
+  private readonly envNames: ReadonlySet<string>;
+  private readonly environLimits: EnvironLimits;
+
+  constructor(root: string, opts: ProcTreeOptions = {}) {
     this.root = root;
+    this.envNames = new Set(opts.envVars ?? []);
+    this.environLimits = opts.environLimits ?? DEFAULT_ENVIRON_LIMITS;
     // USER_HZ is 100 on every architecture Linux runs Node on; getconf would tell the same.
     this.clockTicksPerSecond = opts.clockTicksPerSecond ?? 100;
     this.cmdlineMaxBytes = opts.cmdlineMaxBytes ?? DEFAULT_CMDLINE_MAX_BYTES;
@@ -132,25 +174,31 @@ class ProcTreeFs implements ProcFs {
       if (value === null) failed.push(read);
       return value;
     };
-    // Same order as the native reader: what an exec replaces first (cmdline, comm, stat).
-    const cmdline = attempt('cmdline', () => this.readCmdline(pid));
+    // Same order as the native reader: what an exec replaces first (cmdline, comm, stat, environ).
+    let cmdline = attempt('cmdline', () => this.readCmdline(pid));
     const commText = attempt('comm', () => this.readText(`${pid}/comm`));
     const stat = attempt('stat', () => {
       const text = this.readText(`${pid}/stat`);
       return text === null ? null : parseStat(text);
     });
     if (stat === null) return null; // no stat: the process does not exist (any more)
-    const ids = attempt('status', () => {
+    if (cmdline !== null && cmdline.bytes.length === 0 && (stat.state === 'Z' || stat.state === 'X')) {
+      // A zombie's memory is released: no bytes is not an empty argv there.
+      cmdline = null;
+      failed.push('cmdline');
+    }
+    const environ = this.envNames.size === 0 ? null : attempt('environ', () => this.readEnviron(pid));
+    const status = attempt('status', () => {
       const text = this.readText(`${pid}/status`);
-      return text === null ? null : parseStatusIds(text);
+      return text === null ? null : parseStatus(text);
     });
     const exe = attempt('exe', () => this.readLink(`${pid}/exe`));
     const cwd = attempt('cwd', () => this.readLink(`${pid}/cwd`));
     const cgroup = attempt('cgroup', () => {
       const text = this.readText(`${pid}/cgroup`);
-      return text === null ? null : parseCgroup(text);
+      return text === null || text === '' ? null : text;
     });
-    return {
+    const snapshot: ProcSnapshot = {
       cmdline: cmdline?.bytes ?? null,
       cmdlineTruncated: cmdline?.truncated ?? false,
       comm: commText === null ? null : commText.replace(/\n$/, ''),
@@ -161,13 +209,23 @@ class ProcTreeFs implements ProcFs {
       sid: stat.sid,
       ttyNr: stat.ttyNr,
       startTicks: stat.startTicks,
-      ruid: ids?.ruid ?? -1,
-      euid: ids?.euid ?? -1,
-      rgid: ids?.rgid ?? -1,
-      egid: ids?.egid ?? -1,
+      ruid: status?.ruid ?? -1,
+      euid: status?.euid ?? -1,
+      rgid: status?.rgid ?? -1,
+      egid: status?.egid ?? -1,
+      suid: status?.suid ?? -1,
+      sgid: status?.sgid ?? -1,
+      capPermitted: status?.capPermitted ?? -1,
+      capEffective: status?.capEffective ?? -1,
+      capBounding: status?.capBounding ?? -1,
       cgroup,
       failed,
     };
+    if (this.envNames.size > 0) {
+      snapshot.env = environ?.env ?? null;
+      if (environ?.truncated) snapshot.envTruncated = true;
+    }
+    return snapshot;
   }
 
   protected readText(relative: string): string | null {
@@ -186,24 +244,37 @@ class ProcTreeFs implements ProcFs {
     }
   }
 
+  /** The allow-listed variables of environ, reading at most the scan cap plus one byte. */
+  private readEnviron(pid: number): FilteredEnviron | null {
+    const bytes = this.readCapped(`${pid}/environ`, this.environLimits.scanMaxBytes);
+    return bytes === null ? null : filterEnviron(bytes.bytes, this.envNames, this.environLimits);
+  }
+
   /** Reads at most cmdlineMaxBytes; one more byte tells whether there was more. */
   private readCmdline(pid: number): { bytes: Buffer; truncated: boolean } | null {
+    const read = this.readCapped(`${pid}/cmdline`, this.cmdlineMaxBytes);
+    if (read === null) return null;
+    const truncated = read.bytes.length > this.cmdlineMaxBytes;
+    return { bytes: truncated ? read.bytes.subarray(0, this.cmdlineMaxBytes) : read.bytes, truncated };
+  }
+
+  /** Up to `max` + 1 bytes of a file (the extra byte tells there was more); null if unreadable. */
+  private readCapped(relative: string, max: number): { bytes: Buffer } | null {
     let fd: number;
     try {
-      fd = openSync(join(this.root, `${pid}/cmdline`), 'r');
+      fd = openSync(join(this.root, relative), 'r');
     } catch {
       return null;
     }
     try {
-      const buffer = Buffer.allocUnsafe(this.cmdlineMaxBytes + 1);
+      const buffer = Buffer.allocUnsafe(max + 1);
       let length = 0;
       while (length < buffer.length) {
         const n = readSync(fd, buffer, length, buffer.length - length, null);
         if (n === 0) break;
         length += n;
       }
-      const truncated = length > this.cmdlineMaxBytes;
-      return { bytes: Buffer.from(buffer.subarray(0, Math.min(length, this.cmdlineMaxBytes))), truncated };
+      return { bytes: Buffer.from(buffer.subarray(0, length)) };
     } catch {
       return null;
     } finally {
@@ -214,7 +285,7 @@ class ProcTreeFs implements ProcFs {
 
 /** The host's /proc. */
 export class RealProcFs extends ProcTreeFs {
-  constructor(opts: { cmdlineMaxBytes?: number } = {}) {
+  constructor(opts: Omit<ProcTreeOptions, 'clockTicksPerSecond'> = {}) {
     super('/proc', opts);
   }
 }
@@ -224,7 +295,7 @@ export class RealProcFs extends ProcTreeFs {
  * regular files whose content is the target path.
  */
 export class FixtureProcFs extends ProcTreeFs {
-  constructor(root: string, opts: { clockTicksPerSecond?: number; cmdlineMaxBytes?: number } = {}) {
+  constructor(root: string, opts: ProcTreeOptions = {}) {
     super(root, opts);
   }
 

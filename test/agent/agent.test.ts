@@ -34,7 +34,7 @@ class ScriptedSource implements EventSource {
   readonly counters: CaptureStats = {
     eventsByKind: { fork: 0, exec: 0, exit: 0, comm: 0, sid: 0, uid: 0, gid: 0, ptrace: 0, coredump: 0 },
     overflows: 0, sequenceGaps: 0, messagesRejected: 0, batchesDropped: 0, eventsDropped: 0,
-    snapshotsPartial: 0, snapshotsGone: 0, snapshotsStale: 0, receiveBufferBytes: 4096, realtime: false,
+    snapshotsPartial: 0, snapshotsGone: 0, snapshotsStale: 0, commsRenamed: 0, receiveBufferBytes: 4096, realtime: false,
   };
   died: string | null = null;
   constructor(private readonly failWith?: Error) {}

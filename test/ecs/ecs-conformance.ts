@@ -1,7 +1,8 @@
 /**
  * Checks a document against the official ECS field definitions (EcsFlat from @elastic/ecs):
  * every leaf is an ECS field with a value of its type, arrays only where ECS says the field is
- * an array, allowed values respected. `execwarden.*` is the one custom namespace allowed.
+ * an array, allowed values respected. `execwarden.*` is the one custom namespace allowed, besides
+ * the few Elastic Defend extension fields listed here.
  * process.previous is an array of objects (ECS reuses process as process.previous with
  * normalize: array; EcsFlat lists its leaves).
  */
@@ -13,7 +14,19 @@ interface FieldDef {
   allowed_values?: Array<{ name: string }>;
 }
 
-const fields = EcsFlat as unknown as Record<string, FieldDef>;
+/**
+ * Elastic Defend's own extensions, written because Defend's events carry them and its rules read
+ * them (elastic/endpoint-package custom_schemas: custom_user.yml, custom_group.yml; process.Ext).
+ */
+const DEFEND_EXTENSIONS: Record<string, FieldDef> = {
+  'user.Ext.real.id': { type: 'keyword' },
+  'user.Ext.real.name': { type: 'keyword' },
+  'group.Ext.real.id': { type: 'keyword' },
+  'group.Ext.real.name': { type: 'keyword' },
+  'process.Ext.memfd.name': { type: 'keyword' },
+};
+
+const fields = { ...(EcsFlat as unknown as Record<string, FieldDef>), ...DEFEND_EXTENSIONS };
 const OBJECT_ARRAYS = new Set(['process.previous']);
 const CUSTOM_PREFIX = 'execwarden.';
 
@@ -48,7 +61,7 @@ export function ecsProblems(doc: unknown): string[] {
     if (path.startsWith(CUSTOM_PREFIX)) {
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
         for (const [k, v] of Object.entries(value)) visit(v, `${path}.${k}`);
-      } else if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      } else if (Array.isArray(value) ? !value.every((v) => typeof v === 'string') : !['string', 'number', 'boolean'].includes(typeof value)) {
         problems.push(`${path}: custom field must be a scalar`);
       }
       return;

@@ -73,9 +73,12 @@ describe('ECS process events', () => {
       group_leader: { pid: 2000, name: 'curl', entity_id: doc.process.entity_id },
       previous: [{ args: ['-bash'], args_count: 1, executable: '/usr/bin/bash' }],
     });
-    expect(doc.user).toEqual({ id: '1000', name: 'alice' });
-    expect(doc.group).toEqual({ id: '1000', name: 'alice' });
-    expect(doc.process.real_user).toBeUndefined();
+    const alice = { id: '1000', name: 'alice' };
+    expect(doc.user).toEqual({ ...alice, effective: alice, Ext: { real: alice } });
+    expect(doc.group).toEqual({ ...alice, Ext: { real: alice } });
+    // Written even when equal to the effective ids: Defend always writes them.
+    expect(doc.process).toMatchObject({ user: alice, real_user: alice, saved_user: alice, group: alice, real_group: alice, saved_group: alice });
+    expect(doc.process.parent).toMatchObject({ user: alice, real_user: alice, saved_user: alice });
     expect(doc.execwarden).toBeUndefined();
   });
 
@@ -125,8 +128,11 @@ describe('ECS process events', () => {
 
   it('writes real_user and real_group for setuid programs, ids as strings', () => {
     const doc = run({ pid: 2400, ppid: 1200, comm: 'sudo', argv: ['sudo', 'id'], exe: '/usr/bin/sudo', uid: [1000, 0], gid: [1000, 1], startTicks: 60_400 });
-    expect(doc.user).toEqual({ id: '0', name: 'root' });
-    expect(doc.group).toEqual({ id: '1', name: 'daemon' });
+    const root = { id: '0', name: 'root' };
+    const alice = { id: '1000', name: 'alice' };
+    expect(doc.user).toEqual({ ...root, effective: root, Ext: { real: alice } });
+    expect(doc.group).toEqual({ id: '1', name: 'daemon', Ext: { real: alice } });
+    expect(doc.process.saved_user).toEqual(root);
     expect(doc.process.real_user).toEqual({ id: '1000', name: 'alice' });
     expect(doc.process.real_group).toEqual({ id: '1000', name: 'alice' });
     expect(doc.process.user).toEqual({ id: '0', name: 'root' });

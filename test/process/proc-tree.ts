@@ -18,8 +18,17 @@ export interface FixtureProcess {
   sid?: number;
   ttyNr?: number;
   startTicks: number;
-  uid?: [number, number];
-  gid?: [number, number];
+  /** real, effective and (optionally) saved; saved defaults to effective. */
+  uid?: [number, number] | [number, number, number];
+  gid?: [number, number] | [number, number, number];
+  /** CapPrm/CapEff/CapBnd masks; absent lines when not given. */
+  caps?: { permitted: number; effective: number; bounding: number };
+  /** Whole /proc/<pid>/cgroup text. Default: a v2 user session path. */
+  cgroup?: string;
+  /** environ entries ("NAME=value"); no environ file when absent. */
+  environ?: string[] | Buffer;
+  /** stat state letter. Default S. */
+  state?: string;
 }
 
 export const FIXTURE_BOOT_SECONDS = 1_700_000_000;
@@ -32,7 +41,7 @@ export function makeProcTree(prefix = 'execwarden-proc-'): string {
 
 export function statLine(p: FixtureProcess): string {
   const fields = [
-    'S', p.ppid, p.pgid ?? p.pid, p.sid ?? p.pid, p.ttyNr ?? 0, -1, 4194560,
+    p.state ?? 'S', p.ppid, p.pgid ?? p.pid, p.sid ?? p.pid, p.ttyNr ?? 0, -1, 4194560,
     0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 1, 0, p.startTicks, 1_000_000, 100,
   ];
   return `${p.pid} (${p.comm}) ${fields.join(' ')} 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
@@ -45,15 +54,22 @@ export function writeProcess(root: string, p: FixtureProcess): void {
   writeFileSync(join(dir, 'cmdline'), cmdline);
   writeFileSync(join(dir, 'comm'), `${p.comm}\n`);
   writeFileSync(join(dir, 'stat'), statLine(p));
-  const [ruid, euid] = p.uid ?? [0, 0];
-  const [rgid, egid] = p.gid ?? [0, 0];
+  const [ruid, euid, suid = euid] = p.uid ?? [0, 0];
+  const [rgid, egid, sgid = egid] = p.gid ?? [0, 0];
+  const hex = (mask: number): string => mask.toString(16).padStart(16, '0');
+  const caps = p.caps
+    ? `CapInh:\t${hex(0)}\nCapPrm:\t${hex(p.caps.permitted)}\nCapEff:\t${hex(p.caps.effective)}\nCapBnd:\t${hex(p.caps.bounding)}\n`
+    : '';
   writeFileSync(
     join(dir, 'status'),
-    `Name:\t${p.comm}\nPid:\t${p.pid}\nPPid:\t${p.ppid}\nUid:\t${ruid}\t${euid}\t${euid}\t${euid}\nGid:\t${rgid}\t${egid}\t${egid}\t${egid}\n`,
+    `Name:\t${p.comm}\nPid:\t${p.pid}\nPPid:\t${p.ppid}\nUid:\t${ruid}\t${euid}\t${suid}\t${euid}\nGid:\t${rgid}\t${egid}\t${sgid}\t${egid}\n${caps}`,
   );
+  if (p.environ !== undefined) {
+    writeFileSync(join(dir, 'environ'), Buffer.isBuffer(p.environ) ? p.environ : Buffer.from(p.environ.map((e) => `${e}\0`).join('')));
+  }
   if (p.exe !== null) writeFileSync(join(dir, 'exe'), p.exe ?? `/usr/bin/${p.comm}`);
   writeFileSync(join(dir, 'cwd'), p.cwd ?? '/');
-  writeFileSync(join(dir, 'cgroup'), '0::/user.slice/session-1.scope\n');
+  writeFileSync(join(dir, 'cgroup'), p.cgroup ?? '0::/user.slice/session-1.scope\n');
 }
 
 export function removeProcess(root: string, pid: number): void {

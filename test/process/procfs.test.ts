@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { FixtureProcFs, RealProcFs, parseBootTimeMs, parseCgroup, parseStat, parseStatusIds } from '../../src/process/procfs.js';
+import { FixtureProcFs, RealProcFs, parseBootTimeMs, parseStat, parseStatus } from '../../src/process/procfs.js';
 import { makeProcTree, removeTree, writeProcess } from './proc-tree.js';
 
 const BASIC = new URL('../fixtures/proc/basic', import.meta.url).pathname;
@@ -8,7 +8,7 @@ const BASIC = new URL('../fixtures/proc/basic', import.meta.url).pathname;
 describe('parseStat', () => {
   it('takes the fields after the last ")" so a comm with ") " cannot shift them', () => {
     const text = '77 (evil) 1 2 3 (x)) S 10 20 30 34817 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0\n';
-    expect(parseStat(text)).toEqual({ ppid: 10, pgid: 20, sid: 30, ttyNr: 34817, startTicks: 4242 });
+    expect(parseStat(text)).toEqual({ state: 'S', ppid: 10, pgid: 20, sid: 30, ttyNr: 34817, startTicks: 4242 });
   });
 
   it('rejects text without the expected fields', () => {
@@ -18,14 +18,19 @@ describe('parseStat', () => {
 });
 
 describe('small /proc parsers', () => {
-  it('reads real and effective ids from status', () => {
-    const status = 'Name:\tping\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1001\t1001\t1001\n';
-    expect(parseStatusIds(status)).toEqual({ ruid: 1000, euid: 0, rgid: 1000, egid: 1001 });
-    expect(parseStatusIds('Name:\tx\n')).toBeNull();
+  it('reads real, effective and saved ids and the capability masks from status', () => {
+    const status =
+      'Name:\tping\nUid:\t1000\t0\t7\t0\nGid:\t1000\t1001\t1002\t1001\n' +
+      'CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t0000000000200000\nCapBnd:\t00000000a80425fb\n';
+    expect(parseStatus(status)).toEqual({
+      ruid: 1000, euid: 0, suid: 7, rgid: 1000, egid: 1001, sgid: 1002,
+      capPermitted: 0x1ffffffffff, capEffective: 0x200000, capBounding: 0xa80425fb,
+    });
+    expect(parseStatus('Uid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\n')).toMatchObject({ suid: 3, sgid: 7, capEffective: -1 });
+    expect(parseStatus('Name:\tx\n')).toBeNull();
   });
 
-  it('reads the cgroup v2 path and btime', () => {
-    expect(parseCgroup('0::/system.slice/ssh.service\n')).toBe('/system.slice/ssh.service');
+  it('reads btime', () => {
     expect(parseBootTimeMs('cpu 1\nbtime 1700000000\n')).toBe(1_700_000_000_000);
   });
 });
@@ -57,7 +62,7 @@ describe('FixtureProcFs', () => {
       euid: 0,
       rgid: 1000,
       egid: 1000,
-      cgroup: '/user.slice/session-1.scope',
+      cgroup: '0::/user.slice/session-1.scope\n',
       failed: [],
     });
   });
