@@ -1,3 +1,4 @@
+import { DEFAULT_ENV_VARS } from '../../src/process/environment.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ describe('agent config', () => {
     const config = loadAgentConfig({}, join(dir, 'absent.toml'));
     expect(config.file).toBeNull();
     expect(config.rules).toEqual({ paths: [], exceptions: null });
-    expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false });
+    expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false, envVars: [...DEFAULT_ENV_VARS] });
     expect(config.outputs.stdout).toEqual({ format: 'ndjson' });
     expect(config.metrics.listen).toBeNull();
     expect(config.alerts.dedupWindowMs).toBe(60_000);
@@ -27,14 +28,14 @@ describe('agent config', () => {
   it('reads the default file when it exists, and the command line wins over it', () => {
     const path = file(
       'full.toml',
-      `[rules]\npaths = ["/opt/rules"]\nexceptions = "/etc/ex.toml"\n[capture]\nreceive_buffer_bytes = 4194304\nrealtime = false\nevents = true\n` +
+      `[rules]\npaths = ["/opt/rules"]\nexceptions = "/etc/ex.toml"\n[capture]\nreceive_buffer_bytes = 4194304\nrealtime = false\nevents = true\nenv_vars = ["LD_PRELOAD", "LD_AUDIT"]\n` +
         `[process_table]\nmax_entries = 1000\nexited_ttl_seconds = 5\n[alerts]\ndedup_window_seconds = 10\n[metrics]\nlisten = "127.0.0.1:9464"\n` +
         `[outputs.file]\npath = "/var/log/execwarden/alerts.ndjson"\n`,
     );
     const fromFile = loadAgentConfig({}, path);
     expect(fromFile.file).toBe(path);
     expect(fromFile.rules).toEqual({ paths: ['/opt/rules'], exceptions: '/etc/ex.toml' });
-    expect(fromFile.capture).toEqual({ receiveBufferBytes: 4194304, realtime: false, events: true });
+    expect(fromFile.capture).toEqual({ receiveBufferBytes: 4194304, realtime: false, events: true, envVars: ['LD_PRELOAD', 'LD_AUDIT'] });
     expect(fromFile.processTable).toEqual({ maxEntries: 1000, exitedTtlMs: 5000 });
     expect(fromFile.alerts.dedupWindowMs).toBe(10_000);
     expect(fromFile.metrics.listen).toEqual({ host: '127.0.0.1', port: 9464 });
@@ -48,7 +49,7 @@ describe('agent config', () => {
     expect(overridden.rules.paths).toEqual(['/tmp/r']);
     expect(overridden.outputs.stdout).toEqual({ format: 'pretty' });
     expect(overridden.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
-    expect(overridden.capture).toEqual({ receiveBufferBytes: 65536, realtime: true, events: false });
+    expect(overridden.capture).toMatchObject({ receiveBufferBytes: 65536, realtime: true, events: false });
     expect(overridden.metrics.listen).toEqual({ host: '::1', port: 9000 });
     expect(overridden.processTable.maxEntries).toBe(500);
   });
@@ -72,6 +73,13 @@ describe('agent config', () => {
     const path = file('many.toml', '[capture]\nrealtime = 1\n[metrics]\nlisten = "x"\n[outputs.file]\npath = "relative"\n');
     expect(() => loadAgentConfig({ config: path })).toThrow(
       `${path}: capture.realtime: expected true or false; metrics.listen: expected host:port (e.g. 127.0.0.1:9464), got 'x'; outputs.file.path: expected an absolute path`,
+    );
+  });
+
+  it('refuses environment names that cannot be on the allow-list', () => {
+    const path = file('env.toml', '[capture]\nenv_vars = ["LD_PRELOAD", "A=B", ""]\n');
+    expect(() => loadAgentConfig({ config: path })).toThrow(
+      `${path}: capture.env_vars: "A=B" must not contain '=' or NUL; capture.env_vars: "" must be 1 to 128 bytes`,
     );
   });
 
