@@ -47,7 +47,7 @@ export function parseActions(actions: string[]): Set<ProcessAction> {
   if (wanted.length === 0) return new Set(ALL_PROCESS_ACTIONS);
   const unknown = wanted.filter((a) => !ALL_PROCESS_ACTIONS.has(a as ProcessAction));
   if (unknown.length > 0) {
-    throw new ExecwardenError('USAGE', `unknown action ${unknown.map((a) => `'${a}'`).join(', ')}: use exec, fork, end`);
+    throw new ExecwardenError('USAGE', `unknown action ${unknown.map((a) => `'${a}'`).join(', ')}: use ${[...ALL_PROCESS_ACTIONS].join(', ')}`);
   }
   return new Set(wanted as ProcessAction[]);
 }

@@ -19,7 +19,7 @@ import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
 import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
-export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['exec', 'fork', 'end']);
+export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['exec', 'fork', 'end', 'ptrace']);
 
 export interface ProcessEventStreamOptions {
   procfs: ProcFs;
@@ -68,7 +68,7 @@ export class ProcessEventStream {
   private resyncPending = false;
   private lastResyncMs = -Infinity;
   private readonly minResyncIntervalMs: number;
-  private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0 };
+  private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0, ptrace: 0 };
 
   constructor(opts: ProcessEventStreamOptions) {
     this.clock = opts.clock;
@@ -130,7 +130,11 @@ export class ProcessEventStream {
       case 'gid':
         this.table.applyChange(raw);
         return null;
-      case 'ptrace':
+      case 'ptrace': {
+        const tracer = raw.tracerTgid ?? 0;
+        if (tracer <= 0) return null; // a detach
+        return this.emit('ptrace', { ...raw, tgid: tracer }, this.table.get(tracer) ?? null, { ptraceChildPid: raw.tgid });
+      }
       case 'coredump':
         return null;
       default: {
@@ -169,7 +173,7 @@ export class ProcessEventStream {
     action: ProcessAction,
     raw: RawEvent,
     entry: ProcessEntry | null,
-    extra: { snapshotMissing?: boolean; snapshotStale?: boolean; exitCode?: number | null },
+    extra: { snapshotMissing?: boolean; snapshotStale?: boolean; exitCode?: number | null; ptraceChildPid?: number },
   ): EcsProcessEvent | null {
     if (!this.actions.has(action)) return null;
     this.documents[action]++;
@@ -184,6 +188,7 @@ export class ProcessEventStream {
         snapshotMissing: extra.snapshotMissing,
         snapshotStale: extra.snapshotStale,
         exitCode: extra.exitCode,
+        ptraceChildPid: extra.ptraceChildPid,
         sessionLeader: entry ? this.table.leader(entry.sid, 'session') : undefined,
         groupLeader: entry ? this.table.leader(entry.pgid, 'group') : undefined,
         parentGroupLeader: entry?.parent ? this.table.leader(entry.parent.pgid, 'group') : undefined,

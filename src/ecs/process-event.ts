@@ -8,6 +8,10 @@
  * - fork: event.type ["start"], event.action "fork"; process is the child, still running its
  *   parent's image.
  * - end: event.type ["end"], event.action "end", process.exit_code and process.end.
+ * - ptrace: event.type ["start"], event.action "ptrace"; process is the tracer and
+ *   process.Ext.ptrace.child_pid the process it attached to (Defend's behavior rule
+ *   credential_access_potential_credential_access_via_ptrace reads exactly these; the proc
+ *   connector reports attaches with the tracer's pid, detaches with 0, which are not written).
  *
  * Ids are strings (`user.id: "0"`): rules compare them as strings. Fields whose value is unknown
  * are left out rather than written empty, but a known value is always written, even when it
@@ -61,7 +65,7 @@ import { isoDate } from './time-base.js';
 
 export { ttyDevice };
 
-export type ProcessAction = 'exec' | 'fork' | 'end';
+export type ProcessAction = 'exec' | 'fork' | 'end' | 'ptrace';
 
 export interface EcsPreviousImage {
   args?: string[];
@@ -126,8 +130,8 @@ export interface EcsProcessFields extends EcsDescribedProcess {
   entry_leader?: EcsEntryLeader;
   exit_code?: number;
   end?: string;
-  /** Elastic Defend's extension (endpoint-package custom schemas). */
-  Ext?: { memfd: { name: string } };
+  /** Elastic Defend's extensions (endpoint-package custom schemas). */
+  Ext?: { memfd?: { name: string }; ptrace?: { child_pid: number } };
 }
 
 export interface ExecwardenProcessFlags {
@@ -193,6 +197,8 @@ export interface ProcessEventInput {
   groupLeader?: ProcessEntry;
   /** The parent's group leader, when the parent is known. */
   parentGroupLeader?: ProcessEntry;
+  /** ptrace: the process the subject attached to. */
+  ptraceChildPid?: number;
 }
 
 export interface ProcessEventContext {
@@ -326,6 +332,7 @@ function describeSubject(entry: ProcessEntry, input: ProcessEventInput, context:
     if (env.length > 0) process.env_vars = env;
   }
   if (entry.image.memfdName !== null) process.Ext = { memfd: { name: entry.image.memfdName } };
+  if (input.ptraceChildPid !== undefined) process.Ext = { ...process.Ext, ptrace: { child_pid: input.ptraceChildPid } };
   const parent = entry.parent;
   if (parent) {
     const fields: EcsParentProcess = { ...describeProcess(parent, accounts, memo) };
@@ -351,6 +358,7 @@ function describeSubject(entry: ProcessEntry, input: ProcessEventInput, context:
 export function buildProcessEvent(input: ProcessEventInput, context: ProcessEventContext): EcsProcessEvent {
   const { entry, action } = input;
   const process: EcsProcessFields = entry ? describeSubject(entry, input, context) : { pid: input.pid };
+  if (!entry && input.ptraceChildPid !== undefined) process.Ext = { ptrace: { child_pid: input.ptraceChildPid } };
   if (action === 'end') {
     if (input.exitCode !== undefined && input.exitCode !== null) process.exit_code = input.exitCode;
     process.end = isoDate(input.timestampMs);

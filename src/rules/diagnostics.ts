@@ -19,6 +19,7 @@ export const RuleDiagnosticCode = {
   DeprecatedRule: 'RULE0206',
   QuerySyntax: 'RULE0301',
   UnfilledFields: 'RULE0302',
+  NeverMatches: 'RULE0303',
   DuplicateRuleId: 'RULE0401',
   ExceptionUnknownRule: 'RULE0501',
 } as const;

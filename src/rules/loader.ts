@@ -6,10 +6,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { compileQuery, EqlError, type CompiledQuery, type EqlLimits } from '../eql/index.js';
+import { compileQuery, EqlError, parseQuery, type CompiledQuery, type EqlLimits } from '../eql/index.js';
 import { BUNDLED_RULESET, bundledRulesDir } from './bundled.js';
 import { RuleDiagnosticCode, hasErrors, type RuleDiagnostic } from './diagnostics.js';
-import { unfilledFields } from './filled-fields.js';
+import { queryReach, unfilledFields } from './filled-fields.js';
 import { validateRuleDocument } from './rule-schema.js';
 import type { LoadedRule } from './rule-types.js';
 import { TomlChecker } from './toml-checker.js';
@@ -53,9 +53,14 @@ export function loadRuleText(text: string, file: string, options: LoadRulesOptio
   const definition = outcome.definition;
   const compiled = compileChecked(definition.query, ['rule', 'query'], check, options);
   if (compiled === null) return { rule: null, skipped: false, diagnostics: check.diagnostics };
-  const missing = unfilledFields(compiled.fields);
-  if (missing.length > 0) {
-    check.report('warning', RuleDiagnosticCode.UnfilledFields, ['rule', 'query'], `query uses fields execwarden never fills: ${missing.join(', ')}`);
+  const reach = queryReach(parseQuery(definition.query, options.limits));
+  if (reach.neverMatches !== null) {
+    check.report('warning', RuleDiagnosticCode.NeverMatches, ['rule', 'query'], `query never matches on this agent: ${reach.neverMatches}`);
+  } else {
+    const missing = unfilledFields(reach.fields);
+    if (missing.length > 0) {
+      check.report('warning', RuleDiagnosticCode.UnfilledFields, ['rule', 'query'], `query uses fields execwarden never fills: ${missing.join(', ')}`);
+    }
   }
   const ruleset = options.ruleset ?? basename(dirname(resolve(file)));
   return { rule: { ...definition, compiled, file, ruleset }, skipped: false, diagnostics: check.diagnostics };

@@ -89,14 +89,24 @@ describe('loadRuleText', () => {
 
   it('warns about unknown keys and fields execwarden never fills, and still loads', () => {
     let text = edit(VALID_RULE, 'from = "now-9m"', 'from = "now-9m"\nfavourite_colour = "blue"');
-    text = edit(text, 'process.name == "whoami"', 'process.name == "whoami" and process.env_vars : "LD_PRELOAD=*"');
+    text = edit(text, 'process.name == "whoami"', 'process.name == "whoami" and process.Ext.api.name : "VirtualAlloc*"');
     const { rule, diagnostics } = loadRuleText(text, 'r.toml');
     expect(rule).not.toBeNull();
     expect(only(diagnostics, Code.UnknownKey)).toMatchObject({ severity: 'warning', line: lineOf(text, 'favourite_colour') });
     const unfilled = only(diagnostics, Code.UnfilledFields);
     expect(unfilled.severity).toBe('warning');
-    expect(unfilled.message).toContain('process.env_vars');
+    expect(unfilled.message).toContain('process.Ext.api.name');
     expect(unfilled.message).not.toContain('process.name');
+  });
+
+  it('says once that a rule needing events execwarden does not produce never matches, and still loads it', () => {
+    const text = edit(VALID_RULE, 'process.name == "whoami"', 'process.name == "whoami" and event.action == "uid_change" and process.Ext.api.name : "x"');
+    const { rule, diagnostics } = loadRuleText(text, 'r.toml');
+    expect(rule).not.toBeNull();
+    expect(only(diagnostics, Code.NeverMatches).message).toBe(
+      'query never matches on this agent: it needs event.action == "uid_change", which execwarden never writes',
+    );
+    expect(diagnostics.filter((d) => d.code === Code.UnfilledFields)).toEqual([]);
   });
 
   it('skips rules of other types and deprecated rules with a warning', () => {
