@@ -24,6 +24,7 @@ const DEFEND_EXTENSIONS: Record<string, FieldDef> = {
   'group.Ext.real.id': { type: 'keyword' },
   'group.Ext.real.name': { type: 'keyword' },
   'process.Ext.memfd.name': { type: 'keyword' },
+  'process.Ext.ptrace.child_pid': { type: 'long' },
 };
 
 const fields = { ...(EcsFlat as unknown as Record<string, FieldDef>), ...DEFEND_EXTENSIONS };
