@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ExecwardenError } from '../errors.js';
-import type { CaptureOptions, CaptureStats, RawEvent } from './raw-event.js';
+import type { CaptureOptions, CaptureStats, ProcSnapshot, RawEvent } from './raw-event.js';
 
 /** Bits of the `losses` argument of a batch callback: what was lost since the previous batch. */
 export const LOSS_OVERFLOW = 1;
@@ -57,6 +57,8 @@ export interface NativeAddon {
   ProcMonitor: new (options?: NativeMonitorOptions) => NativeProcMonitor;
   /** The datagram decoder on crafted bytes (tests only). */
   decodeForTest(bytes: Buffer, senderPort: number): DecodedDatagram;
+  /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */
+  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
 }
 
 const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');
