@@ -86,6 +86,12 @@ export interface FieldInventory {
 
 export const KIND_FIELDS = ['event.action', 'event.type', 'event.category', 'event.kind', 'host.os.type'] as const;
 
+/** The dotted leaf paths of a document (arrays of objects by their leaves), added to `fields`. */
+export function documentFields(doc: unknown, fields: Set<string> = new Set()): Set<string> {
+  collect(doc, '', fields);
+  return fields;
+}
+
 function collect(value: unknown, path: string, fields: Set<string>): void {
   if (Array.isArray(value)) {
     if (value.some((item) => item !== null && typeof item === 'object')) {
@@ -139,7 +145,7 @@ export function fieldInventory(): FieldInventory {
   const values = new Map<string, Set<string>>();
   for (const path of KIND_FIELDS) values.set(path, new Set());
   for (const doc of docs) {
-    collect(doc, '', fields);
+    documentFields(doc, fields);
     for (const path of KIND_FIELDS) {
       const value = at(doc as Record<string, unknown>, path);
       for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') values.get(path)!.add(item);

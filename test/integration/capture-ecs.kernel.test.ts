@@ -5,70 +5,16 @@
  * through the fork documents) and asserts names, args, executables, parents and previous images
  * exactly.
  */
-import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PassThrough } from 'node:stream';
 import { expect, it } from 'vitest';
-import { LiveSource } from '../../src/capture/live-source.js';
-import type { CaptureOptions } from '../../src/capture/raw-event.js';
-import { systemClock } from '../../src/clock.js';
 import { captureAction } from '../../src/cli/capture.js';
-import { loadHostInfo } from '../../src/ecs/host.js';
 import type { EcsProcessEvent } from '../../src/ecs/process-event.js';
-import { ProcessEventStream } from '../../src/ecs/process-event-stream.js';
-import { RealProcFs } from '../../src/process/procfs.js';
-import { ecsProblems } from '../ecs/ecs-conformance.js';
+import { BASH, capture, runBash } from '../support/live-capture.js';
 import { describeAsRoot } from '../support/require-root.js';
 
-const BASH = realpathSync('/bin/bash');
 const bin = (name: string) => realpathSync(`/usr/bin/${name}`);
-
-/** Runs `bash -c script` to completion; resolves with the shell's pid. */
-function runBash(script: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BASH, ['-c', script], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', () => resolve(child.pid ?? -1));
-  });
-}
-
-/** Documents of `root` and of everything it forked, in stream order. */
-function treeDocs(docs: EcsProcessEvent[], root: number): EcsProcessEvent[] {
-  const pids = new Set([root]);
-  for (const doc of docs) {
-    if (doc.event.action === 'fork' && pids.has(doc.process.parent?.pid ?? -1)) pids.add(doc.process.pid);
-  }
-  return docs.filter((doc) => pids.has(doc.process.pid));
-}
-
-/** Captures while `script` runs (plus `lingerMs` for what it left in the background). */
-async function capture(script: string, lingerMs = 150, options: CaptureOptions = {}) {
-  const stream = new ProcessEventStream({ procfs: new RealProcFs(), host: loadHostInfo(), clock: systemClock });
-  stream.seed();
-  const docs: EcsProcessEvent[] = [];
-  const source = new LiveSource({ batchMaxAgeMs: 5, ...options });
-  source.onLoss = () => stream.resync();
-  await source.start((batch) => {
-    for (const raw of batch) {
-      const doc = stream.handle(raw);
-      if (doc) docs.push(doc);
-    }
-  });
-  let pid: number;
-  try {
-    pid = await runBash(script);
-    await sleep(lingerMs);
-  } finally {
-    await source.stop();
-  }
-  // Every document of the host, not just ours, must be ECS as EcsFlat defines it.
-  expect(docs.flatMap((doc) => ecsProblems(JSON.parse(JSON.stringify(doc))))).toEqual([]);
-  const mine = treeDocs(docs, pid);
-  // The shell's own exec (from the test runner) is not part of what the script did.
-  const execs = mine.filter((d) => d.event.action === 'exec' && d.process.pid !== pid);
-  return { pid, all: docs, docs: mine, execs, stats: stream.stats(), capture: source.stats() };
-}
 
 const image = (doc: EcsProcessEvent) => ({
   name: doc.process.name,
@@ -98,7 +44,7 @@ describeAsRoot('ECS process events from the live proc connector', () => {
     expect(payload.process.session_leader).toMatchObject({ pid: payload.process.pid, entity_id: payload.process.entity_id });
     expect(new Set(execs.map((d) => d.process.entity_id)).size).toBe(1);
     expect(setsid.host.os.type).toBe('linux');
-    expect(setsid.user).toEqual({ id: '0', name: 'root' });
+    expect(setsid.user).toMatchObject({ id: '0', name: 'root', Ext: { real: { id: '0', name: 'root' } } });
   });
 
   it('describes nohup and the program it runs', async () => {
