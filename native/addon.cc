@@ -411,6 +411,9 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
     s.Set("snapshotsStale", static_cast<double>(counters_.snapshots_stale.load()));
     s.Set("commsRenamed", static_cast<double>(counters_.comms_renamed.load()));
+    s.Set("snapshotsTaken", static_cast<double>(counters_.snapshots_taken.load()));
+    s.Set("snapshotUrgentNs", static_cast<double>(counters_.snapshot_urgent_ns.load()));
+    s.Set("snapshotRestNs", static_cast<double>(counters_.snapshot_rest_ns.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
     const std::string error = reader_ ? reader_->error() : last_error_;

@@ -114,11 +114,15 @@ void reader::drain_connector() {
 // The second half of each exec snapshot of a burst, once every exec in it has its urgent half.
 // Runs on the reader thread.
 void reader::complete_snapshots() {
+  if (incomplete_.empty()) return;
+  const auto started = std::chrono::steady_clock::now();
   for (auto& [pid, snapshot] : incomplete_) {
     snapshotter_.take_rest(pid, *snapshot);
     if (snapshot->failed != 0) ++counters_.snapshots_partial;
     if (snapshot->gone) ++counters_.snapshots_gone;
   }
+  counters_.snapshot_rest_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
   incomplete_.clear();
 }
 
@@ -145,6 +149,8 @@ void reader::accept(const proc_event_record& event) {
     }
     captured.snapshot = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *captured.snapshot);
+    ++counters_.snapshots_taken;
+    counters_.snapshot_urgent_ns += captured.snapshot->urgent_done_ns - captured.snapshot->taken_ns;
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
     last_exec_[event.tgid] = {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()};
     batch_exec_pids_.push_back(event.tgid);

@@ -51,6 +51,10 @@ struct capture_counters {
   std::atomic<uint64_t> snapshots_gone{0};
   std::atomic<uint64_t> snapshots_stale{0};
   std::atomic<uint64_t> comms_renamed{0};
+  // Exec snapshots taken, and the time spent in their urgent and second halves (ns).
+  std::atomic<uint64_t> snapshots_taken{0};
+  std::atomic<uint64_t> snapshot_urgent_ns{0};
+  std::atomic<uint64_t> snapshot_rest_ns{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
 };

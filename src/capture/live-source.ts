@@ -68,8 +68,15 @@ export class LiveSource implements EventSource {
   /** Counters of the current (or last) run. */
   stats(): CaptureStats {
     if (!this.monitor) return emptyCaptureStats();
-    const { readerError: _readerError, ...stats } = this.monitor.stats();
+    const { readerError: _readerError, snapshotsTaken: _taken, snapshotUrgentNs: _urgent, snapshotRestNs: _rest, ...stats } = this.monitor.stats();
     return stats;
+  }
+
+  /** Exec snapshots taken and the time the reader spent on their urgent and second halves. */
+  snapshotTiming(): { taken: number; urgentNs: number; restNs: number } {
+    if (!this.monitor) return { taken: 0, urgentNs: 0, restNs: 0 };
+    const stats = this.monitor.stats();
+    return { taken: stats.snapshotsTaken, urgentNs: stats.snapshotUrgentNs, restNs: stats.snapshotRestNs };
   }
 
   /** The reader thread's fatal error, if it died: capture has stopped and will not resume. */

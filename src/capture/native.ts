@@ -32,6 +32,10 @@ export interface NativeStartInfo {
 export interface NativeStats extends CaptureStats {
   /** Set when the reader thread stopped on an unexpected error. */
   readerError: string | null;
+  /** Exec snapshots taken, and nanoseconds spent in their urgent and second halves. */
+  snapshotsTaken: number;
+  snapshotUrgentNs: number;
+  snapshotRestNs: number;
 }
 
 export interface NativeProcMonitor {

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LiveSource } from '../../src/capture/live-source.js';
 import type { CaptureStats, RawEvent } from '../../src/capture/raw-event.js';
+import { DEFAULT_ENV_VARS, namesToRead } from '../../src/process/environment.js';
 
 export interface CaptureBenchOptions {
   /** Execs per storm run. Default 5000. */
@@ -101,12 +102,16 @@ interface CapturedRun {
   argvSeen: number;
   cpuMs: number;
   stats: CaptureStats;
+  timing: { taken: number; urgentNs: number; restNs: number };
 }
 
-async function captureStorm(tools: Tools, count: number, prefix: string): Promise<CapturedRun> {
+/** The reads the agent makes by default (environ with the default allow-list). */
+const AGENT_ENV_VARS = namesToRead(DEFAULT_ENV_VARS);
+
+async function captureStorm(tools: Tools, count: number, prefix: string, envVars: string[] = AGENT_ENV_VARS): Promise<CapturedRun> {
   const marker = Buffer.from(`${prefix}-`);
   const seen = new Set<string>();
-  const source = new LiveSource();
+  const source = new LiveSource({ envVars });
   await source.start((events) => {
     for (const event of events) {
       const cmdline = event.snapshot?.cmdline;
@@ -120,7 +125,7 @@ async function captureStorm(tools: Tools, count: number, prefix: string): Promis
   await sleep(200);
   const cpu = process.cpuUsage(cpuBefore);
   await source.stop();
-  return { storm, argvSeen: seen.size, cpuMs: (cpu.user + cpu.system) / 1000, stats: source.stats() };
+  return { storm, argvSeen: seen.size, cpuMs: (cpu.user + cpu.system) / 1000, stats: source.stats(), timing: source.snapshotTiming() };
 }
 
 /** Each launch through setsid or nohup: is the first exec of that pid described as the wrapper? */
@@ -128,7 +133,7 @@ async function wrapperAttribution(tools: Tools, launches: number) {
   const stormPids = new Set<number>();
   const children = new Set<number>();
   const firstExec = new Map<number, string[] | null>();
-  const source = new LiveSource();
+  const source = new LiveSource({ envVars: AGENT_ENV_VARS });
   await source.start((events) => {
     for (const event of events) {
       if (event.kind === 'fork' && stormPids.has(event.parentTgid ?? -1)) children.add(event.tgid);
@@ -203,11 +208,13 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
   try {
     const baseline: StormResult[] = [];
     const captured: CapturedRun[] = [];
+    const withoutEnviron: CapturedRun[] = [];
     const forkstatRuns: Awaited<ReturnType<typeof forkstatStorm>>[] = [];
     const withForkstat = hasForkstat();
     for (let run = 0; run < runs; run++) {
       baseline.push(await runStorm(tools, count, `base${run}`));
       captured.push(await captureStorm(tools, count, `ours${run}`));
+      withoutEnviron.push(await captureStorm(tools, count, `noenv${run}`, []));
       if (withForkstat) forkstatRuns.push(await forkstatStorm(tools, count, `fstat${run}`));
     }
     const wrapper = await wrapperAttribution(tools, launches);
@@ -239,6 +246,15 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
       rateRatio: ourRate / baseRate,
       slowdownPct: 100 * (1 - ourRate / baseRate),
       agentCpuMsPer1000Execs: cpuMs / (totalExecs / 1000),
+      snapshotUrgentUsPerExec: median(captured.map((r) => r.timing.urgentNs / Math.max(1, r.timing.taken) / 1000)),
+      snapshotTotalUsPerExec: median(captured.map((r) => (r.timing.urgentNs + r.timing.restNs) / Math.max(1, r.timing.taken) / 1000)),
+      withoutEnviron: {
+        argvCapturedPct: pct(withoutEnviron.reduce((sum, r) => sum + r.argvSeen, 0), totalExecs),
+        stormRate: median(withoutEnviron.map((r) => r.storm.rate)),
+        snapshotUrgentUsPerExec: median(withoutEnviron.map((r) => r.timing.urgentNs / Math.max(1, r.timing.taken) / 1000)),
+        snapshotTotalUsPerExec: median(withoutEnviron.map((r) => (r.timing.urgentNs + r.timing.restNs) / Math.max(1, r.timing.taken) / 1000)),
+        cpuMsPer1000Execs: withoutEnviron.reduce((sum, r) => sum + r.cpuMs, 0) / (totalExecs / 1000),
+      },
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
     };
     if (withForkstat) {
@@ -275,6 +291,15 @@ function printFigures(r: Record<string, unknown>): void {
     ['CPU ms per 1000 execs', f(r.agentCpuMsPer1000Execs), f(fs?.cpuMsPer1000Execs), ''],
     ['peak RSS MiB', f(r.peakRssMiB), '-', ''],
   ];
+  const ne = r.withoutEnviron as Record<string, number>;
+  const reads: Array<[string, string, string]> = [
+    ['/proc reads', 'all (environ allow-list)', 'without environ'],
+    ['urgent half µs/exec (median)', f(r.snapshotUrgentUsPerExec, 2), f(ne.snapshotUrgentUsPerExec, 2)],
+    ['whole snapshot µs/exec (median)', f(r.snapshotTotalUsPerExec, 2), f(ne.snapshotTotalUsPerExec, 2)],
+    ['argv captured %', f(r.argvCapturedPct, 2), f(ne.argvCapturedPct, 2)],
+    ['storm execs/s (median)', f(r.stormRateWith), f(ne.stormRate)],
+    ['CPU ms per 1000 execs', f(r.agentCpuMsPer1000Execs), f(ne.cpuMsPer1000Execs)],
+  ];
   const header: [string, string, string, string] = ['capture', 'execwarden', fs ? 'forkstat' : '(no forkstat)', 'target'];
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
@@ -282,6 +307,9 @@ function printFigures(r: Record<string, unknown>): void {
   console.log(line(header));
   for (const row of rows) console.log(line(row));
   console.log(`storm rates without: ${(r.stormRatesWithout as number[]).map((v) => f(v)).join(', ')}; with: ${(r.stormRatesWith as number[]).map((v) => f(v)).join(', ')}`);
+  const readWidths = reads[0]!.map((_, i) => Math.max(...reads.map((row) => row[i]!.length)));
+  console.log('\ncost of the exec snapshot on the reader thread, same storm:');
+  for (const row of reads) console.log(row.map((cell, i) => cell.padEnd(readWidths[i]!)).join('  '));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

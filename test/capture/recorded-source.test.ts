@@ -13,13 +13,24 @@ const EXEC: RawEvent = {
     ttyNr: 0, startTicks: 99, ruid: 1000, euid: 0, rgid: 1000, egid: 0, cgroup: '/user.slice', failed: ['cwd'],
   },
 };
+/** An exec as the current reader writes it: saved ids, capabilities, whole cgroup text, environment. */
+const FULL_EXEC: RawEvent = {
+  ...EXEC,
+  seq: 78,
+  snapshot: {
+    ...EXEC.snapshot!,
+    suid: 0, sgid: 0, capPermitted: 2 ** 41 - 1, capEffective: 2 ** 21, capBounding: 2 ** 41 - 1,
+    cgroup: '9:name=systemd:/\n0::/system.slice/x.service\n', env: ['LD_PRELOAD=/tmp/x.so'], envTruncated: true,
+    commRenamed: true, stale: true, failed: ['cwd', 'environ'],
+  },
+};
 const FORK: RawEvent = { kind: 'fork', cpu: 0, seq: 1, timestampNs: 5n, pid: 10, tgid: 10, parentPid: 9, parentTgid: 9 };
 const EXIT: RawEvent = { kind: 'exit', cpu: 0, seq: 2, timestampNs: 6n, pid: 10, tgid: 10, exitCode: 256, exitSignal: 17 };
 const COMM: RawEvent = { kind: 'comm', cpu: 0, seq: 3, timestampNs: 7n, pid: 10, tgid: 10, comm: 'worker' };
 
 describe('raw event recording format', () => {
   it('round-trips every field, bigint and argv bytes included, on one line', () => {
-    for (const event of [EXEC, FORK, EXIT, COMM]) {
+    for (const event of [EXEC, FULL_EXEC, FORK, EXIT, COMM]) {
       const line = serializeRawEvent(event);
       expect(line).not.toContain('\n');
       expect(parseRawEvent(line)).toEqual(event);
@@ -35,6 +46,9 @@ describe('raw event recording format', () => {
       [{ ...good, pid: '1' }, /pid must be an integer/],
       [{ ...good, snapshot: { ...(good.snapshot as object), failed: ['nope'] } }, /snapshot.failed/],
       [{ ...good, snapshot: { ...(good.snapshot as object), cmdline: '%%%' } }, /base64/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), env: ['no equals sign'] } }, /snapshot.env/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), env: Array(257).fill('A=1') } }, /snapshot.env/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), suid: 'x' } }, /snapshot.suid must be an integer/],
       [[1], /not a JSON object/],
     ];
     for (const [value, message] of cases) {
