@@ -182,6 +182,7 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
       link_buffer_(PATH_MAX + 1) {
   for (const std::string& name : options_.env_names) {
     if (name.size() > env_name_max_) env_name_max_ = name.size();
+    if (!name.empty()) env_first_bytes_[static_cast<unsigned char>(name[0])] = true;
   }
   if (!options_.env_names.empty()) env_buffer_.resize(env_chunk_size);
   path_.reserve(options_.proc_root.size() + 32);
@@ -293,40 +294,42 @@ void proc_snapshotter::scan_environ(const char* path, proc_snapshot& out) {
     }
     if (got == 0) break;
     scanned += static_cast<size_t>(got);
-    for (const char* p = env_buffer_.data(); p < env_buffer_.data() + got; ++p) {
-      const char c = *p;
-      if (c == '\0') {
+    const char* p = env_buffer_.data();
+    const char* const chunk_end = p + got;
+    while (p < chunk_end) {
+      const auto left = static_cast<size_t>(chunk_end - p);
+      if (at == phase::skip || at == phase::keep) {
+        // Jump to the entry's end; a kept value takes what fits under its cap.
+        const char* nul = static_cast<const char*>(std::memchr(p, '\0', left));
+        const char* stop = nul != nullptr ? nul : chunk_end;
+        if (at == phase::keep) {
+          const size_t room = options_.env_value_max_bytes > entry.size() ? options_.env_value_max_bytes - entry.size() : 0;
+          const auto length = static_cast<size_t>(stop - p);
+          entry.append(p, std::min(room, length));
+          if (length > room) out.env_truncated = true;
+        }
+        if (nul == nullptr) break;
         if (at == phase::keep) keep_env(out, entry);
         entry.clear();
         at = phase::name;
+        p = nul + 1;
         continue;
       }
-      switch (at) {
-        case phase::name:
-          if (c == '=') {
-            if (env_name_wanted(entry.data(), entry.size())) {
-              entry.push_back('=');
-              at = phase::keep;
-            } else {
-              entry.clear();
-              at = phase::skip;
-            }
-          } else if (entry.size() >= env_name_max_ || entry.size() >= env_name_limit) {
-            entry.clear();
-            at = phase::skip;
-          } else {
-            entry.push_back(c);
-          }
-          break;
-        case phase::keep:
-          if (entry.size() < options_.env_value_max_bytes) {
-            entry.push_back(c);
-          } else {
-            out.env_truncated = true;
-          }
-          break;
-        case phase::skip:
-          break;
+      // phase::name: a name that cannot be wanted is skipped at its first byte that says so.
+      const char c = *p++;
+      if (c == '\0') {
+        entry.clear();
+      } else if (c == '=') {
+        const bool wanted = env_name_wanted(entry.data(), entry.size());
+        entry.push_back('=');
+        at = wanted ? phase::keep : phase::skip;
+        if (!wanted) entry.clear();
+      } else if (entry.size() >= env_name_max_ || entry.size() >= env_name_limit ||
+                 (entry.empty() && !env_first_bytes_[static_cast<unsigned char>(c)])) {
+        entry.clear();
+        at = phase::skip;
+      } else {
+        entry.push_back(c);
       }
     }
   }

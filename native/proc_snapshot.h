@@ -123,6 +123,7 @@ class proc_snapshotter {
 
   snapshot_options options_;
   size_t env_name_max_ = 0;
+  bool env_first_bytes_[256] = {};  // first bytes of the wanted names
   std::vector<char> cmdline_buffer_;
   std::vector<char> text_buffer_;
   std::vector<char> link_buffer_;

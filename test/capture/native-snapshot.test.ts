@@ -10,6 +10,7 @@ import { loadNativeAddon } from '../../src/capture/native.js';
 import type { ProcSnapshot } from '../../src/capture/raw-event.js';
 import { FixtureProcFs } from '../../src/process/procfs.js';
 import { makeProcTree, removeTree, statLine, type FixtureProcess } from '../process/proc-tree.js';
+import { random } from '../support/random.js';
 
 const addon = loadNativeAddon();
 const root = makeProcTree('execwarden-native-');
@@ -114,5 +115,36 @@ describe('native snapshot = scanner snapshot', () => {
     expect(comparable(native)).toEqual(comparable(scanned));
     expect(native.failed.sort()).toEqual(['environ', 'exe', 'status']);
     expect(native).toMatchObject({ ruid: -1, suid: -1, capEffective: -1, env: null });
+  });
+
+  it('on generated environments, entries crossing the reader\'s 16 KiB chunks included', () => {
+    const next = random(8);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+    const names = ['LD_PRELOAD', 'SSH_CONNECTION', 'LD_PRELOADX', 'LD_', 'L', 'PATH', '', 'SSH_CONNECTION2', 'ld_preload'];
+    let kept = 0;
+    let cut = 0;
+    for (let round = 0; round < 40; round++) {
+      const pid = 100 + round;
+      const parts: Buffer[] = [];
+      const entries = 1 + Math.floor(next() * 30);
+      for (let i = 0; i < entries; i++) {
+        const size = pick([0, 1, 7, 63, 64, 65, 700, 5000, 16_380]);
+        const value = Buffer.alloc(size, pick(['a', 'é', '\u0001', '=']));
+        parts.push(Buffer.from(`${pick(names)}${next() < 0.9 ? '=' : ''}`), value, Buffer.from(next() < 0.95 ? [0] : []));
+      }
+      write({ pid, ppid: 1, comm: 'gen', argv: ['gen'], startTicks: 600 + round }, { environ: Buffer.concat(parts) });
+      const options = { envVars: ['LD_PRELOAD', 'SSH_CONNECTION'], envScanMaxBytes: pick([100, 4096, 40_000]), envValueMaxBytes: pick([16, 64, 1024]), envMaxEntries: pick([1, 3, 16]) };
+      const native = addon.snapshotForTest(pid, { ...options, procRoot: root });
+      const scanned = new FixtureProcFs(root, {
+        envVars: options.envVars,
+        environLimits: { scanMaxBytes: options.envScanMaxBytes, valueMaxBytes: options.envValueMaxBytes, maxEntries: options.envMaxEntries },
+      }).snapshot(pid)!;
+      expect({ env: native.env, truncated: native.envTruncated === true }, `round ${round}`).toEqual({ env: scanned.env, truncated: scanned.envTruncated === true });
+      if ((native.env?.length ?? 0) > 0) kept++;
+      if (native.envTruncated) cut++;
+    }
+    // The mix exercises both sides: rounds that keep variables and rounds that cut.
+    expect(kept).toBeGreaterThan(10);
+    expect(cut).toBeGreaterThan(5);
   });
 });
