@@ -128,21 +128,28 @@ export function parseIdFile(text: string): Map<number, string> {
 }
 
 /**
- * /etc/passwd and /etc/group, cached. A lookup that misses re-reads a file when its mtime
- * changed (a user added while the agent runs); `reload()` forces it (SIGHUP).
+ * /etc/passwd and /etc/group, cached. A lookup that misses checks whether a file changed (a user
+ * added while the agent runs) at most once per `recheckMs` (default 1 s), so ids with no name
+ * (a container's, an NSS-only account's) cost no system call per event; `reload()` forces it
+ * (SIGHUP).
  */
 export class EtcAccounts implements AccountResolver {
   private readonly passwdPath: string;
   private readonly groupPath: string;
+  private readonly recheckMs: number;
+  private readonly nowMs: () => number;
   private users = new Map<number, string>();
   private groups = new Map<number, string>();
   private passwdMtimeMs = -1;
   private groupMtimeMs = -1;
+  private checkedAtMs = -Infinity;
 
-  constructor(opts: { root?: string } = {}) {
+  constructor(opts: { root?: string; recheckMs?: number; nowMs?: () => number } = {}) {
     const root = opts.root ?? '/';
     this.passwdPath = join(root, 'etc/passwd');
     this.groupPath = join(root, 'etc/group');
+    this.recheckMs = opts.recheckMs ?? 1000;
+    this.nowMs = opts.nowMs ?? (() => performance.now());
     this.reload();
   }
 
@@ -151,16 +158,29 @@ export class EtcAccounts implements AccountResolver {
     this.groups = this.load(this.groupPath);
     this.passwdMtimeMs = mtimeMs(this.passwdPath);
     this.groupMtimeMs = mtimeMs(this.groupPath);
+    this.checkedAtMs = this.nowMs();
   }
 
   userName(uid: number): string | undefined {
-    if (!this.users.has(uid) && mtimeMs(this.passwdPath) !== this.passwdMtimeMs) this.reload();
-    return this.users.get(uid);
+    const name = this.users.get(uid);
+    if (name === undefined && this.changed()) return this.users.get(uid);
+    return name;
   }
 
   groupName(gid: number): string | undefined {
-    if (!this.groups.has(gid) && mtimeMs(this.groupPath) !== this.groupMtimeMs) this.reload();
-    return this.groups.get(gid);
+    const name = this.groups.get(gid);
+    if (name === undefined && this.changed()) return this.groups.get(gid);
+    return name;
+  }
+
+  /** After a miss: reloads when a file changed, checking at most once per recheckMs. */
+  private changed(): boolean {
+    const now = this.nowMs();
+    if (now - this.checkedAtMs < this.recheckMs) return false;
+    this.checkedAtMs = now;
+    if (mtimeMs(this.passwdPath) === this.passwdMtimeMs && mtimeMs(this.groupPath) === this.groupMtimeMs) return false;
+    this.reload();
+    return true;
   }
 
   private load(path: string): Map<number, string> {

@@ -60,11 +60,16 @@ describe('EtcAccounts', () => {
   it('picks up a user added while running', () => {
     dir = mkdtempSync(join(tmpdir(), 'execwarden-etc-'));
     cpSync(ROOT, dir, { recursive: true });
-    const accounts = new EtcAccounts({ root: dir });
+    let now = 0;
+    const accounts = new EtcAccounts({ root: dir, nowMs: () => now });
     expect(accounts.userName(1001)).toBeUndefined();
     const passwd = join(dir, 'etc/passwd');
     writeFileSync(passwd, 'bob:x:1001:1001::/home/bob:/bin/sh\n', { flag: 'a' });
     utimesSync(passwd, new Date(), new Date(Date.now() + 5_000));
+    // Misses do not touch the files more than once a second.
+    expect(accounts.userName(1001)).toBeUndefined();
+    now += 1000;
     expect(accounts.userName(1001)).toBe('bob');
+    expect(accounts.userName(4242)).toBeUndefined();
   });
 });
