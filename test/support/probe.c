@@ -43,6 +43,8 @@ static int run_empty_argv(const char *file) {
 }
 
 static int run_ptrace(void) {
+  /* Stay a moment, so that a loaded host still reads this process at its exec. */
+  usleep(100000);
   pid_t child = fork();
   if (child < 0) { perror("fork"); return 1; }
   if (child == 0) {
