@@ -24,12 +24,13 @@
 import { createHash } from 'node:crypto';
 import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
-import type { ProcFs } from './procfs.js';
+import type { ProcFs, StatusFields } from './procfs.js';
 import { imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
 import { ContainerIds } from './container.js';
 import { decideEntryLeader, type EntryType } from './entry-leader.js';
 
-export interface ProcessEntry {
+/** Ids and capability masks (StatusFields) are -1 where unknown. */
+export interface ProcessEntry extends StatusFields {
   pid: number;
   /** Clock ticks since boot; `startEstimated` when derived from an event timestamp. */
   startTicks: number;
@@ -46,17 +47,6 @@ export interface ProcessEntry {
   pgid: number;
   sid: number;
   ttyNr: number;
-  /** Real, effective and saved ids; -1 unknown. */
-  ruid: number;
-  euid: number;
-  suid: number;
-  rgid: number;
-  egid: number;
-  sgid: number;
-  /** Capability masks (permitted, effective, bounding); -1 unknown. */
-  capPermitted: number;
-  capEffective: number;
-  capBounding: number;
   /** From the cgroup at exec or scan (inherited at fork); null on the host. */
   containerId: string | null;
   /** The session's entry leader and its kind (entry-leader.ts); the entry itself when it leads. */
