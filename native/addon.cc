@@ -27,7 +27,8 @@ namespace {
   X(kind) X(cpu) X(seq) X(timestampNs) X(pid) X(tgid) X(parentPid) X(parentTgid) X(exitCode) X(exitSignal) \
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
   X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
-  X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)
+  X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)        \
+  X(argsTotal) X(argsTotalExact)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -156,7 +157,9 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
       .add_int(key_capEffective, snap.cap_effective)
       .add_int(key_capBounding, snap.cap_bounding)
       .add_bool(key_envTruncated, snap.env_truncated)
-      .add_bool(key_commRenamed, snap.comm_renamed);
+      .add_bool(key_commRenamed, snap.comm_renamed)
+      .add_int(key_argsTotal, snap.args_total)
+      .add_bool(key_argsTotalExact, snap.args_total_exact);
   napi_value env_vars;
   if (snap.failed_read(read_environ)) {
     check(env, napi_get_null(env, &env_vars));
@@ -253,6 +256,7 @@ void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options
     return static_cast<size_t>(d);
   };
   out.cmdline_max_bytes = size("cmdlineMaxBytes", out.cmdline_max_bytes, 1, 64 * 1024 * 1024);
+  out.args_count_max_bytes = size("argsCountMaxBytes", out.args_count_max_bytes, 0, 1024 * 1024 * 1024);
   out.env_scan_max_bytes = size("envScanMaxBytes", out.env_scan_max_bytes, 1, 64 * 1024 * 1024);
   out.env_value_max_bytes = size("envValueMaxBytes", out.env_value_max_bytes, 1, 1024 * 1024);
   out.env_max_entries = size("envMaxEntries", out.env_max_entries, 1, 4096);

@@ -234,6 +234,61 @@ ssize_t proc_snapshotter::read_file(const char* path, std::vector<char>& buffer,
   return result < 0 ? result : static_cast<ssize_t>(used);
 }
 
+// The first cmdline_max_bytes are kept; past them the rest is read only to count its arguments
+// (NULs), at most args_count_max_bytes more, so args_count stays the real count when argv is cut.
+// Returns the bytes kept or -errno.
+// Runs on the reader thread.
+ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
+  bool truncated = false;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  const size_t limit = options_.cmdline_max_bytes;
+  size_t used = 0;
+  ssize_t result = 0;
+  while (used < limit) {
+    const ssize_t got = ::read(fd, cmdline_buffer_.data() + used, limit - used);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      result = -errno;
+      break;
+    }
+    if (got == 0) break;
+    used += static_cast<size_t>(got);
+  }
+  if (result == 0 && used == limit) {
+    int64_t nuls = std::count(cmdline_buffer_.begin(), cmdline_buffer_.begin() + static_cast<std::ptrdiff_t>(used), '\0');
+    char last = used > 0 ? cmdline_buffer_[used - 1] : '\0';
+    size_t extra = 0;
+    for (;;) {
+      if (extra >= options_.args_count_max_bytes) {
+        char probe;
+        ssize_t more;
+        do {
+          more = ::read(fd, &probe, 1);
+        } while (more < 0 && errno == EINTR);
+        if (more > 0) out.args_total_exact = false;
+        break;
+      }
+      const size_t want = std::min(text_buffer_.size(), options_.args_count_max_bytes - extra);
+      const ssize_t got = ::read(fd, text_buffer_.data(), want);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      extra += static_cast<size_t>(got);
+      nuls += std::count(text_buffer_.begin(), text_buffer_.begin() + got, '\0');
+      last = text_buffer_[static_cast<size_t>(got) - 1];
+    }
+    truncated = extra > 0;
+    if (truncated) out.args_total = nuls + (last != '\0' ? 1 : 0);
+  }
+  ::close(fd);
+  if (result < 0) return result;
+  if (used > 0) {
+    out.cmdline.assign(cmdline_buffer_.data(), used);
+    out.cmdline_truncated = truncated;
+  }
+  return static_cast<ssize_t>(used);
+}
+
 // Runs on the reader thread.
 ssize_t proc_snapshotter::read_link(const char* path, std::string& out) {
   const ssize_t got = ::readlink(path, link_buffer_.data(), link_buffer_.size());
@@ -350,11 +405,7 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   out.taken_ns = monotonic_ns();
 
   format_path(pid, "cmdline");
-  const ssize_t cmdline_got = read_file(path_.c_str(), cmdline_buffer_, options_.cmdline_max_bytes, truncated);
-  if (cmdline_got > 0) {
-    out.cmdline.assign(cmdline_buffer_.data(), static_cast<size_t>(cmdline_got));
-    out.cmdline_truncated = truncated;
-  }
+  const ssize_t cmdline_got = read_argv(path_.c_str(), out);
 
   format_path(pid, "exe");
   ssize_t got = read_link(path_.c_str(), out.exe);

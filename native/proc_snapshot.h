@@ -46,6 +46,10 @@ const char* snapshot_read_name(snapshot_read read);
 struct proc_snapshot {
   std::string cmdline;  // raw bytes, NUL-separated arguments
   bool cmdline_truncated = false;
+  // When cmdline was cut: how many arguments the whole of it holds (the rest is counted, not
+  // kept), and whether the count reached the end (false: it stopped at args_count_max_bytes).
+  int64_t args_total = -1;
+  bool args_total_exact = true;
   std::string comm;
   std::string exe;
   std::string cwd;
@@ -92,6 +96,8 @@ bool parse_status(const char* text, size_t size, proc_snapshot& out);
 struct snapshot_options {
   std::string proc_root = "/proc";
   size_t cmdline_max_bytes = 128 * 1024;
+  // Bytes of cmdline read past the kept ones only to count the arguments.
+  size_t args_count_max_bytes = 16 * 1024 * 1024;
   std::vector<std::string> env_names;  // the allow-list; empty: environ is not read
   size_t env_scan_max_bytes = 1024 * 1024;
   size_t env_value_max_bytes = 1024;
@@ -115,6 +121,7 @@ class proc_snapshotter {
   // Reads a whole small file into `buffer`; returns bytes read or -errno.
   ssize_t read_file(const char* path, std::vector<char>& buffer, size_t limit, bool& truncated);
   ssize_t read_link(const char* path, std::string& out);
+  ssize_t read_argv(const char* path, proc_snapshot& out);
   void scan_environ(const char* path, proc_snapshot& out);
   bool env_name_wanted(const char* name, size_t length) const;
   void keep_env(proc_snapshot& out, std::string& entry);

@@ -62,7 +62,7 @@ export interface NativeAddon {
   /** The datagram decoder on crafted bytes (tests only). */
   decodeForTest(bytes: Buffer, senderPort: number): DecodedDatagram;
   /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */
-  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
+  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
 }
 
 const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');

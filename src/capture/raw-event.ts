@@ -20,6 +20,13 @@ export interface ProcSnapshot {
   cmdline: Buffer | null;
   /** True when cmdline was longer than the configured cap and was cut there. */
   cmdlineTruncated: boolean;
+  /**
+   * When cmdline was cut: the number of arguments in the whole of it (the rest was counted, not
+   * kept); `argsTotalExact` false when counting stopped at its own cap (then a lower bound).
+   * Absent or -1 when cmdline was not cut.
+   */
+  argsTotal?: number;
+  argsTotalExact?: boolean;
   /** /proc/<pid>/comm without the trailing newline (at most 15 bytes, kernel-side). */
   comm: string | null;
   /** readlink /proc/<pid>/exe (" (deleted)" suffix kept as the kernel reports it). */

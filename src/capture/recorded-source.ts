@@ -26,7 +26,7 @@ const OPTIONAL_NUMBERS = [
 ] as const;
 const SNAPSHOT_NUMBERS = ['ppid', 'pgid', 'sid', 'ttyNr', 'startTicks', 'ruid', 'euid', 'rgid', 'egid'] as const;
 /** Written by newer readers; a recording without them leaves them unknown. */
-const OPTIONAL_SNAPSHOT_NUMBERS = ['suid', 'sgid', 'capPermitted', 'capEffective', 'capBounding'] as const;
+const OPTIONAL_SNAPSHOT_NUMBERS = ['suid', 'sgid', 'capPermitted', 'capEffective', 'capBounding', 'argsTotal'] as const;
 /** Bounds on a recorded allow-listed environment (the live reader keeps far less). */
 const RECORDED_ENV_MAX_ENTRIES = 256;
 
@@ -83,6 +83,7 @@ function parseSnapshot(value: unknown): ProcSnapshot {
   if (s.envTruncated === true) snapshot.envTruncated = true;
   if (s.commRenamed === true) snapshot.commRenamed = true;
   if (s.stale === true) snapshot.stale = true;
+  if (s.argsTotalExact === false) snapshot.argsTotalExact = false;
   return snapshot;
 }
 

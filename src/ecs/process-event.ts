@@ -39,7 +39,9 @@
  * Everything written is an ECS field of the same type (test/ecs checks every document against
  * EcsFlat), except Defend's `Ext` fields above and the `execwarden.*` namespace, which carries
  * what ECS has no field for:
- *   execwarden.process.args_truncated   the cmdline was longer than the capture cap
+ *   execwarden.process.args_truncated   the cmdline was longer than the capture cap (args keeps
+ *                                       what fits; args_count still counts every argument)
+ *   execwarden.process.args_count_lower_bound  counting past the cap stopped at 16 MiB
  *   execwarden.process.args_lossy       an argument was not valid UTF-8 (decoded with U+FFFD)
  *   execwarden.process.cmdline_base64   the exact cmdline bytes, when args_lossy
  *   execwarden.process.snapshot_missing the exec was seen but /proc was already gone
@@ -136,6 +138,7 @@ export interface EcsProcessFields extends EcsDescribedProcess {
 
 export interface ExecwardenProcessFlags {
   args_truncated?: true;
+  args_count_lower_bound?: true;
   args_lossy?: true;
   cmdline_base64?: string;
   snapshot_missing?: true;
@@ -225,7 +228,7 @@ function imageFields(image: ProcessImage, fields: EcsDescribedProcess): void {
   if (image.executable !== null) fields.executable = image.executable;
   if (image.args !== null) {
     fields.args = image.args;
-    fields.args_count = image.args.length;
+    fields.args_count = image.argsCount ?? image.args.length;
     fields.command_line = image.commandLine ?? image.args.join(' ');
   }
   if (image.workingDirectory !== null) fields.working_directory = image.workingDirectory;
@@ -299,7 +302,7 @@ function previousImage(image: ProcessImage): EcsPreviousImage {
   const fields: EcsPreviousImage = {};
   if (image.args !== null) {
     fields.args = image.args;
-    fields.args_count = image.args.length;
+    fields.args_count = image.argsCount ?? image.args.length;
   }
   if (image.executable !== null) fields.executable = image.executable;
   return fields;
@@ -308,6 +311,7 @@ function previousImage(image: ProcessImage): EcsPreviousImage {
 function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): ExecwardenProcessFlags | undefined {
   const flags: ExecwardenProcessFlags = {};
   if (entry?.image.argsTruncated) flags.args_truncated = true;
+  if (entry?.image.argsCountLowerBound) flags.args_count_lower_bound = true;
   if (entry?.image.cmdlineBase64) {
     flags.args_lossy = true;
     flags.cmdline_base64 = entry.image.cmdlineBase64;

@@ -8,7 +8,9 @@
  * exact original bytes as base64 (`cmdlineBase64`, written as `execwarden.process.cmdline_base64`
  * with `execwarden.process.args_lossy: true`). A cmdline longer than the capture cap is cut
  * there and flagged (`argsTruncated`, written as `execwarden.process.args_truncated: true`);
- * an incomplete UTF-8 sequence at the cut is dropped rather than counted as invalid.
+ * an incomplete UTF-8 sequence at the cut is dropped rather than counted as invalid. The rest of
+ * a cut cmdline is still counted by the reader, so `argsCount` (args_count) is the real number of
+ * arguments, not the number kept.
  *
  * `name` follows Elastic Defend:
  * - a program: the basename of the executable as /proc/<pid>/exe resolves it, at full length
@@ -48,6 +50,10 @@ export interface ProcessImage {
   /** args joined by single spaces (null with args). */
   commandLine: string | null;
   argsTruncated: boolean;
+  /** The real number of arguments, also when argv was cut (null with args). */
+  argsCount: number | null;
+  /** argsCount is a lower bound: counting the arguments past the cut stopped at its own cap. */
+  argsCountLowerBound: boolean;
   /** Original cmdline bytes, only when some argument was not valid UTF-8. */
   cmdlineBase64: string | null;
   workingDirectory: string | null;
@@ -157,12 +163,15 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
     const base = executableName(executable);
     name = (snapshot.commRenamed ? null : scriptName(snapshot.comm, base, args)) ?? base;
   }
+  const counted = snapshot.cmdlineTruncated && snapshot.argsTotal !== undefined && snapshot.argsTotal >= 0;
   return {
     executable,
     name,
     args,
     commandLine: args === null ? null : args.join(' '),
     argsTruncated: snapshot.cmdlineTruncated,
+    argsCount: args === null ? null : counted ? Math.max(snapshot.argsTotal!, args.length) : args.length,
+    argsCountLowerBound: counted && snapshot.argsTotalExact === false,
     cmdlineBase64,
     workingDirectory: snapshot.cwd,
     env: snapshot.env ?? null,
@@ -181,6 +190,8 @@ export function imageFromComm(comm: string | null): ProcessImage {
     args: null,
     commandLine: null,
     argsTruncated: false,
+    argsCount: null,
+    argsCountLowerBound: false,
     cmdlineBase64: null,
     workingDirectory: null,
     env: null,

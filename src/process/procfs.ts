@@ -32,6 +32,8 @@ export interface ProcFs {
 
 /** Default cap on the cmdline bytes kept, the same as the native reader's default. */
 export const DEFAULT_CMDLINE_MAX_BYTES = 128 * 1024;
+/** Bytes of a cut cmdline read only to count its arguments, the same as the native reader's. */
+export const DEFAULT_ARGS_COUNT_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Fields of /proc/<pid>/stat after the comm, by their 1-based number in proc(5). */
 export interface StatFields {
@@ -116,6 +118,8 @@ export function parseBootTimeMs(text: string): number | null {
 export interface ProcTreeOptions {
   clockTicksPerSecond?: number;
   cmdlineMaxBytes?: number;
+  /** Bytes of cmdline read past the kept ones only to count arguments. Default 16 MiB. */
+  argsCountMaxBytes?: number;
   /** Environment variable names to read (the same allow-list the native reader gets). */
   envVars?: readonly string[];
   environLimits?: EnvironLimits;
@@ -131,11 +135,14 @@ class ProcTreeFs implements ProcFs {
   private readonly cmdlineMaxBytes: number;
   private cachedBootTimeMs: number | null = null;
 
+  private readonly argsCountMaxBytes: number;
+  private readonly chunk = Buffer.allocUnsafe(64 * 1024);
   private readonly envNames: ReadonlySet<string>;
   private readonly environLimits: EnvironLimits;
 
   constructor(root: string, opts: ProcTreeOptions = {}) {
     this.root = root;
+    this.argsCountMaxBytes = opts.argsCountMaxBytes ?? DEFAULT_ARGS_COUNT_MAX_BYTES;
     this.envNames = new Set(opts.envVars ?? []);
     this.environLimits = opts.environLimits ?? DEFAULT_ENVIRON_LIMITS;
     // USER_HZ is 100 on every architecture Linux runs Node on; getconf would tell the same.
@@ -201,6 +208,7 @@ class ProcTreeFs implements ProcFs {
     const snapshot: ProcSnapshot = {
       cmdline: cmdline?.bytes ?? null,
       cmdlineTruncated: cmdline?.truncated ?? false,
+      ...(cmdline?.argsTotal !== undefined ? { argsTotal: cmdline.argsTotal, argsTotalExact: cmdline.argsTotalExact } : {}),
       comm: commText === null ? null : commText.replace(/\n$/, ''),
       exe,
       cwd,
@@ -244,22 +252,47 @@ class ProcTreeFs implements ProcFs {
     }
   }
 
+  /**
+   * Keeps at most cmdlineMaxBytes; past them the rest is read only to count its arguments (NULs),
+   * at most argsCountMaxBytes more, as the native reader does.
+   */
+  private readCmdline(pid: number): { bytes: Buffer; truncated: boolean; argsTotal?: number; argsTotalExact?: boolean } | null {
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let extra = 0;
+    let nuls = 0;
+    let last = 0;
+    const more = this.readChunks(`${pid}/cmdline`, this.cmdlineMaxBytes + this.argsCountMaxBytes, (chunk) => {
+      const keep = Math.min(chunk.length, this.cmdlineMaxBytes - keptBytes);
+      if (keep > 0) {
+        kept.push(Buffer.from(chunk.subarray(0, keep)));
+        keptBytes += keep;
+      }
+      extra += chunk.length - keep;
+      for (let at = chunk.indexOf(0); at >= 0; at = chunk.indexOf(0, at + 1)) nuls++;
+      last = chunk[chunk.length - 1]!;
+    });
+    if (more === null) return null;
+    const bytes = Buffer.concat(kept, keptBytes);
+    if (extra === 0) return { bytes, truncated: false };
+    return { bytes, truncated: true, argsTotal: nuls + (last !== 0 ? 1 : 0), argsTotalExact: !more };
+  }
+
   /** The allow-listed variables of environ, reading at most the scan cap plus one byte. */
   private readEnviron(pid: number): FilteredEnviron | null {
-    const bytes = this.readCapped(`${pid}/environ`, this.environLimits.scanMaxBytes);
-    return bytes === null ? null : filterEnviron(bytes.bytes, this.envNames, this.environLimits);
+    const pieces: Buffer[] = [];
+    const more = this.readChunks(`${pid}/environ`, this.environLimits.scanMaxBytes, (chunk) => void pieces.push(Buffer.from(chunk)));
+    if (more === null) return null;
+    const filtered = filterEnviron(Buffer.concat(pieces), this.envNames, this.environLimits);
+    return more ? { ...filtered, truncated: true } : filtered;
   }
 
-  /** Reads at most cmdlineMaxBytes; one more byte tells whether there was more. */
-  private readCmdline(pid: number): { bytes: Buffer; truncated: boolean } | null {
-    const read = this.readCapped(`${pid}/cmdline`, this.cmdlineMaxBytes);
-    if (read === null) return null;
-    const truncated = read.bytes.length > this.cmdlineMaxBytes;
-    return { bytes: truncated ? read.bytes.subarray(0, this.cmdlineMaxBytes) : read.bytes, truncated };
-  }
-
-  /** Up to `max` + 1 bytes of a file (the extra byte tells there was more); null if unreadable. */
-  private readCapped(relative: string, max: number): { bytes: Buffer } | null {
+  /**
+   * Reads up to `max` bytes of a file through one reused buffer, handing each piece to `onChunk`
+   * (valid only during the call). Returns whether the file held more than `max` bytes, or null
+   * when it could not be read.
+   */
+  private readChunks(relative: string, max: number, onChunk: (chunk: Buffer) => void): boolean | null {
     let fd: number;
     try {
       fd = openSync(join(this.root, relative), 'r');
@@ -267,14 +300,14 @@ class ProcTreeFs implements ProcFs {
       return null;
     }
     try {
-      const buffer = Buffer.allocUnsafe(max + 1);
-      let length = 0;
-      while (length < buffer.length) {
-        const n = readSync(fd, buffer, length, buffer.length - length, null);
-        if (n === 0) break;
-        length += n;
+      let total = 0;
+      for (;;) {
+        if (total >= max) return readSync(fd, this.chunk, 0, 1, null) > 0;
+        const n = readSync(fd, this.chunk, 0, Math.min(this.chunk.length, max - total), null);
+        if (n === 0) return false;
+        total += n;
+        onChunk(this.chunk.subarray(0, n));
       }
-      return { bytes: Buffer.from(buffer.subarray(0, length)) };
     } catch {
       return null;
     } finally {

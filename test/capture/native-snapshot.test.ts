@@ -52,7 +52,14 @@ function both(pid: number): { native: ProcSnapshot; scanned: ProcSnapshot } {
 function comparable(s: ProcSnapshot): Record<string, unknown> {
   // The native reader reads comm from stat, the scanner from comm: the fixture writes the same.
   const { stale: _stale, commRenamed: _renamed, failed, ...rest } = s as ProcSnapshot & { stale?: boolean; commRenamed?: boolean };
-  return { ...rest, cmdline: rest.cmdline?.toString('hex') ?? null, envTruncated: rest.envTruncated === true, failed: [...failed].sort() };
+  return {
+    ...rest,
+    cmdline: rest.cmdline?.toString('hex') ?? null,
+    envTruncated: rest.envTruncated === true,
+    argsTotal: rest.argsTotal ?? -1,
+    argsTotalExact: rest.argsTotalExact ?? true,
+    failed: [...failed].sort(),
+  };
 }
 
 describe('native snapshot = scanner snapshot', () => {
@@ -102,11 +109,21 @@ describe('native snapshot = scanner snapshot', () => {
     expect(zombie.native.cmdline).toBeNull();
     expect(zombie.native.failed).toContain('cmdline');
 
-    write({ pid: 16, ppid: 1, comm: 'long', argv: ['y'.repeat(300)], startTicks: 506 });
+    write({ pid: 16, ppid: 1, comm: 'long', argv: ['y'.repeat(300), 'a', 'b', 'c'], startTicks: 506 });
     const long = both(16);
     expect(comparable(long.native)).toEqual(comparable(long.scanned));
-    expect(long.native).toMatchObject({ cmdlineTruncated: true });
+    // Cut at 256 bytes, but every argument counted.
+    expect(long.native).toMatchObject({ cmdlineTruncated: true, argsTotal: 4, argsTotalExact: true });
     expect(long.native.cmdline!.length).toBe(256);
+
+    const many = Array.from({ length: 500 }, (_, i) => `arg${i}`);
+    write({ pid: 18, ppid: 1, comm: 'many', argv: many, startTicks: 508 });
+    const counted = both(18);
+    expect(comparable(counted.native)).toEqual(comparable(counted.scanned));
+    expect(counted.native).toMatchObject({ cmdlineTruncated: true, argsTotal: 500 });
+    const capped = addon.snapshotForTest(18, { ...OPTIONS, argsCountMaxBytes: 100, procRoot: root });
+    expect(capped.argsTotalExact).toBe(false);
+    expect(capped.argsTotal).toBeLessThan(500);
   });
 
   it('flags each unreadable file and keeps what it could read', () => {

@@ -179,6 +179,8 @@ describe('ECS process events', () => {
     docs.push(doc);
     expect(doc.execwarden?.process.args_truncated).toBe(true);
     expect(doc.process.args!.length).toBeLessThan(big.length);
+    // args keeps what fits; args_count still counts every argument.
+    expect(doc.process.args_count).toBe(big.length);
     expect(doc.process.args!.slice(0, -1)).toEqual(big.slice(0, doc.process.args!.length - 1));
   });
 

@@ -24,6 +24,18 @@ const image = (doc: EcsProcessEvent) => ({
 });
 
 describeAsRoot('ECS process events from the live proc connector', () => {
+  it('counts every argument of an argv cut at the cap', async () => {
+    // 24 arguments, two of them 70,000 bytes long (one argument may not pass 128 KiB): the kept
+    // 128 KiB end inside the second.
+    const pad = "$(printf '%070000d' 0)";
+    const script = `${bin('env')} -i /bin/true ${pad} ${pad} ${Array.from({ length: 20 }, (_, i) => `a${i}`).join(' ')} cut-marker; true`;
+    const { execs } = await capture(script);
+    const cut = execs.find((doc) => doc.execwarden?.process.args_truncated === true && doc.process.executable === realpathSync('/bin/true'));
+    expect(cut, 'the cut exec').toBeDefined();
+    expect(cut!.process.args!.length).toBe(3);
+    expect(cut!.process.args_count).toBe(24);
+  });
+
   it('describes setsid by its own argv, then its payload with setsid as previous', async () => {
     const script = "setsid bash -c 'sleep 0.05'; true";
     const { pid, execs } = await capture(script);
