@@ -48,7 +48,6 @@ export type AlertListener = (alert: Record<string, unknown>, observedAtMs: numbe
 const HOUSEKEEPING_MS = 1000;
 const LOSS_LOG_INTERVAL_MS = 1000;
 const DELIVERY_LOG_INTERVAL_MS = 10_000;
-const DRAIN_MS = 5000;
 
 export class RulesInvalidError extends ExecwardenError {
   constructor(readonly diagnostics: RuleDiagnostic[]) {
@@ -290,10 +289,19 @@ export class Agent {
       await this.source.stop();
       this.houseKeep();
       if (this.metricsServer) await this.metricsServer.close();
-      await this.fanout.close(DRAIN_MS);
-      this.logger.info({ stats: this.summary() }, 'execwarden stopped');
+      const droppedBefore = this.droppedByOutputs();
+      await this.fanout.close(this.config.shutdown.drainMs);
+      const droppedAtShutdown = this.droppedByOutputs() - droppedBefore;
+      this.logger.info(
+        { droppedAtShutdown, drainSeconds: this.config.shutdown.drainMs / 1000, stats: this.summary() },
+        `execwarden stopped: ${droppedAtShutdown} document${droppedAtShutdown === 1 ? '' : 's'} still undelivered after the ${this.config.shutdown.drainMs / 1000} s drain ${droppedAtShutdown === 1 ? 'was' : 'were'} dropped`,
+      );
     })();
     return this.stopping;
+  }
+
+  private droppedByOutputs(): number {
+    return this.fanout.stats().dropped;
   }
 
   captureStats(): CaptureStats {

@@ -24,6 +24,8 @@ export interface AgentConfig {
   file: string | null;
   rules: { paths: string[]; exceptions: string | null };
   capture: { receiveBufferBytes: number; realtime: boolean; events: boolean; envVars: string[] };
+  /** How long outputs may take to deliver what is queued when the agent stops. */
+  shutdown: { drainMs: number };
   processTable: { maxEntries: number; exitedTtlMs: number };
   alerts: { dedupWindowMs: number };
   metrics: { listen: ListenAddress | null };
@@ -54,6 +56,7 @@ const DEFAULTS = {
   maxEntries: 32_768,
   exitedTtlSeconds: 30,
   dedupWindowSeconds: 60,
+  drainSeconds: 5,
 } as const;
 
 /** Parses "host:port" (IPv6 as "[::1]:9464"). */
@@ -134,6 +137,10 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   const exitedTtlSeconds = processTable.integer('exited_ttl_seconds', DEFAULTS.exitedTtlSeconds, 1, 86_400);
   processTable.done();
 
+  const shutdown = section('shutdown');
+  const drainSeconds = shutdown.integer('drain_seconds', DEFAULTS.drainSeconds, 0, 300);
+  shutdown.done();
+
   const alerts = section('alerts');
   const dedupWindowSeconds = alerts.integer('dedup_window_seconds', DEFAULTS.dedupWindowSeconds, 0, 86_400);
   alerts.done();
@@ -181,6 +188,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       exitedTtlMs: exitedTtlSeconds * 1000,
     },
     alerts: { dedupWindowMs: dedupWindowSeconds * 1000 },
+    shutdown: { drainMs: drainSeconds * 1000 },
     metrics: { listen },
     outputs,
   };

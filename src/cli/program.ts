@@ -27,6 +27,15 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Once `run` has stopped: how long the process may still take to exit on its own. */
+const RUN_EXIT_GRACE_MS = 500;
+let exitBound: number | null = null;
+
+/** Set after `run` returned: the process must be gone within this many ms. Null otherwise. */
+export function boundedExitMs(): number | null {
+  return exitBound;
+}
+
 /** An AbortSignal aborted by the first SIGINT or SIGTERM while the command runs. */
 function stopSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
@@ -100,6 +109,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
           { onReload: onSighup },
         ),
       );
+      exitBound = RUN_EXIT_GRACE_MS;
     });
 
   program

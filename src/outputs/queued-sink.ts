@@ -12,7 +12,10 @@
  * - `reopen` and `send` never overlap (they run through one chain), so a file is never written
  *   while it is being swapped.
  * - `close(drainMs)` stops accepting documents, lets the loop drain for at most drainMs, then
- *   aborts whatever is in flight, counts what is left as dropped and closes the transport.
+ *   aborts whatever is in flight, counts what is left as dropped and closes the transport, giving
+ *   that too only what is left of the bound (at least CLOSE_GRACE_MS). The timer that bounds the
+ *   drain keeps the process alive: with capture stopped and the loop's retry timers unref'd,
+ *   nothing else would, and Node would end the process in the middle of the drain.
  */
 import { BoundedQueue } from './bounded-queue.js';
 import { describeError, DeliveryRejectedError, SinkStartError } from './errors.js';
@@ -41,6 +44,8 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({ retries: 5, 
 
 export const DEFAULT_QUEUE_SIZE = 10_000;
 export const DEFAULT_DRAIN_MS = 5_000;
+/** What a transport's close gets at least, even when the drain used up the bound. */
+export const CLOSE_GRACE_MS = 250;
 
 /** Called on every failed delivery, so the agent can log it (throttled on its side). */
 export type SinkErrorHandler = (sink: string, error: unknown) => void;
@@ -128,6 +133,7 @@ export class QueuedSink<T> implements Sink {
   async close(drainMs: number = DEFAULT_DRAIN_MS): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    const deadline = performance.now() + drainMs;
     if (this.started && this.queue.length > 0) {
       await this.waitIdle(drainMs);
     }
@@ -135,7 +141,8 @@ export class QueuedSink<T> implements Sink {
     this.counters.dropped += this.queue.clear();
     // The loop returns at once after abort; a send still in flight is torn down by close().
     await this.draining;
-    await this.transport.close();
+    const closed = await this.within(this.transport.close().then(() => true, () => true), Math.max(CLOSE_GRACE_MS, deadline - performance.now()));
+    if (!closed) this.report(new Error(`closing did not finish within the drain bound`));
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
@@ -220,10 +227,21 @@ export class QueuedSink<T> implements Sink {
     return this.untilAborted(new Promise<void>((resolve) => setTimeout(resolve, ms).unref())).then(() => undefined);
   }
 
+  /** Resolves true with `promise`, false after `ms` (a referenced timer: see the module header). */
+  private within(promise: Promise<boolean>, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void promise.then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+    });
+  }
+
   private waitIdle(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
+      // Referenced on purpose (see the module header).
       const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
       this.idleWaiters.push(() => {
         clearTimeout(timer);
         resolve();
