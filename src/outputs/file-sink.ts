@@ -3,6 +3,12 @@
  * missing; an existing file keeps the mode its owner gave it). reopen() closes and reopens the
  * path, which is what logrotate needs: after it renames the file and sends SIGHUP, the agent calls
  * reopen() and the next alert lands in a fresh file at the configured path.
+ *
+ * A record is written whole or not at all. A write to a full disk can be short (the kernel takes
+ * what fits, then refuses the rest): the remainder is written until it fails, and a failed record
+ * is cut off again by truncating the file back to where the record began, so the retry (or the
+ * next record) starts on a line of its own. If even that truncate fails, the next write starts
+ * with a newline, so a torn record never shares its line with a whole one.
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -21,6 +27,8 @@ export interface FileSinkOptions {
 
 class AppendFileTransport implements SinkTransport<string> {
   private handle: FileHandle | null = null;
+  /** A torn record could not be cut off: the next write must begin a new line. */
+  private torn = false;
 
   constructor(private readonly path: string) {}
 
@@ -31,7 +39,27 @@ class AppendFileTransport implements SinkTransport<string> {
 
   async send(line: string): Promise<void> {
     if (!this.handle) await this.open();
-    await (this.handle as FileHandle).write(line);
+    const handle = this.handle as FileHandle;
+    const record = Buffer.from(this.torn ? `\n${line}` : line);
+    const start = (await handle.stat()).size;
+    let written = 0;
+    try {
+      while (written < record.length) {
+        const { bytesWritten } = await handle.write(record, written, record.length - written);
+        if (bytesWritten === 0) throw new Error('the file took no bytes');
+        written += bytesWritten;
+      }
+      this.torn = false;
+    } catch (error) {
+      if (written > 0) {
+        try {
+          await handle.truncate(start);
+        } catch {
+          this.torn = true;
+        }
+      }
+      throw error;
+    }
   }
 
   async reopen(): Promise<void> {
