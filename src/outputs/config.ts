@@ -20,7 +20,7 @@ import { DEFAULT_QUEUE_SIZE } from './queued-sink.js';
 import type { ColorMode, StdoutFormat } from './stdout-sink.js';
 import { SYSLOG_FACILITIES } from './syslog-format.js';
 import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT, type SyslogTransportKind } from './syslog-sink.js';
-import { DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-sink.js';
+import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-sink.js';
 
 export interface StdoutOutputConfig {
   format: StdoutFormat;
@@ -39,6 +39,10 @@ export interface WebhookOutputConfig {
   url: string;
   timeoutMs: number;
   retries: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Undelivered documents older than this are dropped as expired. */
+  maxAgeMs: number;
   headers: Record<string, string>;
   caFile?: string;
 }
@@ -142,12 +146,14 @@ function readWebhook(reader: TableReader): WebhookOutputConfig | undefined {
   }
   const timeoutMs = reader.integer('timeout_ms', DEFAULT_WEBHOOK_TIMEOUT_MS, 1, MAX_TIMEOUT_MS, `a positive integer (at most ${MAX_TIMEOUT_MS})`);
   const retries = reader.integer('retries', DEFAULT_WEBHOOK_RETRIES, 0, MAX_RETRIES, `an integer from 0 to ${MAX_RETRIES}`);
+  const concurrency = reader.integer('concurrency', DEFAULT_WEBHOOK_CONCURRENCY, 1, 64, 'an integer from 1 to 64');
+  const maxAgeSeconds = reader.integer('max_age_seconds', DEFAULT_WEBHOOK_MAX_AGE_MS / 1000, 1, 7 * 86_400, 'an integer from 1 to 604800');
   const headers = readHeaders(reader);
   const caFile = reader.string('ca_file');
   if (caFile !== undefined && !isAbsolute(caFile)) reader.fail('ca_file', 'expected an absolute path');
   reader.done();
   if (!valid || url === undefined) return undefined;
-  return { url, timeoutMs, retries, headers, ...(caFile !== undefined ? { caFile } : {}) };
+  return { url, timeoutMs, retries, concurrency, maxAgeMs: maxAgeSeconds * 1000, headers, ...(caFile !== undefined ? { caFile } : {}) };
 }
 
 /**

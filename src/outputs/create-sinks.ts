@@ -25,8 +25,8 @@ export function createSinks(cfg: OutputsConfig, deps: SinkDeps = {}): Sink[] {
   if (cfg.file) sinks.push(new FileSink({ ...common, path: cfg.file.path }));
   if (cfg.syslog) sinks.push(new SyslogSink({ ...common, ...cfg.syslog, hostname: deps.hostname }));
   if (cfg.webhook) {
-    const { url, timeoutMs, retries, headers, caFile } = cfg.webhook;
-    sinks.push(new WebhookSink({ ...common, url, timeoutMs, retries, headers, caFile }));
+    const { url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile } = cfg.webhook;
+    sinks.push(new WebhookSink({ ...common, url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile }));
   }
   return sinks;
 }

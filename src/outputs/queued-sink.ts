@@ -3,18 +3,26 @@
  * send one item, reopen and close) plus an `encode` step; QueuedSink adds the rest:
  *
  * - `write` encodes the document at once (later mutation by the caller cannot change what is
- *   sent, and a document that cannot be serialised is counted, not thrown) and pushes it onto a
- *   BoundedQueue. A full queue drops the document and counts it. Nothing here blocks the caller.
- * - One drain loop per sink sends items in order, one at a time. A failed send is counted, then
- *   retried after an exponential backoff (with jitter) up to `retry.retries` times; after that, or
- *   at once for a DeliveryRejectedError, the item is dropped and counted. Transports reconnect
- *   lazily inside `send`, so a retry is also a reconnect.
- * - `reopen` and `send` never overlap (they run through one chain), so a file is never written
- *   while it is being swapped.
- * - `close(drainMs)` stops accepting documents, lets the loop drain for at most drainMs, then
- *   aborts whatever is in flight, counts what is left as dropped and closes the transport, giving
- *   that too only what is left of the bound (at least CLOSE_GRACE_MS). The timer that bounds the
- *   drain keeps the process alive: with capture stopped and the loop's retry timers unref'd,
+ *   sent, and a document that cannot be serialised is counted, not thrown) and queues it. A full
+ *   queue (`maxQueued` documents, waiting or in flight) drops the document and counts it. Nothing
+ *   here blocks the caller.
+ * - Ordered sinks (file, stdout, syslog: one send at a time) keep their order: a failed send is
+ *   retried in place after an exponential backoff (with jitter) up to `retry.retries` times; after
+ *   that, or at once for a DeliveryRejectedError, the item is dropped and counted. Transports
+ *   reconnect lazily inside `send`, so a retry is also a reconnect. `reopen` and `send` never
+ *   overlap (they run through one chain), so a file is never written while it is being swapped.
+ * - Concurrent sinks (the webhook: `concurrency` sends in flight) let a failed item wait for its
+ *   retry beside the queue instead of in front of it, so one dead request does not hold the rest
+ *   hostage. After `breaker.failures` failures in a row the circuit opens: nothing is sent but one
+ *   probe, first after `breaker.probeMs`, then at doubling intervals up to `breaker.maxProbeMs`;
+ *   the first success closes it and the queue flows at full concurrency again. So after the
+ *   endpoint recovers, delivery resumes within one probe interval.
+ * - Items older than `maxAgeMs` when their turn comes are dropped and counted as expired
+ *   (expired ones are part of `dropped`, which the agent reports as lost).
+ * - `close(drainMs)` stops accepting documents, lets the queue drain for at most drainMs, then
+ *   aborts whatever is in flight, counts everything left as dropped and closes the transport,
+ *   giving that too only what is left of the bound (at least CLOSE_GRACE_MS). The timer that
+ *   bounds the drain keeps the process alive: with capture stopped and the retry timers unref'd,
  *   nothing else would, and Node would end the process in the middle of the drain.
  */
 import { BoundedQueue } from './bounded-queue.js';
@@ -40,7 +48,16 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+export interface BreakerPolicy {
+  /** Failures in a row that open the circuit. */
+  failures: number;
+  /** Wait before the first probe; doubled after each failed probe, up to maxProbeMs. */
+  probeMs: number;
+  maxProbeMs: number;
+}
+
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({ retries: 5, baseDelayMs: 200, maxDelayMs: 30_000 });
+export const DEFAULT_BREAKER: Readonly<BreakerPolicy> = Object.freeze({ failures: 5, probeMs: 1_000, maxProbeMs: 30_000 });
 
 export const DEFAULT_QUEUE_SIZE = 10_000;
 export const DEFAULT_DRAIN_MS = 5_000;
@@ -58,6 +75,21 @@ export interface QueuedSinkOptions<T> {
   maxQueued?: number;
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
+  /** Sends in flight at once. Default 1 (ordered). More than 1 makes the sink concurrent. */
+  concurrency?: number;
+  /** Circuit breaker of a concurrent sink (see the module header). */
+  breaker?: Partial<BreakerPolicy>;
+  /** Items older than this when their turn comes are dropped as expired. Default: never. */
+  maxAgeMs?: number;
+  /** Monotonic milliseconds (tests). */
+  nowMs?: () => number;
+}
+
+interface Entry<T> {
+  item: T;
+  queuedAtMs: number;
+  attempts: number;
+  retryAtMs: number;
 }
 
 /** Exponential backoff for the given 1-based retry, with up to 20% random jitter, capped. */
@@ -71,14 +103,29 @@ export class QueuedSink<T> implements Sink {
   readonly name: string;
   private readonly transport: SinkTransport<T>;
   private readonly encode: (doc: Record<string, unknown>) => T;
-  private readonly queue: BoundedQueue<T>;
+  private readonly maxQueued: number;
+  private readonly queue: BoundedQueue<Entry<T>>;
+  /** Concurrent sinks: failed items waiting for their retry time. */
+  private retrying: Entry<T>[] = [];
   private readonly retry: RetryPolicy;
+  private readonly breaker: BreakerPolicy;
+  private readonly concurrency: number;
+  private readonly maxAgeMs: number;
+  private readonly nowMs: () => number;
   private readonly onError: SinkErrorHandler | undefined;
-  private counters = { written: 0, dropped: 0, failures: 0 };
+  private counters = { written: 0, dropped: 0, failures: 0, expired: 0 };
   private started = false;
   private closing = false;
-  private draining: Promise<void> | null = null;
+  private workers = 0;
+  private inFlight = 0;
+  private readonly finished = new Set<Promise<void>>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Failures in a row; the circuit is open while probeAtMs is set. */
+  private failuresInRow = 0;
+  private probeAtMs: number | null = null;
+  private probeDelayMs = 0;
+  private probing = false;
+  private wakeTimer: NodeJS.Timeout | null = null;
   /** Settles every pending wait of the drain loop when close() gives up on draining. */
   private abortController = new AbortController();
   private idleWaiters: (() => void)[] = [];
@@ -87,8 +134,13 @@ export class QueuedSink<T> implements Sink {
     this.name = options.name;
     this.transport = options.transport;
     this.encode = options.encode;
-    this.queue = new BoundedQueue<T>(options.maxQueued ?? DEFAULT_QUEUE_SIZE);
+    this.maxQueued = options.maxQueued ?? DEFAULT_QUEUE_SIZE;
+    this.queue = new BoundedQueue<Entry<T>>(this.maxQueued);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.breaker = { ...DEFAULT_BREAKER, ...options.breaker };
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+    this.maxAgeMs = options.maxAgeMs ?? Infinity;
+    this.nowMs = options.nowMs ?? (() => performance.now());
     this.onError = options.onError;
   }
 
@@ -117,7 +169,7 @@ export class QueuedSink<T> implements Sink {
       this.report(error);
       return;
     }
-    if (!this.queue.push(item)) {
+    if (this.pending() >= this.maxQueued || !this.queue.push({ item, queuedAtMs: this.nowMs(), attempts: 0, retryAtMs: 0 })) {
       this.counters.dropped += 1;
       return;
     }
@@ -133,21 +185,24 @@ export class QueuedSink<T> implements Sink {
   async close(drainMs: number = DEFAULT_DRAIN_MS): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const deadline = performance.now() + drainMs;
-    if (this.started && this.queue.length > 0) {
+    const deadline = this.nowMs() + drainMs;
+    if (this.started && this.pending() > 0) {
       await this.waitIdle(drainMs);
     }
     this.abortController.abort();
-    this.counters.dropped += this.queue.clear();
-    // The loop returns at once after abort; a send still in flight is torn down by close().
-    await this.draining;
-    const closed = await this.within(this.transport.close().then(() => true, () => true), Math.max(CLOSE_GRACE_MS, deadline - performance.now()));
-    if (!closed) this.report(new Error(`closing did not finish within the drain bound`));
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.counters.dropped += this.queue.clear() + this.retrying.length;
+    this.retrying = [];
+    // The workers return at once after abort (counting what they held); a send still in flight
+    // is torn down by the transport's close().
+    await Promise.all(this.finished);
+    const closed = await this.within(this.transport.close().then(() => true, () => true), Math.max(CLOSE_GRACE_MS, deadline - this.nowMs()));
+    if (!closed) this.report(new Error('closing did not finish within the drain bound'));
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   stats(): SinkStats {
-    return { name: this.name, queued: this.queue.length, ...this.counters };
+    return { name: this.name, queued: this.pending(), ...this.counters };
   }
 
   /**
@@ -160,41 +215,152 @@ export class QueuedSink<T> implements Sink {
     this.report(error);
   }
 
-  /** Starts the drain loop unless it is running (or the sink is not started yet). */
-  private kick(): void {
-    if (!this.started || this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      if (this.queue.length > 0 && !this.abortController.signal.aborted) this.kick();
-      else for (const wake of this.idleWaiters.splice(0)) wake();
-    });
+  /** Documents waiting, waiting for a retry, or in flight. */
+  private pending(): number {
+    return this.queue.length + this.retrying.length + this.inFlight;
   }
 
-  private async drain(): Promise<void> {
+  /** Starts workers up to the concurrency while there is work they could take. */
+  private kick(): void {
+    if (!this.started || this.abortController.signal.aborted) return;
+    const wanted = this.probeAtMs !== null ? 1 : this.concurrency;
+    while (this.workers < wanted && this.queue.length + this.retrying.length > 0) {
+      this.workers += 1;
+      const run: Promise<void> = this.work().finally(() => {
+        this.workers -= 1;
+        this.finished.delete(run);
+        this.afterWork();
+      });
+      this.finished.add(run);
+    }
+  }
+
+  /** When the last worker is done: idle, or a timer for the next retry or probe. */
+  private afterWork(): void {
+    if (this.workers > 0 || this.abortController.signal.aborted) return;
+    if (this.pending() === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+      return;
+    }
+    const now = this.nowMs();
+    const due = this.nextDueMs();
+    if (due <= now) {
+      this.kick();
+      return;
+    }
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.kick();
+    }, Math.ceil(due - now));
+    this.wakeTimer.unref();
+  }
+
+  /** When something can next be sent (now when something can). */
+  private nextDueMs(): number {
+    if (this.probeAtMs !== null) return this.probeAtMs;
+    if (this.queue.length > 0) return this.nowMs();
+    return Math.min(...this.retrying.map((entry) => entry.retryAtMs));
+  }
+
+  /** The next entry to send now, or null when nothing may go yet. */
+  private take(): Entry<T> | null {
+    const now = this.nowMs();
+    if (this.probeAtMs !== null) {
+      if (this.probing || now < this.probeAtMs) return null;
+      this.probing = true;
+    }
+    let due = -1;
+    for (let i = 0; i < this.retrying.length; i++) {
+      if (this.retrying[i]!.retryAtMs <= now && (due < 0 || this.retrying[i]!.retryAtMs < this.retrying[due]!.retryAtMs)) due = i;
+    }
+    const entry = due >= 0 ? this.retrying.splice(due, 1)[0]! : (this.queue.shift() ?? null);
+    if (entry === null && this.probing) this.probing = false;
+    return entry;
+  }
+
+  private async work(): Promise<void> {
     const signal = this.abortController.signal;
-    let attempt = 0;
-    while (this.queue.length > 0 && !signal.aborted) {
-      const item = this.queue.peek() as T;
+    for (;;) {
+      if (signal.aborted) return;
+      const entry = this.take();
+      if (entry === null) return;
+      if (this.nowMs() - entry.queuedAtMs > this.maxAgeMs) {
+        this.counters.dropped += 1;
+        this.counters.expired += 1;
+        this.probing = false;
+        continue;
+      }
+      this.inFlight += 1;
       try {
-        await this.untilAborted(this.exclusive(() => this.transport.send(item)));
-        if (signal.aborted) return;
-        this.queue.shift();
+        await this.deliver(entry);
+      } finally {
+        this.inFlight -= 1;
+      }
+      if (signal.aborted) return;
+      // A closed circuit lets the other workers in again.
+      this.kick();
+    }
+  }
+
+  /** Sends one entry: retried in place (ordered) or set aside for its retry (concurrent). */
+  private async deliver(entry: Entry<T>): Promise<void> {
+    const signal = this.abortController.signal;
+    for (;;) {
+      try {
+        const send = () => this.transport.send(entry.item);
+        await this.untilAborted(this.concurrency === 1 ? this.exclusive(send) : send());
+        if (signal.aborted) {
+          this.counters.dropped += 1;
+          return;
+        }
         this.counters.written += 1;
-        attempt = 0;
+        this.succeeded();
+        return;
       } catch (error) {
-        if (signal.aborted) return;
+        if (signal.aborted) {
+          this.counters.dropped += 1;
+          return;
+        }
         this.counters.failures += 1;
         this.report(error);
-        if (error instanceof DeliveryRejectedError || attempt >= this.retry.retries) {
-          this.queue.shift();
+        this.failed();
+        entry.attempts += 1;
+        if (error instanceof DeliveryRejectedError || entry.attempts > this.retry.retries) {
           this.counters.dropped += 1;
-          attempt = 0;
-          continue;
+          return;
         }
-        attempt += 1;
-        await this.sleep(backoffDelayMs(this.retry, attempt));
+        const delay = backoffDelayMs(this.retry, entry.attempts);
+        if (this.concurrency > 1) {
+          entry.retryAtMs = this.nowMs() + delay;
+          this.retrying.push(entry);
+          return;
+        }
+        await this.sleep(delay);
+        if (signal.aborted) {
+          this.counters.dropped += 1;
+          return;
+        }
       }
     }
+  }
+
+  private succeeded(): void {
+    this.failuresInRow = 0;
+    this.probeAtMs = null;
+    this.probing = false;
+    this.probeDelayMs = 0;
+  }
+
+  private failed(): void {
+    this.failuresInRow += 1;
+    if (this.concurrency === 1) return;
+    const wasProbe = this.probing;
+    this.probing = false;
+    if (this.probeAtMs === null && this.failuresInRow < this.breaker.failures) return;
+    // Open, or stay open after a failed probe, with a longer wait.
+    this.probeDelayMs = wasProbe || this.probeDelayMs > 0 ? Math.min(this.breaker.maxProbeMs, Math.max(this.breaker.probeMs, this.probeDelayMs * 2)) : this.breaker.probeMs;
+    this.probeAtMs = this.nowMs() + this.probeDelayMs;
   }
 
   private exclusive<R>(task: () => Promise<R>): Promise<R> {
@@ -206,7 +372,10 @@ export class QueuedSink<T> implements Sink {
   /** Resolves with `promise`, or as soon as close() aborts (the transport then tears it down). */
   private untilAborted<R>(promise: Promise<R>): Promise<R | undefined> {
     const signal = this.abortController.signal;
-    if (signal.aborted) return Promise.resolve(undefined);
+    if (signal.aborted) {
+      promise.catch(() => undefined);
+      return Promise.resolve(undefined);
+    }
     return new Promise<R | undefined>((resolve, reject) => {
       const onAbort = (): void => resolve(undefined);
       signal.addEventListener('abort', onAbort, { once: true });

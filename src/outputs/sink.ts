@@ -12,6 +12,8 @@ export interface SinkStats {
   dropped: number;
   /** Write attempts that failed (a retried document may count more than once). */
   failures: number;
+  /** Of the dropped: too old when their turn came (sinks with a maximum age). */
+  expired?: number;
 }
 
 export interface Sink {

@@ -4,16 +4,26 @@
  * 2xx delivered; 408, 429, 5xx and network errors retried; any other status (3xx is not followed,
  * 4xx means the receiver will never take it) dropped and counted. start() checks the URL and the
  * CA files but sends nothing: a probe request would show up as noise at the receiver.
+ *
+ * Delivery policy (QueuedSink's concurrent mode): up to `concurrency` requests in flight (default
+ * 4), so one request that never gets an answer holds one slot for its timeout, not the queue; a
+ * failed document waits for its retry beside the queue; after 5 failures in a row the circuit
+ * opens and one document at a time probes the endpoint, after 1 s, then at doubling intervals up
+ * to 30 s, so a recovered endpoint gets the backlog within 30 s; a document still queued
+ * `maxAgeMs` after it was written (default 1 hour) is dropped and counted as expired, a loss the
+ * agent reports. Documents may arrive out of order: each carries its own @timestamp.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { DeliveryRejectedError } from './errors.js';
 import { toJsonLine } from './json-line.js';
-import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
+import { QueuedSink, type BreakerPolicy, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
 import { trustedCas } from './trusted-cas.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
 export const DEFAULT_WEBHOOK_RETRIES = 5;
+export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
+export const DEFAULT_WEBHOOK_MAX_AGE_MS = 60 * 60 * 1000;
 export const WEBHOOK_USER_AGENT = 'execwarden';
 
 export interface WebhookSinkOptions {
@@ -29,6 +39,12 @@ export interface WebhookSinkOptions {
   maxQueued?: number;
   /** Backoff timing; `retries` above wins over retry.retries. */
   retry?: Partial<RetryPolicy>;
+  /** Requests in flight at once. Default 4. */
+  concurrency?: number;
+  /** Circuit breaker timing (tests). */
+  breaker?: Partial<BreakerPolicy>;
+  /** Documents not delivered this long after they were written are dropped as expired. Default 1 h. */
+  maxAgeMs?: number;
   onError?: SinkErrorHandler;
 }
 
@@ -52,10 +68,11 @@ class HttpPostTransport implements SinkTransport<string> {
     }
     const pem = this.options.ca === undefined ? [] : [this.options.ca].flat();
     const ca = await trustedCas(pem, this.options.caFile ? [this.options.caFile] : []);
+    const maxSockets = this.options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
     this.agent =
       this.url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(ca ? { ca } : {}) })
-        : new http.Agent({ keepAlive: true, maxSockets: 1 });
+        ? new https.Agent({ keepAlive: true, maxSockets, ...(ca ? { ca } : {}) })
+        : new http.Agent({ keepAlive: true, maxSockets });
   }
 
   send(body: string): Promise<void> {
@@ -115,6 +132,9 @@ export class WebhookSink extends QueuedSink<string> {
       encode: (doc) => toJsonLine(doc),
       maxQueued: options.maxQueued,
       retry: { ...options.retry, retries: options.retries ?? options.retry?.retries ?? DEFAULT_WEBHOOK_RETRIES },
+      concurrency: options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY,
+      breaker: options.breaker,
+      maxAgeMs: options.maxAgeMs ?? DEFAULT_WEBHOOK_MAX_AGE_MS,
       onError: options.onError,
     });
     this.url = options.url;

@@ -37,6 +37,8 @@ facility = "local4"
 url = "https://siem.example/hooks/execwarden"
 timeout_ms = 2500
 retries = 3
+concurrency = 2
+max_age_seconds = 600
 headers = { Authorization = "Bearer abc" }
 ca_file = "/etc/execwarden/ca.pem"
 [outputs.queue]
@@ -50,6 +52,8 @@ max_documents = 500
         url: 'https://siem.example/hooks/execwarden',
         timeoutMs: 2500,
         retries: 3,
+        concurrency: 2,
+        maxAgeMs: 600_000,
         headers: { Authorization: 'Bearer abc' },
         caFile: '/etc/execwarden/ca.pem',
       },
@@ -60,7 +64,7 @@ max_documents = 500
   it('fills syslog and webhook defaults and leaves stdout off when another sink is configured', () => {
     expect(parseOutputsConfig({ syslog: {}, webhook: { url: 'http://127.0.0.1:8080/' } })).toEqual({
       syslog: { transport: 'unix', path: '/dev/log', facility: 'auth' },
-      webhook: { url: 'http://127.0.0.1:8080/', timeoutMs: 5000, retries: 5, headers: {} },
+      webhook: { url: 'http://127.0.0.1:8080/', timeoutMs: 5000, retries: 5, concurrency: 4, maxAgeMs: 3_600_000, headers: {} },
       queue: { maxDocuments: 10_000 },
     });
     expect(parseOutputsConfig({ syslog: { transport: 'udp' } }).syslog).toEqual({ transport: 'udp', host: '127.0.0.1', port: 514, facility: 'auth' });
