@@ -205,16 +205,6 @@ export class QueuedSink<T> implements Sink {
     return { name: this.name, queued: this.pending(), ...this.counters };
   }
 
-  /**
-   * For transports that hand items on asynchronously (the logger child): an item already counted
-   * as written is now known to be lost.
-   */
-  protected noteLostAfterHandOff(error: unknown): void {
-    this.counters.failures += 1;
-    this.counters.dropped += 1;
-    this.report(error);
-  }
-
   /** Documents waiting, waiting for a retry, or in flight. */
   private pending(): number {
     return this.queue.length + this.retrying.length + this.inFlight;

@@ -1,7 +1,7 @@
 /**
  * Alerts to a syslog daemon as RFC 5424 messages (see syslog-format.ts for the message and
- * syslog-transports.ts for the wire). The header timestamp is taken when the document is
- * written, not when the queue gets to it.
+ * syslog-transports.ts for the wire and for what each transport can tell about delivery). The
+ * header timestamp is taken when the document is written, not when the queue gets to it.
  */
 import { hostname as osHostname } from 'node:os';
 import { toJsonLine } from './json-line.js';
@@ -59,10 +59,9 @@ export class SyslogSink extends QueuedSink<SyslogItem> {
     if (facility === undefined) throw new TypeError(`unknown syslog facility ${facilityName}`);
     const header = { facility, hostname: options.hostname ?? osHostname(), procid: process.pid };
     const now = options.now ?? (() => new Date());
-    const transport = makeTransport(options);
     super({
       name: 'syslog',
-      transport,
+      transport: makeTransport(options),
       encode: (doc) => {
         const json = toJsonLine(doc);
         return {
@@ -76,8 +75,5 @@ export class SyslogSink extends QueuedSink<SyslogItem> {
       retry: options.retry,
       onError: options.onError,
     });
-    if (transport instanceof LoggerDatagramTransport) {
-      transport.onLateFailure = (error) => this.noteLostAfterHandOff(error);
-    }
   }
 }
