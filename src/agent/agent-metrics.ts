@@ -35,12 +35,13 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
     },
     {
       name: `${P}events_lost_total`,
-      help: 'Events lost, by cause: kernel buffer overflows (each hides an unknown number), sequence gaps, events dropped between the reader thread and JS.',
+      help: 'Events lost, by cause: kernel buffer overflows (each hides an unknown number), sequence gaps, events dropped between the reader thread and JS, partial sequences evicted by the open-sequence cap.',
       type: 'counter',
       samples: [
         { labels: { cause: 'overflow' }, value: capture.overflows },
         { labels: { cause: 'sequence_gap' }, value: capture.sequenceGaps },
         { labels: { cause: 'batch_dropped' }, value: capture.eventsDropped },
+        { labels: { cause: 'sequence_evicted' }, value: engine.sequenceEvictions },
       ],
     },
     one('messages_rejected_total', 'Netlink messages refused (not from the kernel, or malformed).', 'counter', capture.messagesRejected),

@@ -225,6 +225,7 @@ export class Agent {
       eventsDropped: capture.eventsDropped,
       staleSnapshots: capture.snapshotsStale,
       outputDrops: this.fanout.stats().dropped,
+      sequenceEvictions: this.engine.stats().sequenceEvictions,
     });
     if (alert) {
       this.logger.warn({ loss: (alert.execwarden as Record<string, unknown>).loss }, String(alert.message));

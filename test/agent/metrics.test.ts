@@ -45,7 +45,7 @@ describe('metrics', () => {
 
 describe('loss alert', () => {
   const host = { name: 'h', hostname: 'h', id: 'id', architecture: 'x86_64', os: { type: 'linux', kernel: '6', name: 'L', version: '1', platform: 'l', family: 'l', full: 'L 1' } } as const;
-  const zero = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, staleSnapshots: 0, outputDrops: 0 };
+  const zero = { overflows: 0, sequenceGaps: 0, eventsDropped: 0, staleSnapshots: 0, outputDrops: 0, sequenceEvictions: 0 };
 
   it('alerts once per window and carries every loss into the next alert', () => {
     const clock = new SteppedClock();
@@ -58,10 +58,13 @@ describe('loss alert', () => {
     expect(monitor.check({ ...zero, overflows: 3, eventsDropped: 10 })).toBeNull();
     clock.advance(60_000);
     const second = monitor.check({ ...zero, overflows: 3, eventsDropped: 10, outputDrops: 1 })!;
-    expect((second.execwarden as { loss: Record<string, number> }).loss).toEqual({ overflows: 1, sequence_gaps: 0, events_dropped: 10, stale_snapshots: 0, output_drops: 1 });
+    expect((second.execwarden as { loss: Record<string, number> }).loss).toEqual({ overflows: 1, sequence_gaps: 0, events_dropped: 10, stale_snapshots: 0, output_drops: 1, sequence_evictions: 0 });
     clock.advance(60_000);
     expect(monitor.check({ ...zero, overflows: 3, eventsDropped: 10, outputDrops: 1 })).toBeNull();
     const stale = monitor.check({ ...zero, overflows: 3, eventsDropped: 10, outputDrops: 1, staleSnapshots: 1 })!;
     expect(stale.message).toContain("1 exec read only after the process had exec'd again");
+    clock.advance(60_000);
+    const evicted = monitor.check({ ...zero, overflows: 3, eventsDropped: 10, outputDrops: 1, staleSnapshots: 1, sequenceEvictions: 4 })!;
+    expect(evicted.message).toContain('4 partial sequences evicted by the open-sequence cap');
   });
 });
