@@ -4,7 +4,7 @@
  * header timestamp is taken when the document is written, not when the queue gets to it.
  */
 import { hostname as osHostname } from 'node:os';
-import { toJsonLine } from './json-line.js';
+import { fitDocument } from './fit-document.js';
 import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
 import { formatSyslogMessage, syslogMsgId, syslogPriority, SYSLOG_FACILITIES } from './syslog-format.js';
 import { LoggerDatagramTransport, StreamTransport, UdpTransport, type SyslogItem } from './syslog-transports.js';
@@ -31,6 +31,12 @@ export const DEFAULT_SYSLOG_PATH = '/dev/log';
 export const DEFAULT_SYSLOG_HOST = '127.0.0.1';
 export const DEFAULT_SYSLOG_PORT = 514;
 export const DEFAULT_SYSLOG_FACILITY = 'auth';
+/**
+ * The JSON of one alert in one syslog message: the datagram limit (MAX_DATAGRAM_BYTES) less room
+ * for the RFC 5424 header before it. A longer alert is shortened (fit-document.ts), never dropped
+ * for its size.
+ */
+export const SYSLOG_JSON_MAX_BYTES = 56_000;
 
 function makeTransport(options: SyslogSinkOptions): SinkTransport<SyslogItem> {
   const path = options.path ?? DEFAULT_SYSLOG_PATH;
@@ -62,8 +68,9 @@ export class SyslogSink extends QueuedSink<SyslogItem> {
     super({
       name: 'syslog',
       transport: makeTransport(options),
-      encode: (doc) => {
-        const json = toJsonLine(doc);
+      encode: (whole) => {
+        // The JSON travels inside one message: leave room for the RFC 5424 header around it.
+        const { json, doc } = fitDocument(whole, SYSLOG_JSON_MAX_BYTES);
         return {
           message: formatSyslogMessage(header, doc, json, now()),
           pri: syslogPriority(facility, doc),
