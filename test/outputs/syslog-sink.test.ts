@@ -115,13 +115,3 @@ describe.skipIf(skipReason !== null)('SyslogSink against rsyslogd', () => {
     await unix.close(0);
   });
 });
-
-describe('SyslogSink datagram size', () => {
-  it('drops a document too large for one datagram at once, without retrying', async () => {
-    const sink = new SyslogSink({ transport: 'udp', host: '127.0.0.1', port: 9, retry: FAST_RETRY });
-    await sink.start();
-    sink.write(alert('big', 'high', 'x'.repeat(70_000)));
-    await sink.close(5_000);
-    expect(sink.stats()).toMatchObject({ written: 0, dropped: 1, failures: 1 });
-  });
-});
