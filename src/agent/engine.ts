@@ -88,7 +88,12 @@ export class Engine {
       this.counters.failedEvents++;
       return;
     }
-    if (doc === null) return;
+    // Processes a rescan after a loss found undescribed are judged like any exec.
+    for (const recovered of this.stream.takeRecovered()) this.evaluate(recovered, emit);
+    if (doc !== null) this.evaluate(doc, emit);
+  }
+
+  private evaluate(doc: EcsProcessEvent, emit: EngineEmitter): void {
     this.counters.documents++;
     if (this.emitEvents) emit.event(doc);
     const matches = this.rules.evaluate(doc as unknown as Record<string, unknown>);

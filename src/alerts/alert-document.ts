@@ -60,6 +60,8 @@ export interface AlertDocument {
   host?: Record<string, unknown>;
   container?: Record<string, unknown>;
   execwarden?: {
+    /** The matched event's own flags (argv cut, lossy, stale, recovered after a loss, …). */
+    process?: Record<string, unknown>;
     sequence?: { join_keys: unknown[]; events: EqlEvent[] };
     /** Set by AlertThrottle: identical alerts it held back since the last one it let through. */
     throttle?: { suppressed: number };
@@ -157,6 +159,12 @@ export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
   }
   if (match.kind === 'sequence') {
     alert.execwarden = { sequence: { join_keys: structuredClone(match.joinKeys), events: structuredClone(match.events) } };
+  }
+  // What the event says about its own completeness travels with the alert: an analyst must see
+  // that the argv was cut, bytes were lossy, the snapshot was stale or the launch was recovered.
+  const flags = docField(trigger, 'execwarden.process');
+  if (typeof flags === 'object' && flags !== null && !Array.isArray(flags)) {
+    alert.execwarden = { ...alert.execwarden, process: structuredClone(flags) as Record<string, unknown> };
   }
   return alert;
 }

@@ -103,6 +103,8 @@ export async function captureAction(
     let text = '';
     for (const raw of batch) {
       const doc = stream.handle(raw);
+      // Processes a rescan after a loss found undescribed come first, flagged recovered.
+      for (const recovered of stream.takeRecovered()) text += `${render(recovered as unknown as Record<string, unknown>)}\n`;
       if (doc) text += `${render(doc as unknown as Record<string, unknown>)}\n`;
     }
     if (text !== '') io.stdout.write(text);

@@ -9,6 +9,12 @@
  * Resyncs are rate-limited: an overflow storm reports a loss per batch, and a /proc rescan per
  * loss would make the agent fall further behind. A request inside the interval is remembered and
  * served by the first event after it, so the last loss of a storm is always followed by a scan.
+ *
+ * A loss is judged, not only counted: every process a rescan finds that the stream never
+ * described (new, or running an image it did not see exec) becomes an exec document flagged
+ * `execwarden.process.recovered`, handed out by takeRecovered() for the rules to see. A reverse
+ * shell started under cover of a fork flood is still caught if it is still running. (What ran
+ * and ended inside the loss is gone; a wrapper such as setsid is seen as its payload.)
  */
 import type { RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
@@ -44,6 +50,7 @@ export interface ProcessEventStreamOptions {
 }
 
 export const DEFAULT_MIN_RESYNC_INTERVAL_MS = 1000;
+const NONE: EcsProcessEvent[] = [];
 
 export interface ProcessEventStreamStats {
   table: ProcessTableStats;
@@ -53,6 +60,8 @@ export interface ProcessEventStreamStats {
   /** Losses reported (resync requests) and /proc rescans actually done for them. */
   resyncRequests: number;
   resyncs: number;
+  /** Processes those rescans found that the stream had not described (judged as recovered execs). */
+  recovered: number;
 }
 
 export class ProcessEventStream {
@@ -68,6 +77,8 @@ export class ProcessEventStream {
   private resyncPending = false;
   private lastResyncMs = -Infinity;
   private readonly minResyncIntervalMs: number;
+  private recovered: EcsProcessEvent[] = [];
+  private recoveredCount = 0;
   private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0, ptrace: 0 };
 
   constructor(opts: ProcessEventStreamOptions) {
@@ -156,7 +167,16 @@ export class ProcessEventStream {
       documents: { ...this.documents },
       resyncRequests: this.resyncRequests,
       resyncs: this.resyncs,
+      recovered: this.recoveredCount,
     };
+  }
+
+  /** Exec documents of the processes the last rescans recovered (see the module header), once. */
+  takeRecovered(): EcsProcessEvent[] {
+    if (this.recovered.length === 0) return NONE;
+    const out = this.recovered;
+    this.recovered = [];
+    return out;
   }
 
   private resyncIfDue(): void {
@@ -166,7 +186,29 @@ export class ProcessEventStream {
     this.lastResyncMs = now;
     this.resyncs++;
     this.timeBase.recalibrate();
-    this.table.scan();
+    const found = this.table.scan();
+    if (!this.actions.has('exec')) return;
+    for (const entry of found) {
+      this.recoveredCount++;
+      this.documents.exec++;
+      this.recovered.push(
+        buildProcessEvent(
+          {
+            action: 'exec',
+            entry,
+            pid: entry.pid,
+            timestampMs: now,
+            createdMs: now,
+            sequence: ++this.sequence,
+            recovered: true,
+            sessionLeader: this.table.leader(entry.sid, 'session'),
+            groupLeader: this.table.leader(entry.pgid, 'group'),
+            parentGroupLeader: entry.parent ? this.table.leader(entry.parent.pgid, 'group') : undefined,
+          },
+          this.context,
+        ),
+      );
+    }
   }
 
   private emit(

