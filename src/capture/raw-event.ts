@@ -67,6 +67,8 @@ export interface ProcSnapshot {
   envTruncated?: boolean;
   /** The process renamed itself before comm was read: comm is not its exec-time name. */
   commRenamed?: boolean;
+  /** `Threads:` of status (the /proc scanner reads it; an exec leaves one). */
+  threads?: number;
   /** Reads that failed (process gone, permission, ...). Never fatal. */
   failed: SnapshotRead[];
   /**

@@ -130,10 +130,8 @@ export class ProcessEventStream {
         return this.emit('exec', raw, entry, { snapshotMissing: !described, snapshotStale: raw.snapshot?.stale === true });
       }
       case 'exit': {
-        if (raw.pid !== raw.tgid) return null;
-        const entry = this.table.applyExit(raw);
-        const exitCode = raw.exitCode === undefined ? null : decodeExitStatus(raw.exitCode);
-        return this.emit('end', raw, entry, { exitCode });
+        const { entry, ended, exitCode } = this.table.applyExit(raw);
+        return ended ? this.emit('end', { ...raw, pid: raw.tgid }, entry, { exitCode }) : null;
       }
       case 'comm':
       case 'sid':

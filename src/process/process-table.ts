@@ -14,7 +14,11 @@
  * when the table holds nothing else (counted apart).
  *
  * Threads: the proc connector reports thread creation and exit like fork and exit, with
- * pid != tgid. They are not processes and are ignored here.
+ * pid != tgid. They are not processes, but a process ends only when its last thread does: the
+ * main thread may exit first (pthread_exit, or a Go program's syscall.Exec from another thread,
+ * whose exec makes the old leader exit before the exec event arrives). So each entry counts its
+ * other threads (thread forks and exits; the scan reads `Threads:`), a leader exit while some run
+ * only marks the entry, and the process ends with its last thread. An exec leaves one thread.
  *
  * Entity ids: base64 of a hash of host id, pid and start time (clock ticks since boot, from
  * /proc/<pid>/stat), so the same process gets the same id after an agent restart. A fork child
@@ -30,7 +34,7 @@ import { ContainerIds } from './container.js';
 import { decideEntryLeader, type EntryType } from './entry-leader.js';
 
 /** Ids and capability masks (StatusFields) are -1 where unknown. */
-export interface ProcessEntry extends StatusFields {
+export interface ProcessEntry extends Omit<StatusFields, 'threads'> {
   pid: number;
   /** Clock ticks since boot; `startEstimated` when derived from an event timestamp. */
   startTicks: number;
@@ -53,6 +57,10 @@ export interface ProcessEntry extends StatusFields {
   entryLeader: ProcessEntry | null;
   entryType: EntryType | null;
   origin: 'scan' | 'fork' | 'exec';
+  /** Threads besides the main one, as far as the stream told (never below 0). */
+  threads: number;
+  /** The main thread exited while other threads ran: the process ends with the last of them. */
+  leaderExit: { exitCode: number | null } | null;
   exitedAtMs: number | null;
   /** Decoded exit status: the exit code, or 128 + signal number when killed by a signal. */
   exitCode: number | null;
@@ -92,6 +100,14 @@ export interface ProcessTableStats {
   missedExecs: number;
   /** Estimated start times that the exec snapshot later showed to be off (entity id not stable). */
   startEstimateMisses: number;
+}
+
+export interface ExitResult {
+  /** The process, when the table knew it. */
+  entry: ProcessEntry | null;
+  /** The process has ended (its last thread exited); false for a thread or a main thread with others left. */
+  ended: boolean;
+  exitCode: number | null;
 }
 
 export interface ExecResult {
@@ -211,9 +227,13 @@ export class ProcessTable {
     return [...added, ...changed].filter((entry) => this.live.get(entry.pid) === entry);
   }
 
-  /** fork: a new process running its parent's image. Null for a new thread. */
+  /** fork: a new process running its parent's image. Null for a new thread (counted on its process). */
   applyFork(raw: RawEvent): ProcessEntry | null {
-    if (raw.pid !== raw.tgid) return null;
+    if (raw.pid !== raw.tgid) {
+      const owner = this.live.get(raw.tgid);
+      if (owner) owner.threads++;
+      return null;
+    }
     this.expire();
     const pid = raw.tgid;
     const parentPid = raw.parentTgid ?? raw.parentPid ?? 0;
@@ -253,6 +273,8 @@ export class ProcessTable {
       entryLeader: parent?.entryLeader ?? null,
       entryType: parent?.entryType ?? null,
       origin: 'fork',
+      threads: 0,
+      leaderExit: null,
       exitedAtMs: null,
       exitCode: null,
     };
@@ -288,6 +310,9 @@ export class ProcessTable {
     }
     this.pushPrevious(entry, entry.image);
     entry.image = snapshot !== null ? imageFromSnapshot(snapshot) : imageFromComm(null);
+    // An exec leaves the process one thread, the one that exec'd, now its main thread.
+    entry.threads = 0;
+    entry.leaderExit = null;
     if (snapshot !== null) this.applySnapshotFacts(entry, snapshot);
     if (entry.startEstimated && exactTicks !== null) {
       // The entity id already went out with earlier events of this run; only the start is fixed.
@@ -300,18 +325,35 @@ export class ProcessTable {
     return { entry, described: snapshot !== null };
   }
 
-  /** exit: the process is gone; its entry stays resolvable for the TTL. */
-  applyExit(raw: RawEvent): ProcessEntry | null {
-    if (raw.pid !== raw.tgid) return null;
+  /**
+   * exit of a thread or a main thread: the process ends with its last thread (see the module
+   * header); an ended entry stays resolvable for the TTL.
+   */
+  applyExit(raw: RawEvent): ExitResult {
+    const exitCode = raw.exitCode === undefined ? null : decodeExitStatus(raw.exitCode);
+    const entry = this.live.get(raw.tgid) ?? null;
+    if (raw.pid !== raw.tgid) {
+      if (!entry) return { entry: null, ended: false, exitCode };
+      entry.threads = Math.max(0, entry.threads - 1);
+      if (entry.leaderExit === null || entry.threads > 0) return { entry, ended: false, exitCode };
+      this.expire();
+      const code = entry.leaderExit.exitCode;
+      this.retire(entry, code);
+      this.enforceBounds();
+      return { entry, ended: true, exitCode: code };
+    }
     this.expire();
-    const entry = this.live.get(raw.tgid);
     if (!entry) {
       this.counters.unknownExits++;
-      return null;
+      return { entry: null, ended: true, exitCode };
     }
-    this.retire(entry, raw.exitCode === undefined ? null : decodeExitStatus(raw.exitCode));
+    if (entry.threads > 0) {
+      entry.leaderExit = { exitCode };
+      return { entry, ended: false, exitCode };
+    }
+    this.retire(entry, exitCode);
     this.enforceBounds();
-    return entry;
+    return { entry, ended: true, exitCode };
   }
 
   /** comm, sid, uid and gid events: keep the entry's facts current. */
@@ -460,6 +502,8 @@ export class ProcessTable {
       entryLeader: null,
       entryType: null,
       origin,
+      threads: 0,
+      leaderExit: null,
       exitedAtMs: null,
       exitCode: null,
     };
@@ -481,6 +525,7 @@ export class ProcessTable {
     if (snapshot.capPermitted !== undefined && snapshot.capPermitted >= 0) entry.capPermitted = snapshot.capPermitted;
     if (snapshot.capEffective !== undefined && snapshot.capEffective >= 0) entry.capEffective = snapshot.capEffective;
     if (snapshot.capBounding !== undefined && snapshot.capBounding >= 0) entry.capBounding = snapshot.capBounding;
+    if (snapshot.threads !== undefined && snapshot.threads > 0) entry.threads = snapshot.threads - 1;
     if (!snapshot.failed.includes('cgroup')) entry.containerId = this.containerIds.idFor(snapshot.cgroup);
     // A process seen first in a scan or an exec gets its parent from stat; a forked one keeps
     // the parent that forked it, even after being reparented to init or a subreaper.

@@ -75,6 +75,8 @@ export interface StatusFields {
   capPermitted: number;
   capEffective: number;
   capBounding: number;
+  /** `Threads:`; -1 when missing. */
+  threads: number;
 }
 
 /** Real, effective and saved ids (`Uid:`/`Gid:`) and the CapPrm/CapEff/CapBnd masks of status. */
@@ -96,6 +98,7 @@ export function parseStatus(text: string): StatusFields | null {
     ruid: uid[0], euid: uid[1], suid: uid[2],
     rgid: gid[0], egid: gid[1], sgid: gid[2],
     capPermitted: cap('CapPrm'), capEffective: cap('CapEff'), capBounding: cap('CapBnd'),
+    threads: Number(/^Threads:[ \t]+(\d+)/m.exec(text)?.[1] ?? -1),
   };
 }
 
@@ -226,6 +229,7 @@ class ProcTreeFs implements ProcFs {
       capPermitted: status?.capPermitted ?? -1,
       capEffective: status?.capEffective ?? -1,
       capBounding: status?.capBounding ?? -1,
+      ...(status && status.threads > 0 ? { threads: status.threads } : {}),
       cgroup,
       failed,
     };

@@ -52,7 +52,7 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'execwarden-defend-'));
     const probe = path.join(work, 'probe');
-    execFileSync('gcc', ['-O2', '-o', probe, new URL('../support/probe.c', import.meta.url).pathname]);
+    execFileSync('gcc', ['-O2', '-pthread', '-o', probe, new URL('../support/probe.c', import.meta.url).pathname]);
     copyFileSync(BASH, path.join(work, 'sshd'));
     copyFileSync(realpathSync('/usr/bin/script'), path.join(work, 'ssm-session-worker'));
     chmodSync(path.join(work, 'sshd'), 0o755);

@@ -124,11 +124,40 @@ describe('ProcessTable', () => {
     expect(table.stats().execsWithoutSnapshot).toBe(2);
   });
 
-  it('ignores threads', () => {
+  it('keeps threads out of the table, counting them on their process', () => {
     expect(table.applyFork(threadEvent('fork', 1200, 1201))).toBeNull();
-    expect(table.applyExit(threadEvent('exit', 1200, 1201))).toBeNull();
+    expect(table.get(1200)?.threads).toBe(1);
+    expect(table.applyExit(threadEvent('exit', 1200, 1201))).toMatchObject({ ended: false });
     expect(table.get(1200)).toBeDefined();
+    expect(table.get(1200)?.threads).toBe(0);
     expect(table.get(1201)).toBeUndefined();
+  });
+
+  it('ends a process with its last thread, not with its main thread', () => {
+    spawn({ pid: 2300, ppid: 1200, comm: 'worker', argv: ['worker'], exe: '/usr/bin/worker', startTicks: 70_030 });
+    table.applyFork(threadEvent('fork', 2300, 2301));
+    table.applyFork(threadEvent('fork', 2300, 2302));
+    // The main thread leaves first (pthread_exit): the process lives on in its threads.
+    expect(table.applyExit(exitEvent(2300, 3 << 8))).toMatchObject({ ended: false });
+    expect(table.get(2300)).toBeDefined();
+    expect(table.applyExit(threadEvent('exit', 2300, 2301))).toMatchObject({ ended: false });
+    const last = table.applyExit(threadEvent('exit', 2300, 2302));
+    expect(last).toMatchObject({ ended: true, exitCode: 3 });
+    expect(last.entry?.pid).toBe(2300);
+    expect(table.get(2300)).toBeUndefined();
+  });
+
+  it('keeps a process whose exec from another thread made the old main thread exit first (Go syscall.Exec)', () => {
+    spawn({ pid: 2310, ppid: 1200, comm: 'goprog', argv: ['goprog'], exe: '/usr/bin/goprog', startTicks: 70_031 });
+    table.applyFork(threadEvent('fork', 2310, 2311));
+    // de_thread: the old leader exits, then the exec is reported under the tgid.
+    expect(table.applyExit(exitEvent(2310))).toMatchObject({ ended: false });
+    writeProcess(root, { pid: 2310, ppid: 1200, comm: 'sh', argv: ['sh', '-c', 'id'], exe: '/usr/bin/dash', startTicks: 70_031 });
+    const { entry } = table.applyExec(execEvent(2310, procfs.snapshot(2310)));
+    expect(entry.parent?.pid).toBe(1200);
+    expect(entry.previous.at(-1)?.executable).toBe('/usr/bin/goprog');
+    expect(entry.threads).toBe(0);
+    expect(table.applyExit(exitEvent(2310))).toMatchObject({ ended: true });
   });
 
   it('expires exited processes after the TTL while their children keep them', () => {

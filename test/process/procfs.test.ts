@@ -24,8 +24,9 @@ describe('small /proc parsers', () => {
       'CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t0000000000200000\nCapBnd:\t00000000a80425fb\n';
     expect(parseStatus(status)).toEqual({
       ruid: 1000, euid: 0, suid: 7, rgid: 1000, egid: 1001, sgid: 1002,
-      capPermitted: 0x1ffffffffff, capEffective: 0x200000, capBounding: 0xa80425fb,
+      capPermitted: 0x1ffffffffff, capEffective: 0x200000, capBounding: 0xa80425fb, threads: -1,
     });
+    expect(parseStatus('Uid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nThreads:\t12\n')?.threads).toBe(12);
     expect(parseStatus('Uid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\n')).toMatchObject({ suid: 3, sgid: 7, capEffective: -1 });
     expect(parseStatus('Name:\tx\n')).toBeNull();
   });

@@ -3,9 +3,14 @@
  *   probe memfd NAME FILE ARG...   copies FILE into a memfd called NAME and runs it (fileless exec)
  *   probe empty-argv FILE          runs FILE with an empty argv
  *   probe ptrace                   forks a child and attaches to it with ptrace, then detaches
+ *   probe leader-exit MS           the main thread exits first; another thread lives MS ms longer
+ *   probe thread-exec FILE ARG...  a second thread execs FILE (as Go's syscall.Exec may)
+ * Build with -pthread.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,10 +64,44 @@ static int run_ptrace(void) {
   return 0;
 }
 
+static long linger_ms;
+static char **exec_argv;
+
+static void *linger(void *unused) {
+  (void)unused;
+  usleep((useconds_t)(linger_ms * 1000));
+  return NULL;
+}
+
+static void *exec_from_thread(void *unused) {
+  (void)unused;
+  execve(exec_argv[0], exec_argv, environ);
+  perror("execve");
+  exit(1);
+}
+
+static int run_leader_exit(long ms) {
+  linger_ms = ms;
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, linger, NULL) != 0) return 1;
+  pthread_exit(NULL);
+}
+
+static int run_thread_exec(char **argv) {
+  exec_argv = argv;
+  usleep(100000); /* read at its own exec first */
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, exec_from_thread, NULL) != 0) return 1;
+  pthread_join(thread, NULL);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "memfd") == 0) return run_memfd(argv[2], argv[3], argv + 4);
   if (argc == 3 && strcmp(argv[1], "empty-argv") == 0) return run_empty_argv(argv[2]);
   if (argc == 2 && strcmp(argv[1], "ptrace") == 0) return run_ptrace();
-  fprintf(stderr, "usage: probe memfd NAME FILE ARG... | empty-argv FILE | ptrace\n");
+  if (argc == 3 && strcmp(argv[1], "leader-exit") == 0) return run_leader_exit(atol(argv[2]));
+  if (argc >= 3 && strcmp(argv[1], "thread-exec") == 0) return run_thread_exec(argv + 2);
+  fprintf(stderr, "usage: probe memfd NAME FILE ARG... | empty-argv FILE | ptrace | leader-exit MS | thread-exec FILE ARG...\n");
   return 2;
 }
