@@ -7,9 +7,15 @@
 //
 // Conversion to JS objects is the hot path on the JS side: property keys are created once per
 // environment and each object is built with a single napi_define_properties call.
+//
+// No C++ exception other than Napi::Error may unwind into Node-API (node-addon-api rethrows only
+// those; anything else reaches std::terminate): every entry point runs under at_boundary(), which
+// turns the rest into JS Errors with a stable `code` (ESYSTEM with `errno`, ENOMEM, ENATIVE).
 #include <napi.h>
 
+#include <bitset>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -28,7 +34,7 @@ namespace {
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
   X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
   X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)        \
-  X(argsTotal) X(argsTotalExact)
+  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -75,11 +81,17 @@ void check(napi_env env, napi_status status) {
 }
 
 // Collects data properties and creates the object with one napi_define_properties call.
+// props_ has one slot per key and each key may be added once per object, so it cannot overflow;
+// a key added twice (a bug) is refused rather than written past the array, in every build type.
 class object_builder {
  public:
   object_builder(napi_env env, const resolved_strings& strings) : env_(env), strings_(strings) {}
 
   object_builder& add(key_id key, napi_value value) {
+    if (key >= key_count || added_.test(key) || count_ >= key_count) {
+      throw Napi::Error::New(env_, "object_builder: a property key added twice or out of range");
+    }
+    added_.set(key);
     napi_property_descriptor& d = props_[count_++];
     d = napi_property_descriptor{nullptr, strings_.keys[key], nullptr, nullptr, nullptr, value,
                                  napi_default_jsproperty, nullptr};
@@ -109,6 +121,7 @@ class object_builder {
     check(env_, napi_create_object(env_, &object));
     check(env_, napi_define_properties(env_, object, count_, props_));
     count_ = 0;
+    added_.reset();
     return object;
   }
 
@@ -116,6 +129,7 @@ class object_builder {
   napi_env env_;
   const resolved_strings& strings_;
   napi_property_descriptor props_[key_count];
+  std::bitset<key_count> added_;
   size_t count_ = 0;
 };
 
@@ -159,9 +173,10 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
       .add_bool(key_envTruncated, snap.env_truncated)
       .add_bool(key_commRenamed, snap.comm_renamed)
       .add_int(key_argsTotal, snap.args_total)
-      .add_bool(key_argsTotalExact, snap.args_total_exact);
+      .add_bool(key_argsTotalExact, snap.args_total_exact)
+      .add_int(key_cmdlineTailOffset, snap.cmdline_tail_offset);
   napi_value env_vars;
-  if (snap.failed_read(read_environ)) {
+  if (!snap.env_read || snap.failed_read(read_environ)) {
     check(env, napi_get_null(env, &env_vars));
   } else {
     check(env, napi_create_array_with_length(env, snap.env.size(), &env_vars));
@@ -211,10 +226,65 @@ napi_value event_to_js(napi_env env, const resolved_strings& s, const proc_event
 }
 
 // A JS Error with a stable `code`, for failures the caller can act on.
-Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
+Napi::Error coded_error(Napi::Env env, const char* code, const char* message) {
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
   return error;
+}
+
+Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
+  return coded_error(env, code, message.c_str());
+}
+
+// Rethrows the exception being handled as one JS may see (call it only inside a catch block).
+// Messages are taken as they are: building a string could itself run out of memory.
+[[noreturn]] void rethrow_as_js(Napi::Env env) {
+  try {
+    throw;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::system_error& e) {
+    Napi::Error error = coded_error(env, "ESYSTEM", e.what());
+    error.Set("errno", Napi::Number::New(env, e.code().value()));
+    throw error;
+  } catch (const std::bad_alloc&) {
+    throw coded_error(env, "ENOMEM", "the native addon ran out of memory (std::bad_alloc)");
+  } catch (const std::exception& e) {
+    throw coded_error(env, "ENATIVE", e.what());
+  } catch (...) {
+    throw coded_error(env, "ENATIVE", "the native addon failed on an exception that is not a std::exception");
+  }
+}
+
+// Runs the body of a Node-API entry point; see the top of this file.
+template <typename Body>
+auto at_boundary(Napi::Env env, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (...) {
+    rethrow_as_js(env);
+  }
+}
+
+// A Node-API function run under at_boundary().
+template <Napi::Value (*Function)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return Function(info); });
+}
+
+// An optional integer option: a TypeError when it is not a number, a RangeError naming it and its
+// range when it is outside it or not an integer.
+double integer_option(Napi::Env env, Napi::Object options, const char* name, double fallback, double min, double max) {
+  Napi::Value v = options.Get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != std::floor(d)) {
+    throw Napi::RangeError::New(env, std::string(name) + " must be an integer from " +
+                                         std::to_string(static_cast<long long>(min)) + " to " +
+                                         std::to_string(static_cast<long long>(max)));
+  }
+  return d;
 }
 
 Napi::Error subscribe_error(Napi::Env env, const std::system_error& e) {
@@ -246,17 +316,11 @@ Napi::Error subscribe_error(Napi::Env env, const std::system_error& e) {
 // environment names is bounded in count and length, every size in range.
 void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options& out) {
   auto size = [&](const char* name, size_t fallback, double min, double max) {
-    Napi::Value v = options.Get(name);
-    if (v.IsUndefined()) return fallback;
-    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<size_t>(d))) {
-      throw Napi::RangeError::New(env, std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
-                                           std::to_string(max));
-    }
-    return static_cast<size_t>(d);
+    return static_cast<size_t>(integer_option(env, options, name, static_cast<double>(fallback), min, max));
   };
   out.cmdline_max_bytes = size("cmdlineMaxBytes", out.cmdline_max_bytes, 1, 64 * 1024 * 1024);
   out.args_count_max_bytes = size("argsCountMaxBytes", out.args_count_max_bytes, 0, 1024 * 1024 * 1024);
+  out.cmdline_tail_bytes = size("cmdlineTailBytes", out.cmdline_tail_bytes, 0, 64 * 1024 * 1024);
   out.env_scan_max_bytes = size("envScanMaxBytes", out.env_scan_max_bytes, 1, 64 * 1024 * 1024);
   out.env_value_max_bytes = size("envValueMaxBytes", out.env_value_max_bytes, 1, 1024 * 1024);
   out.env_max_entries = size("envMaxEntries", out.env_max_entries, 1, 4096);
@@ -290,11 +354,16 @@ struct delivery {
 };
 
 void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch);
+void deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<event_batch> batch);
 using batch_tsfn = Napi::TypedThreadSafeFunction<delivery, event_batch, call_js>;
 
 void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch) {
   std::unique_ptr<event_batch> batch(raw_batch);
   if (env == nullptr || callback == nullptr || context->tearing_down) return;
+  at_boundary(env, [&] { deliver(env, callback, std::move(batch)); });
+}
+
+void deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<event_batch> batch) {
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
   napi_value events;
   check(env, napi_create_array_with_length(env, batch->events.size(), &events));
@@ -312,38 +381,46 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "ProcMonitor",
-                       {InstanceMethod<&ProcMonitor::start>("start"), InstanceMethod<&ProcMonitor::stop>("stop"),
-                        InstanceMethod<&ProcMonitor::stats>("stats")});
+                       {InstanceMethod<&ProcMonitor::guarded_method<&ProcMonitor::start>>("start"),
+                        InstanceMethod<&ProcMonitor::guarded_method<&ProcMonitor::stop>>("stop"),
+                        InstanceMethod<&ProcMonitor::guarded_method<&ProcMonitor::stats>>("stats")});
   }
 
   explicit ProcMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcMonitor>(info), env_(info.Env()) {
-    if (info.Length() > 0 && info[0].IsObject()) read_options(info[0].As<Napi::Object>());
-    check(env_, napi_add_env_cleanup_hook(env_, &ProcMonitor::on_env_cleanup, this));
-    hook_registered_ = true;
+    at_boundary(env_, [&] {
+      if (info.Length() > 0 && info[0].IsObject()) read_options(info[0].As<Napi::Object>());
+      check(env_, napi_add_env_cleanup_hook(env_, &ProcMonitor::on_env_cleanup, this));
+      hook_registered_ = true;
+    });
   }
 
   ~ProcMonitor() override {
-    halt(false);
+    try {
+      halt(false);
+    } catch (...) {
+      // A destructor runs from the garbage collector: there is no one to tell.
+    }
     if (hook_registered_) napi_remove_env_cleanup_hook(env_, &ProcMonitor::on_env_cleanup, this);
   }
 
  private:
+  template <Napi::Value (ProcMonitor::*Method)(const Napi::CallbackInfo&)>
+  Napi::Value guarded_method(const Napi::CallbackInfo& info) {
+    return at_boundary(info.Env(), [&] { return (this->*Method)(info); });
+  }
+
+  // batchSize and maxQueuedBatches bound what the reader holds while JS is behind: a batch grows
+  // to batchSize events of about 100 bytes each (plus their snapshots) and up to maxQueuedBatches
+  // of them wait for JS.
   void read_options(Napi::Object options) {
     auto number = [&](const char* name, double fallback, double min, double max) {
-      Napi::Value v = options.Get(name);
-      if (v.IsUndefined()) return fallback;
-      if (!v.IsNumber()) throw Napi::TypeError::New(Env(), std::string(name) + " must be a number");
-      const double d = v.As<Napi::Number>().DoubleValue();
-      if (!(d >= min && d <= max)) {
-        throw Napi::RangeError::New(Env(), std::string(name) + " is out of range");
-      }
-      return d;
+      return integer_option(Env(), options, name, fallback, min, max);
     };
     connector_options_.receive_buffer_bytes =
         static_cast<int>(number("receiveBufferBytes", connector_options_.receive_buffer_bytes, 0, 1 << 30));
-    reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 1 << 20));
+    reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 65536));
     reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
-    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 1 << 20));
+    max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 65536));
     read_snapshot_options(Env(), options, reader_options_.snapshot);
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
     Napi::Value realtime = options.Get("realtime");
@@ -365,24 +442,36 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     const int granted_buffer = connector->receive_buffer_bytes();
     const bool forced = connector->forced_buffer();
 
-    auto* context = new delivery();
+    auto context = std::make_unique<delivery>();
     if (info.Length() > 1 && info[1].IsFunction()) context->on_stopped = Napi::Persistent(info[1].As<Napi::Function>());
-    delivery_ = context;
-    tsfn_ = batch_tsfn::New(env, info[0].As<Napi::Function>(), "execwarden.capture", max_queued_batches_, 1, context,
+    tsfn_ = batch_tsfn::New(env, info[0].As<Napi::Function>(), "execwarden.capture", max_queued_batches_, 1, context.get(),
                             [](Napi::Env finalize_env, void*, delivery* ctx) {
                               std::unique_ptr<delivery> owned(ctx);
                               if (finalize_env == nullptr || ctx->tearing_down || ctx->on_stopped.IsEmpty()) return;
                               ctx->on_stopped.Call({});
                             });
-    batch_tsfn sink = tsfn_;
-    reader_ = std::make_unique<reader>(std::move(connector), reader_options_, counters_,
-                                       // Runs on the reader thread.
-                                       [sink](std::unique_ptr<event_batch>& batch) mutable {
-                                         if (sink.NonBlockingCall(batch.get()) != napi_ok) return false;
-                                         batch.release();
-                                         return true;
-                                       });
-    const int realtime_error = reader_->start();
+    delivery_ = context.release();  // the thread-safe function's finalizer frees it
+    int realtime_error = 0;
+    try {
+      batch_tsfn sink = tsfn_;
+      reader_ = std::make_unique<reader>(std::move(connector), reader_options_, counters_,
+                                         // Runs on the reader thread.
+                                         [sink](std::unique_ptr<event_batch>& batch) mutable {
+                                           if (sink.NonBlockingCall(batch.get()) != napi_ok) return false;
+                                           batch.release();
+                                           return true;
+                                         });
+      realtime_error = reader_->start();
+    } catch (...) {
+      // No eventfd or no thread: nothing was or will be delivered. The thread-safe function is
+      // released at once, without calling onStopped (start() itself fails), so that it does not
+      // hold the event loop open, and the monitor can be started again.
+      reader_.reset();
+      delivery_->tearing_down = true;
+      delivery_ = nullptr;
+      tsfn_.Release();
+      throw;
+    }
     Ref();
 
     Napi::Object result = Napi::Object::New(env);
@@ -440,7 +529,11 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
   static void on_env_cleanup(void* arg) {
     auto* self = static_cast<ProcMonitor*>(arg);
     self->hook_registered_ = false;
-    self->halt(true);
+    try {
+      self->halt(true);
+    } catch (...) {
+      // The environment is going away: there is no JS left to tell.
+    }
   }
 
   napi_env env_;
@@ -514,14 +607,16 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   data->strings = Napi::Persistent(strings);
   env.SetInstanceData(data);
   exports.Set("ProcMonitor", ProcMonitor::define(env));
-  exports.Set("decodeForTest", Napi::Function::New(env, decode_for_test, "decodeForTest"));
-  exports.Set("snapshotForTest", Napi::Function::New(env, snapshot_for_test, "snapshotForTest"));
+  exports.Set("decodeForTest", Napi::Function::New(env, guarded<decode_for_test>, "decodeForTest"));
+  exports.Set("snapshotForTest", Napi::Function::New(env, guarded<snapshot_for_test>, "snapshotForTest"));
   return exports;
 }
 
 }  // namespace
 }  // namespace execwarden
 
-static Napi::Object init(Napi::Env env, Napi::Object exports) { return execwarden::init_addon(env, exports); }
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  return execwarden::at_boundary(env, [&] { return execwarden::init_addon(env, exports); });
+}
 
 NODE_API_MODULE(execwarden_native, init)

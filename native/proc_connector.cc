@@ -167,7 +167,8 @@ decode_result decode_datagram(const uint8_t* data, size_t size, uint32_t sender_
     }
     const uint8_t* payload = data + offset + NLMSG_HDRLEN;
     const size_t payload_size = nlh.nlmsg_len - NLMSG_HDRLEN;
-    offset += NLMSG_ALIGN(nlh.nlmsg_len);
+    // Aligned in size_t: NLMSG_ALIGN works in 32 bits and wraps a length near 4 GiB to 0.
+    offset += (static_cast<size_t>(nlh.nlmsg_len) + NLMSG_ALIGNTO - 1) & ~static_cast<size_t>(NLMSG_ALIGNTO - 1);
 
     if (nlh.nlmsg_type == NLMSG_NOOP || nlh.nlmsg_type == NLMSG_OVERRUN) continue;
     if (nlh.nlmsg_type != NLMSG_DONE || payload_size < sizeof(cn_msg)) {
@@ -354,6 +355,13 @@ receive_result proc_connector::receive(std::vector<proc_event_record>& events) {
     }
     throw_errno(errno, "recvmsg on the proc connector");
   }
+}
+
+int proc_connector::take_socket_error() {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) throw_errno(errno, "getsockopt(SO_ERROR)");
+  return err;
 }
 
 std::vector<proc_event_record> proc_connector::take_early_events() {

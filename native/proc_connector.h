@@ -117,6 +117,10 @@ class proc_connector {
   // Runs on the reader thread.
   receive_result receive(std::vector<proc_event_record>& events);
 
+  // Takes (and so clears) the socket's pending error, 0 if none: getsockopt(SO_ERROR).
+  // Runs on the reader thread.
+  int take_socket_error();
+
   // Acks decoded by the last receive() (other listeners' subscriptions arrive here too).
   const std::vector<proc_ack>& last_acks() const { return acks_; }
 

@@ -186,6 +186,7 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
   }
   if (!options_.env_names.empty()) env_buffer_.resize(env_chunk_size);
   path_.reserve(options_.proc_root.size() + 32);
+  tail_ring_.resize(std::min(options_.cmdline_tail_bytes, options_.cmdline_max_bytes / 2));
 }
 
 // "<root>/<pid>/<name>" without snprintf's format parsing.
@@ -234,8 +235,10 @@ ssize_t proc_snapshotter::read_file(const char* path, std::vector<char>& buffer,
   return result < 0 ? result : static_cast<ssize_t>(used);
 }
 
-// The first cmdline_max_bytes are kept; past them the rest is read only to count its arguments
-// (NULs), at most args_count_max_bytes more, so args_count stays the real count when argv is cut.
+// A cmdline that fits cmdline_max_bytes is kept whole. A longer one keeps its head and, within
+// the same cap, its last cmdline_tail_bytes (through a ring buffer as the rest streams by), so a
+// payload placed after padding is still seen; the rest is read only to count its arguments
+// (NULs), at most args_count_max_bytes more, so args_count stays the real count.
 // Returns the bytes kept or -errno.
 // Runs on the reader thread.
 ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
@@ -245,6 +248,10 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
   const size_t limit = options_.cmdline_max_bytes;
   size_t used = 0;
   ssize_t result = 0;
+  size_t extra = 0;
+  const size_t ring_size = tail_ring_.size();
+  size_t ring_pos = 0;  // next write position; bytes in the ring: min(extra, ring_size)
+  bool beyond = false;  // more bytes than were read to count
   while (used < limit) {
     const ssize_t got = ::read(fd, cmdline_buffer_.data() + used, limit - used);
     if (got < 0) {
@@ -258,7 +265,6 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
   if (result == 0 && used == limit) {
     int64_t nuls = std::count(cmdline_buffer_.begin(), cmdline_buffer_.begin() + static_cast<std::ptrdiff_t>(used), '\0');
     char last = used > 0 ? cmdline_buffer_[used - 1] : '\0';
-    size_t extra = 0;
     for (;;) {
       if (extra >= options_.args_count_max_bytes) {
         char probe;
@@ -266,7 +272,10 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
         do {
           more = ::read(fd, &probe, 1);
         } while (more < 0 && errno == EINTR);
-        if (more > 0) out.args_total_exact = false;
+        if (more > 0) {
+          out.args_total_exact = false;
+          beyond = true;
+        }
         break;
       }
       const size_t want = std::min(text_buffer_.size(), options_.args_count_max_bytes - extra);
@@ -276,13 +285,36 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
       extra += static_cast<size_t>(got);
       nuls += std::count(text_buffer_.begin(), text_buffer_.begin() + got, '\0');
       last = text_buffer_[static_cast<size_t>(got) - 1];
+      for (size_t copied = 0; ring_size > 0 && copied < static_cast<size_t>(got);) {
+        const size_t n = std::min(ring_size - ring_pos, static_cast<size_t>(got) - copied);
+        std::memcpy(tail_ring_.data() + ring_pos, text_buffer_.data() + copied, n);
+        copied += n;
+        ring_pos = (ring_pos + n) % ring_size;
+      }
     }
-    truncated = extra > 0;
+    truncated = extra > 0 || beyond;
     if (truncated) out.args_total = nuls + (last != '\0' ? 1 : 0);
   }
   ::close(fd);
   if (result < 0) return result;
-  if (used > 0) {
+  if (used > 0 && extra > 0 && !tail_ring_.empty()) {
+    // head: the first (cap - tail) bytes; tail: the last `tail` bytes of the whole cmdline, taken
+    // from the end of the kept buffer when the rest is shorter than the tail.
+    const size_t tail = tail_ring_.size();
+    const size_t head = used - tail;
+    const size_t from_rest = std::min(extra, tail);
+    out.cmdline.reserve(used);
+    out.cmdline.assign(cmdline_buffer_.data(), head);
+    out.cmdline.append(cmdline_buffer_.data() + used - (tail - from_rest), tail - from_rest);
+    if (from_rest == tail) {
+      out.cmdline.append(tail_ring_.data() + ring_pos, tail - ring_pos);
+      out.cmdline.append(tail_ring_.data(), ring_pos);
+    } else {
+      out.cmdline.append(tail_ring_.data(), from_rest);
+    }
+    out.cmdline_tail_offset = static_cast<int64_t>(head);
+    out.cmdline_truncated = true;
+  } else if (used > 0) {
     out.cmdline.assign(cmdline_buffer_.data(), used);
     out.cmdline_truncated = truncated;
   }
@@ -431,6 +463,7 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   // Otherwise zero bytes from a live process: it was exec'd with an empty argv.
 
   if (!options_.env_names.empty()) {
+    out.env_read = true;
     format_path(pid, "environ");
     scan_environ(path_.c_str(), out);
   }

@@ -46,6 +46,9 @@ const char* snapshot_read_name(snapshot_read read);
 struct proc_snapshot {
   std::string cmdline;  // raw bytes, NUL-separated arguments
   bool cmdline_truncated = false;
+  // When cmdline was cut: where in `cmdline` the kept tail of the whole cmdline begins (the
+  // bytes between the head and the tail were not kept); -1 when there is no tail.
+  int64_t cmdline_tail_offset = -1;
   // When cmdline was cut: how many arguments the whole of it holds (the rest is counted, not
   // kept), and whether the count reached the end (false: it stopped at args_count_max_bytes).
   int64_t args_total = -1;
@@ -56,6 +59,7 @@ struct proc_snapshot {
   std::string cgroup;  // the whole /proc/<pid>/cgroup text (every hierarchy, one per line)
   std::vector<std::string> env;  // "NAME=value" for allow-listed names, in environ order
   bool env_truncated = false;    // the scan or a kept value was cut short
+  bool env_read = false;         // environ was read (there is an allow-list)
   char state = '\0';             // stat field 3
   int32_t ppid = -1;
   int32_t pgid = -1;
@@ -96,6 +100,9 @@ bool parse_status(const char* text, size_t size, proc_snapshot& out);
 struct snapshot_options {
   std::string proc_root = "/proc";
   size_t cmdline_max_bytes = 128 * 1024;
+  // Of a cut cmdline, this many bytes of its end are kept within cmdline_max_bytes, so a payload
+  // placed after padding is still seen (at most half the cap).
+  size_t cmdline_tail_bytes = 16 * 1024;
   // Bytes of cmdline read past the kept ones only to count the arguments.
   size_t args_count_max_bytes = 16 * 1024 * 1024;
   std::vector<std::string> env_names;  // the allow-list; empty: environ is not read
@@ -135,6 +142,7 @@ class proc_snapshotter {
   std::vector<char> text_buffer_;
   std::vector<char> link_buffer_;
   std::vector<char> env_buffer_;
+  std::vector<char> tail_ring_;
   std::string path_;
 };
 

@@ -6,7 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace execwarden {
@@ -14,8 +16,32 @@ namespace {
 
 // Datagrams handled before the batch limits are checked again, so a flood still flushes.
 constexpr int datagrams_per_round = 256;
+// A batch starts with room for this many events and grows when a storm needs more: an age flush
+// of a few events must not hold a batch_size-sized block while it waits in the queue to JS.
+constexpr size_t batch_initial_capacity = 1024;
+// Room for error(), reserved up front so that recording a failure (bad_alloc included) never
+// allocates; longer messages are cut.
+constexpr size_t error_max_bytes = 512;
 
 }  // namespace
+
+exec_history::entry* exec_history::find(int32_t tgid) {
+  auto found = entries_.find(tgid);
+  return found == entries_.end() ? nullptr : &found->second;
+}
+
+void exec_history::record(int32_t tgid, const entry& value) {
+  if (entries_.size() >= capacity_ && entries_.find(tgid) == entries_.end()) sweep(value.taken_ns);
+  entries_[tgid] = value;
+}
+
+void exec_history::sweep(uint64_t now_ns) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const bool old = now_ns > it->second.taken_ns && now_ns - it->second.taken_ns > horizon_ns_;
+    it = old ? entries_.erase(it) : std::next(it);
+  }
+  if (entries_.size() > capacity_ - capacity_ / 4) entries_.clear();
+}
 
 reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& options,
                capture_counters& counters, batch_sink sink)
@@ -28,6 +54,7 @@ reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& 
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   counters_.receive_buffer_bytes = connector_->receive_buffer_bytes();
   received_.reserve(64);
+  error_.reserve(error_max_bytes);
 }
 
 reader::~reader() {
@@ -61,43 +88,88 @@ std::string reader::error() const {
   return error_;
 }
 
+// Nothing may leave this function: an exception escaping a thread's function calls
+// std::terminate and takes the whole agent down. The last batch is flushed after a failure too
+// (what was read is still worth delivering), and a failure there is recorded like any other.
 // Runs on the reader thread.
 void reader::run() {
   try {
-    for (const proc_event_record& event : connector_->take_early_events()) accept(event);
-    pollfd fds[2] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    for (;;) {
-      int timeout = -1;
-      if (batch_ && !batch_->events.empty()) {
-        // Rounded up: a timeout rounded down to 0 would spin for the batch's last millisecond.
-        const auto age = std::chrono::steady_clock::now() - batch_started_;
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(options_.batch_max_age - age);
-        timeout = left.count() > 0 ? static_cast<int>(left.count()) : 0;
-      }
-      const int ready = ::poll(fds, 2, timeout);
-      if (ready < 0) {
-        if (errno == EINTR) continue;
-        throw std::system_error(errno, std::generic_category(), "poll on the proc connector");
-      }
-      if ((fds[1].revents & POLLIN) != 0) break;
-      if ((fds[0].revents & (POLLIN | POLLERR)) != 0) drain_connector();
-      if (batch_ && !batch_->events.empty() &&
-          std::chrono::steady_clock::now() - batch_started_ >= options_.batch_max_age) {
-        flush();
-      }
-    }
-  } catch (const std::exception& e) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    error_ = e.what();
+    poll_loop();
+  } catch (...) {
+    fail(std::current_exception());
   }
-  flush();
+  try {
+    flush();
+  } catch (...) {
+    fail(std::current_exception());
+  }
 }
 
 // Runs on the reader thread.
-void reader::drain_connector() {
+void reader::poll_loop() {
+  for (const proc_event_record& event : connector_->take_early_events()) accept(event);
+  pollfd fds[2] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  for (;;) {
+    int timeout = -1;
+    if (batch_ && !batch_->events.empty()) {
+      // Rounded up: a timeout rounded down to 0 would spin for the batch's last millisecond.
+      const auto age = std::chrono::steady_clock::now() - batch_started_;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(options_.batch_max_age - age);
+      timeout = left.count() > 0 ? static_cast<int>(left.count()) : 0;
+    }
+    const int ready = ::poll(fds, 2, timeout);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "poll on the proc connector");
+    }
+    if ((fds[1].revents & POLLIN) != 0) break;
+    if ((fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+      throw std::system_error(EBADF, std::generic_category(), "poll on the reader's stop eventfd");
+    }
+    // poll() keeps reporting these at once, forever: carrying on would spin the thread.
+    const short connector = fds[0].revents;
+    if ((connector & POLLNVAL) != 0) {
+      throw std::system_error(EBADF, std::generic_category(), "the proc connector socket is not open (POLLNVAL)");
+    }
+    if ((connector & POLLHUP) != 0) {
+      throw std::system_error(EPIPE, std::generic_category(), "the proc connector socket hung up (POLLHUP)");
+    }
+    if ((connector & (POLLIN | POLLERR)) != 0) {
+      // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports
+      // first, so draining normally clears POLLERR; one that a drain could not clear is settled.
+      const bool progressed = drain_connector();
+      if ((connector & POLLERR) != 0 && !progressed) settle_socket_error();
+    }
+    if (batch_ && !batch_->events.empty() &&
+        std::chrono::steady_clock::now() - batch_started_ >= options_.batch_max_age) {
+      flush();
+    }
+  }
+}
+
+// Keeps the first failure (later ones are its consequences). Never allocates: error_ was
+// reserved, and the message is cut to fit. Runs on the reader thread.
+void reader::fail(std::exception_ptr failure) noexcept {
+  const char* what = "the reader thread stopped on an exception that is not a std::exception";
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    if (e.what() != nullptr && e.what()[0] != '\0') what = e.what();
+  } catch (...) {
+  }
+  std::lock_guard<std::mutex> lock(error_mutex_);
+  if (!error_.empty()) return;
+  error_.assign(what, std::min(std::strlen(what), error_.capacity()));
+}
+
+// Returns whether anything was received (a datagram, or the kernel's overflow report).
+// Runs on the reader thread.
+bool reader::drain_connector() {
+  bool progressed = false;
   for (int round = 0; round < datagrams_per_round; ++round) {
     received_.clear();
     const receive_result r = connector_->receive(received_);
+    if (!r.would_block) progressed = true;
     if (r.overflow) {
       ++counters_.overflows;
       pending_losses_ |= loss_overflow;
@@ -109,6 +181,21 @@ void reader::drain_connector() {
     if (r.would_block) break;
   }
   complete_snapshots();
+  return progressed;
+}
+
+// POLLERR, yet recvmsg had nothing to say: take the socket error directly. An overflow is
+// counted as usual; anything else, or no error at all (POLLERR would then repeat forever),
+// ends the reader. Runs on the reader thread.
+void reader::settle_socket_error() {
+  const int err = connector_->take_socket_error();
+  if (err == ENOBUFS) {
+    ++counters_.overflows;
+    pending_losses_ |= loss_overflow;
+    return;
+  }
+  throw std::system_error(err != 0 ? err : EIO, std::generic_category(),
+                          "POLLERR on the proc connector socket that reading does not clear");
 }
 
 // The second half of each exec snapshot of a burst, once every exec in it has its urgent half.
@@ -132,19 +219,19 @@ void reader::accept(const proc_event_record& event) {
   note_sequence(event.cpu, event.seq);
   if (!batch_) {
     batch_ = std::make_unique<event_batch>();
-    batch_->events.reserve(options_.batch_size);
+    batch_->events.reserve(std::min(options_.batch_size, batch_initial_capacity));
   }
   if (batch_->events.empty()) batch_started_ = std::chrono::steady_clock::now();
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
-  if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.erase(event.tgid);
+  if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.forget(event.tgid);
   if (event.kind == event_kind::comm && event.pid == event.tgid) note_rename(event);
   if (event.kind == event_kind::exec) {
-    auto previous = last_exec_.find(event.tgid);
-    if (previous != last_exec_.end() && previous->second.taken_ns > event.timestamp_ns) {
+    exec_history::entry* previous = last_exec_.find(event.tgid);
+    if (previous != nullptr && previous->taken_ns > event.timestamp_ns) {
       // The earlier exec was read after this one happened: it holds this exec's image. Flagged
       // when its batch is still here; counted either way.
-      if (previous->second.in_batch != nullptr) previous->second.in_batch->stale = true;
+      if (previous->in_batch != nullptr) previous->in_batch->stale = true;
       ++counters_.snapshots_stale;
     }
     captured.snapshot = std::make_unique<proc_snapshot>();
@@ -152,7 +239,7 @@ void reader::accept(const proc_event_record& event) {
     ++counters_.snapshots_taken;
     counters_.snapshot_urgent_ns += captured.snapshot->urgent_done_ns - captured.snapshot->taken_ns;
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
-    last_exec_[event.tgid] = {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()};
+    last_exec_.record(event.tgid, {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()});
     batch_exec_pids_.push_back(event.tgid);
   }
   if (batch_->events.size() >= options_.batch_size) flush();
@@ -163,9 +250,9 @@ void reader::accept(const proc_event_record& event) {
 // rename (pid == tgid) is what /proc/<pid>/stat shows.
 // Runs on the reader thread.
 void reader::note_rename(const proc_event_record& event) {
-  auto previous = last_exec_.find(event.tgid);
-  if (previous == last_exec_.end() || previous->second.urgent_done_ns < event.timestamp_ns) return;
-  if (previous->second.in_batch != nullptr) previous->second.in_batch->comm_renamed = true;
+  const exec_history::entry* previous = last_exec_.find(event.tgid);
+  if (previous == nullptr || previous->urgent_done_ns < event.timestamp_ns) return;
+  if (previous->in_batch != nullptr) previous->in_batch->comm_renamed = true;
   ++counters_.comms_renamed;
 }
 
@@ -183,8 +270,8 @@ void reader::flush() {
   // The batch leaves this thread: its snapshots must be whole first, and no longer reachable.
   complete_snapshots();
   for (const int32_t pid : batch_exec_pids_) {
-    auto entry = last_exec_.find(pid);
-    if (entry != last_exec_.end()) entry->second.in_batch = nullptr;
+    exec_history::entry* entry = last_exec_.find(pid);
+    if (entry != nullptr) entry->in_batch = nullptr;
   }
   batch_exec_pids_.clear();
   batch_->losses_before = pending_losses_;

@@ -5,11 +5,17 @@
 // The batch sink is bounded: when it refuses a batch (JS has fallen behind), the batch is dropped
 // and counted. Every loss (kernel overflow, sequence gap, dropped batch) is also stamped as a flag
 // on the next batch that does get through, so the consumer knows to resynchronise from /proc.
+//
+// Nothing escapes the thread: whatever the poll loop, the last flush or the sink throws (any
+// type) ends the reader and becomes error(), which the JS side reports as "capture stopped". A
+// connector socket that poll() reports closed (POLLNVAL), hung up (POLLHUP) or in error with no
+// error to read (POLLERR) ends it the same way, instead of spinning a SCHED_FIFO thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -69,6 +75,44 @@ struct reader_options {
   snapshot_options snapshot;
 };
 
+// The last exec snapshot per live process (by tgid), to notice a snapshot read after the next
+// exec of the same process (a wrapper such as setsid that replaced itself first) and a rename
+// before the urgent reads. Exit events remove entries, but exits are lost with everything else
+// when the kernel overflows, so the table is also capped. An entry only matters while events
+// older than its snapshot can still arrive, i.e. for the reader's lag (milliseconds), so when an
+// insert finds the table full, entries older than `horizon` are swept out; if that frees less than
+// a quarter of it (that many execs within the horizon), it is cleared. Inserts stay amortised
+// O(1), memory stays bounded (about 4 MB at the default cap), and an entry lost early only costs
+// a stale or renamed flag. The cap does not depend on losses being detected, and a loss does not
+// clear the table: losses come in storms, when wrappers that exec at once are likely. Only the
+// reader thread uses it.
+class exec_history {
+ public:
+  struct entry {
+    uint64_t taken_ns = 0;
+    uint64_t urgent_done_ns = 0;
+    proc_snapshot* in_batch = nullptr;  // into the reader's current batch; cleared when it leaves
+  };
+  static constexpr size_t default_capacity = 65536;
+  static constexpr uint64_t default_horizon_ns = 10'000'000'000;  // 10 s
+
+  explicit exec_history(size_t capacity = default_capacity, uint64_t horizon_ns = default_horizon_ns)
+      : capacity_(capacity), horizon_ns_(horizon_ns) {}
+
+  entry* find(int32_t tgid);
+  // `value.taken_ns` is the clock of the sweep (CLOCK_MONOTONIC, like the snapshots).
+  void record(int32_t tgid, const entry& value);
+  void forget(int32_t tgid) { entries_.erase(tgid); }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  void sweep(uint64_t now_ns);
+
+  std::unordered_map<int32_t, entry> entries_;
+  size_t capacity_;
+  uint64_t horizon_ns_;
+};
+
 class reader {
  public:
   // Takes the batch (returns true) or refuses it (returns false; the reader drops and counts it).
@@ -89,7 +133,10 @@ class reader {
 
  private:
   void run();
-  void drain_connector();
+  void poll_loop();
+  void fail(std::exception_ptr failure) noexcept;
+  bool drain_connector();
+  void settle_socket_error();
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
@@ -104,15 +151,7 @@ class reader {
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;
   std::unique_ptr<event_batch> batch_;
-  // The last exec snapshot per live process, to notice one read after the next exec (a wrapper
-  // such as setsid that replaced itself first). `in_batch` points into batch_ and is cleared when
-  // the batch leaves this thread; entries leave on exit. Only the reader thread uses these.
-  struct last_exec {
-    uint64_t taken_ns = 0;
-    uint64_t urgent_done_ns = 0;
-    proc_snapshot* in_batch = nullptr;
-  };
-  std::unordered_map<int32_t, last_exec> last_exec_;
+  exec_history last_exec_;
   std::vector<int32_t> batch_exec_pids_;
   // Exec snapshots of the current burst that still lack take_rest(); all belong to batch_.
   std::vector<std::pair<pid_t, proc_snapshot*>> incomplete_;
@@ -121,7 +160,7 @@ class reader {
   int stop_fd_ = -1;
   std::thread thread_;
   mutable std::mutex error_mutex_;
-  std::string error_;
+  std::string error_;  // reserved up front: recording a failure must not need memory
 };
 
 }  // namespace execwarden

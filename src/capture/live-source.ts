@@ -17,7 +17,7 @@ import { emptyCaptureStats, type CaptureOptions, type CaptureStats, type RawEven
 
 export { checkCapturePrivileges } from './privileges.js';
 
-/** Subscribing failed; `code` is the addon's: EPERM, ESUBSCRIBE_TIMEOUT, ENETNS or ECONNECTOR. */
+/** Subscribing failed; `code` is the addon's: EPERM, ESUBSCRIBE_TIMEOUT, ENETNS, ECONNECTOR, ESYSTEM, ENOMEM or ENATIVE. */
 export class CaptureStartError extends ExecwardenError {}
 
 

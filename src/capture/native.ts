@@ -40,8 +40,9 @@ export interface NativeStats extends CaptureStats {
 
 export interface NativeProcMonitor {
   /**
-   * Subscribes synchronously (throws an Error with `code` 'EPERM', 'ESUBSCRIBE_TIMEOUT', 'ENETNS'
-   * or 'ECONNECTOR'), then delivers batches on the JS thread. `onStopped` runs once the last
+   * Subscribes synchronously (throws an Error with `code` 'EPERM', 'ESUBSCRIBE_TIMEOUT', 'ENETNS',
+   * 'ECONNECTOR', or for a failure of the reader's own resources 'ESYSTEM' (with `errno`),
+   * 'ENOMEM' or 'ENATIVE'), then delivers batches on the JS thread. `onStopped` runs once the last
    * batch has been delivered after stop().
    */
   start(onBatch: (events: RawEvent[], losses: number) => void, onStopped?: () => void): NativeStartInfo;
@@ -62,7 +63,7 @@ export interface NativeAddon {
   /** The datagram decoder on crafted bytes (tests only). */
   decodeForTest(bytes: Buffer, senderPort: number): DecodedDatagram;
   /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */
-  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
+  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
 }
 
 const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');

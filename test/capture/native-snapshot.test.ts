@@ -58,6 +58,8 @@ function comparable(s: ProcSnapshot): Record<string, unknown> {
     envTruncated: rest.envTruncated === true,
     argsTotal: rest.argsTotal ?? -1,
     argsTotalExact: rest.argsTotalExact ?? true,
+    cmdlineTailOffset: rest.cmdlineTailOffset ?? -1,
+    env: rest.env ?? null,
     failed: [...failed].sort(),
   };
 }
@@ -112,9 +114,10 @@ describe('native snapshot = scanner snapshot', () => {
     write({ pid: 16, ppid: 1, comm: 'long', argv: ['y'.repeat(300), 'a', 'b', 'c'], startTicks: 506 });
     const long = both(16);
     expect(comparable(long.native)).toEqual(comparable(long.scanned));
-    // Cut at 256 bytes, but every argument counted.
-    expect(long.native).toMatchObject({ cmdlineTruncated: true, argsTotal: 4, argsTotalExact: true });
+    // Cut at 256 bytes, keeping its head and its end, and every argument counted.
+    expect(long.native).toMatchObject({ cmdlineTruncated: true, argsTotal: 4, argsTotalExact: true, cmdlineTailOffset: 128 });
     expect(long.native.cmdline!.length).toBe(256);
+    expect(long.native.cmdline!.subarray(128).toString().endsWith('\0a\0b\0c\0')).toBe(true);
 
     const many = Array.from({ length: 500 }, (_, i) => `arg${i}`);
     write({ pid: 18, ppid: 1, comm: 'many', argv: many, startTicks: 508 });
@@ -163,5 +166,18 @@ describe('native snapshot = scanner snapshot', () => {
     // The mix exercises both sides: rounds that keep variables and rounds that cut.
     expect(kept).toBeGreaterThan(10);
     expect(cut).toBeGreaterThan(5);
+  });
+
+  it('on generated argv around the cap: the same head, end and count', () => {
+    const next = random(11);
+    for (let round = 0; round < 60; round++) {
+      const pid = 300 + round;
+      const argv = Array.from({ length: 1 + Math.floor(next() * 40) }, () => 'é'.repeat(Math.floor(next() * 30)) + 'x'.repeat(Math.floor(next() * 60)));
+      write({ pid, ppid: 1, comm: 'gen', argv, startTicks: 900 + round });
+      const limits = { cmdlineMaxBytes: 300, cmdlineTailBytes: [0, 16, 64, 200][round % 4]!, argsCountMaxBytes: [0, 50, 1 << 20][round % 3]! };
+      const native = addon.snapshotForTest(pid, { ...limits, procRoot: root });
+      const scanned = new FixtureProcFs(root, limits).snapshot(pid)!;
+      expect(comparable(native), `round ${round}`).toEqual(comparable(scanned));
+    }
   });
 });

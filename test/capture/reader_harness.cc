@@ -1,0 +1,206 @@
+// A test program around the plain C++ reader (no Node-API): it provokes failures the addon cannot
+// provoke from JS (a batch sink that throws, a connector socket that is closed or hung up under
+// the reader) and prints what the reader made of them as one JSON line. The tests in
+// native-robustness*.test.ts compile it (test/capture/reader-harness.ts) and read that line; a
+// harness killed by a signal (std::terminate) is itself the failure they look for.
+//
+// Usage: reader_harness <mode>; every mode but exec-history subscribes to the connector (root).
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "proc_connector.h"
+#include "reader.h"
+
+namespace {
+
+using namespace execwarden;
+using namespace std::chrono_literals;
+
+double cpu_ms() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// Events of our own for the reader to batch: a fork and an exit each.
+void make_events(int count) {
+  for (int i = 0; i < count; ++i) {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    if (child > 0) ::waitpid(child, nullptr, 0);
+  }
+}
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+reader_options quiet_options() {
+  reader_options options;
+  options.realtime = false;  // a reader that spins must not starve the test machine
+  return options;
+}
+
+// Waits up to `limit` for the reader to record an error, making events meanwhile when asked.
+std::string await_error(reader& r, std::chrono::milliseconds limit, bool with_events) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string error = r.error();
+    if (!error.empty()) return error;
+    if (with_events) make_events(2);
+    std::this_thread::sleep_for(10ms);
+  }
+  return r.error();
+}
+
+// The batch sink throws while the reader runs (and again for the last batch, at the thread's end).
+int sink_throws(bool standard) {
+  capture_counters counters;
+  reader_options options = quiet_options();
+  options.batch_max_age = 1ms;
+  reader r(std::make_unique<proc_connector>(connector_options{}), options, counters,
+           [standard](std::unique_ptr<event_batch>&) -> bool {
+             if (standard) throw std::runtime_error("the sink refused the batch");
+             throw 42;
+           });
+  r.start();
+  const std::string error = await_error(r, 3000ms, true);
+  r.stop();
+  std::printf("{\"error\":%s,\"after_stop\":%s}\n", json_string(error).c_str(), json_string(r.error()).c_str());
+  return 0;
+}
+
+// Nothing is flushed while running; only the last flush, on stop(), meets the throwing sink.
+int sink_throws_on_stop() {
+  capture_counters counters;
+  reader_options options = quiet_options();
+  options.batch_size = 1 << 16;
+  options.batch_max_age = std::chrono::milliseconds(60000);
+  int calls = 0;
+  reader r(std::make_unique<proc_connector>(connector_options{}), options, counters,
+           [&calls](std::unique_ptr<event_batch>&) -> bool {
+             ++calls;
+             throw std::runtime_error("the sink failed on the last batch");
+           });
+  r.start();
+  make_events(5);
+  std::this_thread::sleep_for(100ms);
+  const std::string before = r.error();
+  r.stop();
+  std::printf("{\"before_stop\":%s,\"error\":%s,\"sink_calls\":%d}\n", json_string(before).c_str(),
+              json_string(r.error()).c_str(), calls);
+  return 0;
+}
+
+// The connector's descriptor is swapped for something broken once the reader holds it (and its
+// own eventfd, which would otherwise take the freed number): closed (POLLNVAL), or a stream
+// socket whose peer is gone (POLLHUP).
+int broken_socket(bool hangup) {
+  capture_counters counters;
+  auto connector = std::make_unique<proc_connector>(connector_options{});
+  const int fd = connector->fd();
+  reader r(std::move(connector), quiet_options(), counters, [](std::unique_ptr<event_batch>&) { return true; });
+  if (hangup) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return 2;
+    ::close(pair[1]);
+    ::dup2(pair[0], fd);
+    ::close(pair[0]);
+  } else {
+    ::close(fd);
+  }
+  const double cpu_before = cpu_ms();
+  r.start();
+  const std::string error = await_error(r, 2000ms, false);
+  // Whatever the outcome, the thread must not burn a core: measured over a fixed window.
+  std::this_thread::sleep_for(300ms);
+  const double cpu_used = cpu_ms() - cpu_before;
+  r.stop();
+  std::printf("{\"error\":%s,\"cpu_ms\":%.1f,\"rejected\":%llu}\n", json_string(error).c_str(), cpu_used,
+              static_cast<unsigned long long>(counters.messages_rejected.load()));
+  return 0;
+}
+
+// The exec table stays bounded when exits never come (lost in an overflow), and the sweep keeps
+// what is still young. Prints the checks' outcomes; plain C++, no connector.
+int exec_history_bound() {
+  constexpr size_t capacity = 1000;
+  constexpr uint64_t horizon = 1'000'000;  // 1 ms in ns
+  exec_history history(capacity, horizon);
+  // A million execs, 1 us apart, none of them followed by an exit.
+  size_t largest = 0;
+  for (int32_t pid = 1; pid <= 1'000'000; ++pid) {
+    history.record(pid, {static_cast<uint64_t>(pid) * 1000, 0, nullptr});
+    if (history.size() > largest) largest = history.size();
+  }
+  const bool newest_kept = history.find(1'000'000) != nullptr;
+  const bool oldest_gone = history.find(1) == nullptr;
+
+  // A full table of old entries plus a few young ones: the sweep drops only the old ones.
+  exec_history aged(capacity, horizon);
+  for (int32_t pid = 1; pid <= static_cast<int32_t>(capacity) - 10; ++pid) aged.record(pid, {0, 0, nullptr});
+  for (int32_t pid = 5000; pid < 5010; ++pid) aged.record(pid, {5 * horizon, 0, nullptr});
+  const size_t before_sweep = aged.size();
+  aged.record(9999, {5 * horizon + 1, 0, nullptr});
+  bool young_kept = aged.find(9999) != nullptr;
+  for (int32_t pid = 5000; pid < 5010; ++pid) young_kept = young_kept && aged.find(pid) != nullptr;
+  const size_t after_sweep = aged.size();
+
+  // Exits still remove entries; a pid already present is updated in place, never swept for.
+  aged.forget(9999);
+  const bool forgotten = aged.find(9999) == nullptr;
+  aged.record(5000, {6 * horizon, 7, nullptr});
+  const bool updated = aged.find(5000) != nullptr && aged.find(5000)->urgent_done_ns == 7;
+
+  std::printf(
+      "{\"capacity\":%zu,\"largest\":%zu,\"newest_kept\":%s,\"oldest_gone\":%s,\"young_kept\":%s,"
+      "\"before_sweep\":%zu,\"after_sweep\":%zu,\"forgotten\":%s,\"updated\":%s}\n",
+      capacity, largest, newest_kept ? "true" : "false", oldest_gone ? "true" : "false", young_kept ? "true" : "false",
+      before_sweep, after_sweep, forgotten ? "true" : "false", updated ? "true" : "false");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The connector's destructor sends IGNORE on whatever its descriptor has become.
+  ::signal(SIGPIPE, SIG_IGN);
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "sink-throws") return sink_throws(true);
+    if (mode == "sink-throws-non-std") return sink_throws(false);
+    if (mode == "sink-throws-on-stop") return sink_throws_on_stop();
+    if (mode == "pollnval") return broken_socket(false);
+    if (mode == "pollhup") return broken_socket(true);
+    if (mode == "exec-history") return exec_history_bound();
+  } catch (const std::exception& e) {
+    std::printf("{\"harness_error\":%s}\n", json_string(e.what()).c_str());
+    return 3;
+  }
+  std::fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
+  return 2;
+}
