@@ -21,6 +21,12 @@ export interface ProcSnapshot {
   /** True when cmdline was longer than the configured cap and was cut there. */
   cmdlineTruncated: boolean;
   /**
+   * When cmdline was cut: the offset in `cmdline` where the kept end of the whole cmdline begins
+   * (head bytes before it, the last bytes of the cmdline from it on, the middle not kept). Absent
+   * or -1: no tail was kept (cmdline is a plain head).
+   */
+  cmdlineTailOffset?: number;
+  /**
    * When cmdline was cut: the number of arguments in the whole of it (the rest was counted, not
    * kept); `argsTotalExact` false when counting stopped at its own cap (then a lower bound).
    * Absent or -1 when cmdline was not cut.
@@ -144,6 +150,8 @@ export interface CaptureOptions {
   maxQueuedBatches?: number;
   /** Cap on cmdline bytes kept per exec. Default 128 KiB. */
   cmdlineMaxBytes?: number;
+  /** Of a cut cmdline, the bytes of its end kept within the cap. Default 16 KiB. */
+  cmdlineTailBytes?: number;
   /** Environment variable names read from environ at exec (an allow-list; never everything). */
   envVars?: string[];
   /** Bytes of environ scanned at most (default 1 MiB), bytes kept per variable (1024), variables kept (16). */

@@ -26,7 +26,7 @@ const OPTIONAL_NUMBERS = [
 ] as const;
 const SNAPSHOT_NUMBERS = ['ppid', 'pgid', 'sid', 'ttyNr', 'startTicks', 'ruid', 'euid', 'rgid', 'egid'] as const;
 /** Written by newer readers; a recording without them leaves them unknown. */
-const OPTIONAL_SNAPSHOT_NUMBERS = ['suid', 'sgid', 'capPermitted', 'capEffective', 'capBounding', 'argsTotal'] as const;
+const OPTIONAL_SNAPSHOT_NUMBERS = ['suid', 'sgid', 'capPermitted', 'capEffective', 'capBounding', 'argsTotal', 'cmdlineTailOffset'] as const;
 /** Bounds on a recorded allow-listed environment (the live reader keeps far less). */
 const RECORDED_ENV_MAX_ENTRIES = 256;
 

@@ -137,7 +137,8 @@ export function fieldInventory(): FieldInventory {
     env: ['LD_PRELOAD=/tmp/x.so'], cgroup: CONTAINER,
   };
   add(payload);
-  raw({ kind: 'exec', pid: 300, snapshot: snapshotOf(payload) });
+  // Its argv longer than the cap: kept as head and end, every argument counted.
+  raw({ kind: 'exec', pid: 300, snapshot: { ...snapshotOf(payload), cmdlineTruncated: true, cmdlineTailOffset: 8, argsTotal: 40 } });
   raw({ kind: 'ptrace', pid: 200, tracerPid: 300, tracerTgid: 300 });
   raw({ kind: 'exit', pid: 300, exitCode: 0, exitSignal: 17 });
 

@@ -42,6 +42,8 @@
  *   execwarden.process.args_truncated   the cmdline was longer than the capture cap (args keeps
  *                                       what fits; args_count still counts every argument)
  *   execwarden.process.args_count_lower_bound  counting past the cap stopped at 16 MiB
+ *   execwarden.process.args_cut_at      where in args the middle of a cut argv went: the args
+ *                                       before are its head, from there on its end
  *   execwarden.process.args_lossy       an argument was not valid UTF-8 (decoded with U+FFFD)
  *   execwarden.process.cmdline_base64   the exact cmdline bytes, when args_lossy
  *   execwarden.process.snapshot_missing the exec was seen but /proc was already gone
@@ -141,6 +143,7 @@ export interface EcsProcessFields extends EcsDescribedProcess {
 export interface ExecwardenProcessFlags {
   args_truncated?: true;
   args_count_lower_bound?: true;
+  args_cut_at?: number;
   args_lossy?: true;
   cmdline_base64?: string;
   snapshot_missing?: true;
@@ -317,6 +320,7 @@ function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): Execwar
   const flags: ExecwardenProcessFlags = {};
   if (entry?.image.argsTruncated) flags.args_truncated = true;
   if (entry?.image.argsCountLowerBound) flags.args_count_lower_bound = true;
+  if (entry?.image.argsCutAt !== null && entry?.image.argsCutAt !== undefined) flags.args_cut_at = entry.image.argsCutAt;
   if (entry?.image.cmdlineBase64) {
     flags.args_lossy = true;
     flags.cmdline_base64 = entry.image.cmdlineBase64;

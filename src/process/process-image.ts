@@ -8,9 +8,11 @@
  * exact original bytes as base64 (`cmdlineBase64`, written as `execwarden.process.cmdline_base64`
  * with `execwarden.process.args_lossy: true`). A cmdline longer than the capture cap is cut
  * there and flagged (`argsTruncated`, written as `execwarden.process.args_truncated: true`);
- * an incomplete UTF-8 sequence at the cut is dropped rather than counted as invalid. The rest of
- * a cut cmdline is still counted by the reader, so `argsCount` (args_count) is the real number of
- * arguments, not the number kept.
+ * an incomplete UTF-8 sequence at the cut is dropped rather than counted as invalid. The reader
+ * keeps the head and the end of a cut cmdline (the middle is what goes), so a payload placed after
+ * padding is still in `args` (`argsCutAt` says where the middle went, written as
+ * `execwarden.process.args_cut_at`). The rest is still counted, so `argsCount` (args_count) is
+ * the real number of arguments, not the number kept.
  *
  * `name` follows Elastic Defend:
  * - a program: the basename of the executable as /proc/<pid>/exe resolves it, at full length
@@ -52,6 +54,11 @@ export interface ProcessImage {
   argsTruncated: boolean;
   /** The real number of arguments, also when argv was cut (null with args). */
   argsCount: number | null;
+  /**
+   * argv was cut in its middle: args[0..argsCutAt) are its head (the last one cut short) and
+   * args[argsCutAt..] its end (the first one cut short); null when nothing was cut out.
+   */
+  argsCutAt: number | null;
   /** argsCount is a lower bound: counting the arguments past the cut stopped at its own cap. */
   argsCountLowerBound: boolean;
   /** Original cmdline bytes, only when some argument was not valid UTF-8. */
@@ -149,12 +156,34 @@ export function memfdNameOf(executable: string | null): string | null {
   return path.slice(1);
 }
 
+/** Drops UTF-8 continuation bytes at the start: the cut took their lead byte. */
+function dropIncompleteUtf8Head(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < Math.min(3, bytes.length) && (bytes[start]! & 0xc0) === 0x80) start++;
+  return bytes.subarray(start);
+}
+
+/**
+ * Arguments of a cmdline kept as head and tail (see ProcSnapshot.cmdlineTailOffset): the head's
+ * last argument and the tail's first are pieces of arguments the cut went through.
+ */
+export function decodeHeadAndTail(bytes: Buffer, tailOffset: number): DecodedArgs & { cutAt: number } {
+  const head = decodeCmdline(bytes.subarray(0, tailOffset), true);
+  const tail = decodeCmdline(dropIncompleteUtf8Head(bytes.subarray(tailOffset)), false);
+  return { args: [...head.args, ...tail.args], lossy: head.lossy || tail.lossy, cutAt: head.args.length };
+}
+
 export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
   let args: string[] | null = null;
   let cmdlineBase64: string | null = null;
+  let argsCutAt: number | null = null;
   if (snapshot.cmdline !== null) {
-    const decoded = decodeCmdline(snapshot.cmdline, snapshot.cmdlineTruncated);
+    const tailOffset = snapshot.cmdlineTailOffset ?? -1;
+    const decoded = snapshot.cmdlineTruncated && tailOffset > 0 && tailOffset < snapshot.cmdline.length
+      ? decodeHeadAndTail(snapshot.cmdline, tailOffset)
+      : { ...decodeCmdline(snapshot.cmdline, snapshot.cmdlineTruncated), cutAt: null };
     args = decoded.args;
+    argsCutAt = decoded.cutAt;
     if (decoded.lossy) cmdlineBase64 = snapshot.cmdline.toString('base64');
   }
   const executable = snapshot.exe;
@@ -172,6 +201,7 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
     argsTruncated: snapshot.cmdlineTruncated,
     argsCount: args === null ? null : counted ? Math.max(snapshot.argsTotal!, args.length) : args.length,
     argsCountLowerBound: counted && snapshot.argsTotalExact === false,
+    argsCutAt,
     cmdlineBase64,
     workingDirectory: snapshot.cwd,
     env: snapshot.env ?? null,
@@ -192,6 +222,7 @@ export function imageFromComm(comm: string | null): ProcessImage {
     argsTruncated: false,
     argsCount: null,
     argsCountLowerBound: false,
+    argsCutAt: null,
     cmdlineBase64: null,
     workingDirectory: null,
     env: null,

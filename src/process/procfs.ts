@@ -32,6 +32,8 @@ export interface ProcFs {
 
 /** Default cap on the cmdline bytes kept, the same as the native reader's default. */
 export const DEFAULT_CMDLINE_MAX_BYTES = 128 * 1024;
+/** Of a cut cmdline, the bytes of its end kept (within the cap), the same as the native reader's. */
+export const DEFAULT_CMDLINE_TAIL_BYTES = 16 * 1024;
 /** Bytes of a cut cmdline read only to count its arguments, the same as the native reader's. */
 export const DEFAULT_ARGS_COUNT_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -123,6 +125,8 @@ export interface ProcTreeOptions {
   cmdlineMaxBytes?: number;
   /** Bytes of cmdline read past the kept ones only to count arguments. Default 16 MiB. */
   argsCountMaxBytes?: number;
+  /** Of a cut cmdline, the bytes of its end kept within the cap. Default 16 KiB. */
+  cmdlineTailBytes?: number;
   /** Environment variable names to read (the same allow-list the native reader gets). */
   envVars?: readonly string[];
   environLimits?: EnvironLimits;
@@ -139,6 +143,7 @@ class ProcTreeFs implements ProcFs {
   private cachedBootTimeMs: number | null = null;
 
   private readonly argsCountMaxBytes: number;
+  private readonly cmdlineTailBytes: number;
   private readonly chunk = Buffer.allocUnsafe(64 * 1024);
   private readonly envNames: ReadonlySet<string>;
   private readonly environLimits: EnvironLimits;
@@ -146,6 +151,7 @@ class ProcTreeFs implements ProcFs {
   constructor(root: string, opts: ProcTreeOptions = {}) {
     this.root = root;
     this.argsCountMaxBytes = opts.argsCountMaxBytes ?? DEFAULT_ARGS_COUNT_MAX_BYTES;
+    this.cmdlineTailBytes = opts.cmdlineTailBytes ?? DEFAULT_CMDLINE_TAIL_BYTES;
     this.envNames = new Set(opts.envVars ?? []);
     this.environLimits = opts.environLimits ?? DEFAULT_ENVIRON_LIMITS;
     // USER_HZ is 100 on every architecture Linux runs Node on; getconf would tell the same.
@@ -212,6 +218,7 @@ class ProcTreeFs implements ProcFs {
       cmdline: cmdline?.bytes ?? null,
       cmdlineTruncated: cmdline?.truncated ?? false,
       ...(cmdline?.argsTotal !== undefined ? { argsTotal: cmdline.argsTotal, argsTotalExact: cmdline.argsTotalExact } : {}),
+      ...(cmdline?.tailOffset !== undefined ? { cmdlineTailOffset: cmdline.tailOffset } : {}),
       comm: commText === null ? null : commText.replace(/\n$/, ''),
       exe,
       cwd,
@@ -260,26 +267,37 @@ class ProcTreeFs implements ProcFs {
    * Keeps at most cmdlineMaxBytes; past them the rest is read only to count its arguments (NULs),
    * at most argsCountMaxBytes more, as the native reader does.
    */
-  private readCmdline(pid: number): { bytes: Buffer; truncated: boolean; argsTotal?: number; argsTotalExact?: boolean } | null {
+  private readCmdline(pid: number): { bytes: Buffer; truncated: boolean; tailOffset?: number; argsTotal?: number; argsTotalExact?: boolean } | null {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     let extra = 0;
     let nuls = 0;
     let last = 0;
+    const tail = Math.min(this.cmdlineTailBytes, Math.floor(this.cmdlineMaxBytes / 2));
+    let restTail = Buffer.alloc(0);
     const more = this.readChunks(`${pid}/cmdline`, this.cmdlineMaxBytes + this.argsCountMaxBytes, (chunk) => {
       const keep = Math.min(chunk.length, this.cmdlineMaxBytes - keptBytes);
       if (keep > 0) {
         kept.push(Buffer.from(chunk.subarray(0, keep)));
         keptBytes += keep;
       }
-      extra += chunk.length - keep;
+      if (chunk.length > keep) {
+        extra += chunk.length - keep;
+        if (tail > 0) restTail = Buffer.concat([restTail, chunk.subarray(keep)]).subarray(-tail);
+      }
       for (let at = chunk.indexOf(0); at >= 0; at = chunk.indexOf(0, at + 1)) nuls++;
       last = chunk[chunk.length - 1]!;
     });
     if (more === null) return null;
     const bytes = Buffer.concat(kept, keptBytes);
-    if (extra === 0) return { bytes, truncated: false };
-    return { bytes, truncated: true, argsTotal: nuls + (last !== 0 ? 1 : 0), argsTotalExact: !more };
+    if (extra === 0 && !more) return { bytes, truncated: false };
+    const counted = { argsTotal: nuls + (last !== 0 ? 1 : 0), argsTotalExact: !more };
+    if (tail === 0 || extra === 0) return { bytes, truncated: true, ...counted };
+    // The same head and end the native reader keeps (see proc_snapshot.h).
+    const head = keptBytes - tail;
+    const fromRest = Math.min(extra, tail);
+    const end = Buffer.concat([bytes.subarray(keptBytes - (tail - fromRest)), restTail.subarray(restTail.length - fromRest)]);
+    return { bytes: Buffer.concat([bytes.subarray(0, head), end]), truncated: true, tailOffset: head, ...counted };
   }
 
   /** The allow-listed variables of environ, reading at most the scan cap plus one byte. */

@@ -179,9 +179,14 @@ describe('ECS process events', () => {
     docs.push(doc);
     expect(doc.execwarden?.process.args_truncated).toBe(true);
     expect(doc.process.args!.length).toBeLessThan(big.length);
-    // args keeps what fits; args_count still counts every argument.
+    // args keeps what fits: the head and the end, the middle cut out; args_count counts every argument.
     expect(doc.process.args_count).toBe(big.length);
-    expect(doc.process.args!.slice(0, -1)).toEqual(big.slice(0, doc.process.args!.length - 1));
+    const cut = doc.execwarden!.process.args_cut_at!;
+    expect(cut).toBeGreaterThan(0);
+    const args = doc.process.args!;
+    expect(args.slice(0, cut - 1)).toEqual(big.slice(0, cut - 1));
+    expect(args.slice(cut + 1)).toEqual(big.slice(big.length - (args.length - cut - 1)));
+    expect(args.at(-1)).toBe(big.at(-1));
   });
 
   it('rescans /proc after a loss, at most once per interval, never dropping the last request', () => {

