@@ -12,6 +12,7 @@ import type { RuleMatch } from '../rules/rule-set.js';
 import type { LoadedRule } from '../rules/rule-types.js';
 import { SEVERITY_SCORE } from './severity.js';
 import { docField } from '../doc-field.js';
+import { terminalSafe } from '../outputs/terminal-text.js';
 
 export interface ThreatFields {
   framework: string;
@@ -72,12 +73,14 @@ export interface AlertDocument {
 const COPIED_OBJECTS = ['process', 'user', 'group', 'host', 'container'] as const;
 const MAX_COMMAND_IN_MESSAGE = 200;
 
-/** Printable on one line: control characters shown as escapes, long text cut. */
+/**
+ * Printable on one line, cut to `max` characters: the message is read by people, in terminals and
+ * log viewers, so control, bidi and separator characters in names and command lines are shown as
+ * escapes (terminalSafe). The copied ECS fields keep the original text.
+ */
 function oneLine(value: unknown, max = MAX_COMMAND_IN_MESSAGE): string {
   const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(' ') : String(value);
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  return terminalSafe(text, max);
 }
 
 export function alertMessage(rule: LoadedRule, event: EqlEvent): string {
@@ -87,7 +90,7 @@ export function alertMessage(rule: LoadedRule, event: EqlEvent): string {
   const user = docField(event, 'user.name') ?? docField(event, 'user.id');
   const host = docField(event, 'host.name');
   const command = docField(event, 'process.command_line') ?? docField(event, 'process.args');
-  let text = `${rule.name}:`;
+  let text = `${terminalSafe(rule.name)}:`;
   text += name === undefined ? ' a process' : ` ${oneLine(name, 64)}`;
   if (pid !== undefined) text += ` (pid ${oneLine(pid, 16)})`;
   if (parent !== undefined) text += ` started by ${oneLine(parent, 64)}`;

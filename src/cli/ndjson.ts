@@ -206,23 +206,7 @@ function nestedDeeperThan(value: object, maxDepth: number): boolean {
 
 /** One line for stderr: the source and message made terminal-safe, the message cut to `maxMessageChars`. */
 export function formatMalformed(problem: MalformedLine, maxMessageChars = MAX_MESSAGE_CHARS): string {
-  return `${terminalSafe(problem.source)}:${problem.line}: skipped malformed line: ${terminalSafeCut(problem.message, maxMessageChars)}`;
-}
-
-/**
- * terminalSafe, cut so the escaped text is at most `maxChars` long (terminalSafe cuts before
- * escaping, where one character can become eight). Escapes are never split.
- */
-function terminalSafeCut(text: string, maxChars: number): string {
-  let shown = '';
-  let used = 0;
-  for (const char of text) {
-    const escaped = terminalSafe(char);
-    if (shown.length + escaped.length > maxChars) return `${shown}…(+${text.length - used} chars)`;
-    shown += escaped;
-    used += char.length;
-  }
-  return shown;
+  return `${terminalSafe(problem.source)}:${problem.line}: skipped malformed line: ${terminalSafe(problem.message, maxMessageChars)}`;
 }
 
 /**
@@ -248,9 +232,23 @@ export function readEvents(
   }, limits);
 }
 
-/** Writes text, waiting for the stream to drain when its buffer is full. */
+/**
+ * Writes text, waiting for the stream to drain when its buffer is full, or to close or fail
+ * (a destroyed stream never drains; the caller's error handling sees the failure).
+ */
 export async function writeText(stream: NodeJS.WritableStream, text: string): Promise<void> {
-  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+  if (stream.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+    stream.once('error', done);
+  });
 }
 
 /** Writes one document as one JSON line. */
