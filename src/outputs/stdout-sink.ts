@@ -16,9 +16,15 @@
  * The sink listens for 'error' on its stream from construction on, and never stops listening: a
  * stream that emits 'error' with no listener ends the process, and a write still in flight at
  * close() may fail after it.
+ *
+ * Under systemd, standard output is the journal (JOURNAL_STREAM names the stream), which splits a
+ * line longer than its LineMax (48 KiB by default, journald.conf(5)) into several entries: half an
+ * alert in each, neither of them JSON. There an NDJSON line is kept under that limit by shortening
+ * the alert's longest fields (fit-document.ts), never by dropping or splitting it.
  */
+import { fstatSync } from 'node:fs';
 import { DeliveryRejectedError, describeError } from './errors.js';
-import { toJsonLine } from './json-line.js';
+import { fitDocument } from './fit-document.js';
 import { formatPretty } from './pretty-format.js';
 import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
 import type { SinkStats } from './sink.js';
@@ -36,6 +42,23 @@ export interface StdoutSinkOptions {
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
   env?: NodeJS.ProcessEnv;
+  /** Longest NDJSON line (bytes, newline excluded). Default: journald's LineMax when stdout is the journal, else none. */
+  maxLineBytes?: number;
+}
+
+/** journald's default LineMax (journald.conf(5)), less the newline. */
+export const JOURNAL_LINE_MAX_BYTES = 48 * 1024 - 1;
+
+/** Whether `fd` is the journal stream systemd connected (JOURNAL_STREAM is "device:inode", systemd.exec(5)). */
+export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const match = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!match) return false;
+  try {
+    const stat = fstatSync(fd);
+    return String(stat.dev) === match[1] && String(stat.ino) === match[2];
+  } catch {
+    return false;
+  }
 }
 
 /** Whether pretty output gets ANSI colours. */
@@ -106,11 +129,13 @@ export class StdoutSink extends QueuedSink<string> {
     const color = format === 'pretty' && useColor(options.color ?? 'auto', stream, options.env);
     const transport = new StreamTransport(stream);
     const onError = options.onError;
+    const maxLineBytes =
+      options.maxLineBytes ?? (stream === process.stdout && isJournalStream(1, options.env) ? JOURNAL_LINE_MAX_BYTES : Infinity);
     let endReported = false;
     super({
       name: 'stdout',
       transport,
-      encode: format === 'pretty' ? (doc) => `${formatPretty(doc, { color })}\n` : (doc) => `${toJsonLine(doc)}\n`,
+      encode: format === 'pretty' ? (doc) => `${formatPretty(doc, { color })}\n` : (doc) => `${fitDocument(doc, maxLineBytes).json}\n`,
       maxQueued: options.maxQueued,
       retry: options.retry,
       onError: onError && ((name, error) => {

@@ -68,3 +68,27 @@ describe('syslog over UDP with an alert larger than a datagram', () => {
     }
   });
 });
+
+describe('stdout into the journal', () => {
+  it('knows the journal stream by JOURNAL_STREAM and keeps NDJSON lines under its LineMax', async () => {
+    const { StdoutSink, isJournalStream, JOURNAL_LINE_MAX_BYTES } = await import('../../src/outputs/stdout-sink.js');
+    const { fstatSync } = await import('node:fs');
+    const { PassThrough } = await import('node:stream');
+    const stat = fstatSync(1);
+    expect(isJournalStream(1, { JOURNAL_STREAM: `${stat.dev}:${stat.ino}` })).toBe(true);
+    expect(isJournalStream(1, { JOURNAL_STREAM: '1:2' })).toBe(false);
+    expect(isJournalStream(1, {})).toBe(false);
+
+    const stream = new PassThrough();
+    let text = '';
+    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const sink = new StdoutSink({ stream, maxLineBytes: JOURNAL_LINE_MAX_BYTES });
+    await sink.start();
+    sink.write(hugeAlert());
+    await sink.close(2_000);
+    const lines = text.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(Buffer.byteLength(lines[0]!)).toBeLessThanOrEqual(JOURNAL_LINE_MAX_BYTES);
+    expect(lines[0]).toContain('/dev/tcp/203.0.113.9/4444');
+  });
+});
