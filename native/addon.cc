@@ -34,7 +34,7 @@ namespace {
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
   X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
   X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)        \
-  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset)
+  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset) X(startedAfterEvent)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -174,7 +174,8 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
       .add_bool(key_commRenamed, snap.comm_renamed)
       .add_int(key_argsTotal, snap.args_total)
       .add_bool(key_argsTotalExact, snap.args_total_exact)
-      .add_int(key_cmdlineTailOffset, snap.cmdline_tail_offset);
+      .add_int(key_cmdlineTailOffset, snap.cmdline_tail_offset)
+      .add_bool(key_startedAfterEvent, snap.started_after_event);
   napi_value env_vars;
   if (!snap.env_read || snap.failed_read(read_environ)) {
     check(env, napi_get_null(env, &env_vars));
@@ -503,6 +504,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("snapshotsPartial", static_cast<double>(counters_.snapshots_partial.load()));
     s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
     s.Set("snapshotsStale", static_cast<double>(counters_.snapshots_stale.load()));
+    s.Set("snapshotsReused", static_cast<double>(counters_.snapshots_reused.load()));
     s.Set("commsRenamed", static_cast<double>(counters_.comms_renamed.load()));
     s.Set("snapshotsTaken", static_cast<double>(counters_.snapshots_taken.load()));
     s.Set("snapshotUrgentNs", static_cast<double>(counters_.snapshot_urgent_ns.load()));

@@ -84,6 +84,8 @@ struct proc_snapshot {
   uint64_t urgent_done_ns = 0;
   // The process had already exec'd again when this was read: it describes the later image.
   bool stale = false;
+  // The process read started after the exec event: the pid was reused by another process.
+  bool started_after_event = false;
   // The process renamed itself (prctl PR_SET_NAME, /proc/self/comm) before comm was read: comm
   // is not the name the kernel gave it at exec.
   bool comm_renamed = false;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <system_error>
 
 namespace execwarden {
@@ -55,6 +56,8 @@ reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& 
   counters_.receive_buffer_bytes = connector_->receive_buffer_bytes();
   received_.reserve(64);
   error_.reserve(error_max_bytes);
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  ns_per_tick_ = ticks > 0 ? 1000000000ull / static_cast<uint64_t>(ticks) : 0;
 }
 
 reader::~reader() {
@@ -236,6 +239,10 @@ void reader::accept(const proc_event_record& event) {
     }
     captured.snapshot = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *captured.snapshot);
+    if (started_after(*captured.snapshot, event.timestamp_ns)) {
+      captured.snapshot->started_after_event = true;
+      ++counters_.snapshots_reused;
+    }
     ++counters_.snapshots_taken;
     counters_.snapshot_urgent_ns += captured.snapshot->urgent_done_ns - captured.snapshot->taken_ns;
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
@@ -254,6 +261,23 @@ void reader::note_rename(const proc_event_record& event) {
   if (previous == nullptr || previous->urgent_done_ns < event.timestamp_ns) return;
   if (previous->in_batch != nullptr) previous->in_batch->comm_renamed = true;
   ++counters_.comms_renamed;
+}
+
+// The process read under this pid started after the exec event: the one that exec'd is gone and
+// its pid was reused, so the snapshot describes another process. Start times are boot-clock ticks
+// (stat field 22, CLOCK_BOOTTIME), event times CLOCK_MONOTONIC, which stops during suspend: the
+// two are compared through their current offset, with one tick of slack for the tick rounding.
+// Runs on the reader thread.
+bool reader::started_after(const proc_snapshot& snapshot, uint64_t event_ns) const {
+  if (snapshot.start_ticks < 0 || ns_per_tick_ == 0) return false;
+  timespec boot{};
+  timespec mono{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  const auto to_ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+  const int64_t offset = to_ns(boot) - to_ns(mono);
+  const int64_t start_ns = snapshot.start_ticks * static_cast<int64_t>(ns_per_tick_);
+  return start_ns > static_cast<int64_t>(event_ns) + offset + static_cast<int64_t>(ns_per_tick_);
 }
 
 // Runs on the reader thread.

@@ -56,6 +56,8 @@ struct capture_counters {
   std::atomic<uint64_t> snapshots_partial{0};
   std::atomic<uint64_t> snapshots_gone{0};
   std::atomic<uint64_t> snapshots_stale{0};
+  // Exec snapshots of a process that started after the exec: the pid was reused.
+  std::atomic<uint64_t> snapshots_reused{0};
   std::atomic<uint64_t> comms_renamed{0};
   // Exec snapshots taken, and the time spent in their urgent and second halves (ns).
   std::atomic<uint64_t> snapshots_taken{0};
@@ -140,9 +142,12 @@ class reader {
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
+  bool started_after(const proc_snapshot& snapshot, uint64_t event_ns) const;
   void flush();
   void complete_snapshots();
 
+  // Nanoseconds per clock tick of /proc/<pid>/stat's start time (USER_HZ).
+  uint64_t ns_per_tick_ = 0;
   std::unique_ptr<proc_connector> connector_;
   reader_options options_;
   capture_counters& counters_;

@@ -223,7 +223,8 @@ export class Agent {
       overflows: capture.overflows,
       sequenceGaps: capture.sequenceGaps,
       eventsDropped: capture.eventsDropped,
-      staleSnapshots: capture.snapshotsStale,
+      // Both leave an exec described as something it was not: counted together.
+      staleSnapshots: capture.snapshotsStale + (capture.snapshotsReused ?? 0),
       outputDrops: this.fanout.stats().dropped,
       sequenceEvictions: this.engine.stats().sequenceEvictions,
     });

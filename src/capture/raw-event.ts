@@ -73,6 +73,11 @@ export interface ProcSnapshot {
   envTruncated?: boolean;
   /** The process renamed itself before comm was read: comm is not its exec-time name. */
   commRenamed?: boolean;
+  /**
+   * Live capture only: the process read under this pid started after the exec event, so the one
+   * that exec'd is gone and its pid was reused: the snapshot describes another process.
+   */
+  startedAfterEvent?: boolean;
   /** `Threads:` of status (the /proc scanner reads it; an exec leaves one). */
   threads?: number;
   /** Reads that failed (process gone, permission, ...). Never fatal. */
@@ -133,6 +138,8 @@ export interface CaptureStats {
   snapshotsStale: number;
   /** Exec snapshots whose comm was read after the process renamed itself. */
   commsRenamed: number;
+  /** Exec snapshots of another process that had taken the pid (the exec'ing one was gone). */
+  snapshotsReused?: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
   receiveBufferBytes: number;
   realtime: boolean;

@@ -84,6 +84,7 @@ function parseSnapshot(value: unknown): ProcSnapshot {
   if (s.commRenamed === true) snapshot.commRenamed = true;
   if (s.stale === true) snapshot.stale = true;
   if (s.argsTotalExact === false) snapshot.argsTotalExact = false;
+  if (s.startedAfterEvent === true) snapshot.startedAfterEvent = true;
   return snapshot;
 }
 

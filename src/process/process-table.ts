@@ -130,10 +130,13 @@ export function decodeExitStatus(status: number): number {
   return signal === 0 ? (status >> 8) & 0xff : 128 + signal;
 }
 
-/** The exec's snapshot when it tells anything about the new image; null when the process was gone. */
+/**
+ * The exec's snapshot when it tells anything about the new image; null when the process was gone
+ * (or its pid already belonged to a process started after the exec: that one is not described).
+ */
 function usableSnapshot(raw: RawEvent): ProcSnapshot | null {
   const snapshot = raw.snapshot;
-  if (snapshot === undefined) return null;
+  if (snapshot === undefined || snapshot.startedAfterEvent === true) return null;
   return snapshot.cmdline !== null || snapshot.exe !== null || snapshot.comm !== null ? snapshot : null;
 }
 

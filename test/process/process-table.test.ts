@@ -244,3 +244,24 @@ describe('ProcessTable', () => {
     expect(decodeExitStatus(15 | 0x80)).toBe(143); // core dump bit set
   });
 });
+
+describe('exec snapshots of a reused pid', () => {
+  it('does not describe an exec with the process that took its pid afterwards', async () => {
+    const { ProcessTable } = await import('../../src/process/process-table.js');
+    const root = makeProcTree();
+    try {
+      writeProcess(root, { pid: 1, ppid: 0, comm: 'systemd', argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd', startTicks: 5 });
+      writeProcess(root, { pid: 700, ppid: 1, comm: 'sshd', argv: ['sshd'], exe: '/usr/sbin/sshd', startTicks: 90 });
+      const procfs = new FixtureProcFs(root);
+      const table = new ProcessTable({ procfs, hostId: 'h', clock: new SteppedClock() });
+      table.scan();
+      const snapshot = { ...procfs.snapshot(700)!, startedAfterEvent: true };
+      const result = table.applyExec(execEvent(700, snapshot));
+      expect(result.described).toBe(false);
+      expect(result.entry.image.name).not.toBe('sshd');
+      expect(table.stats().execsWithoutSnapshot).toBe(1);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
