@@ -23,6 +23,8 @@ import {
 import { fieldSlot } from './field-access.js';
 import { orderedOperands } from './evaluation-order.js';
 import { arithmetic, lookupFunction } from './functions.js';
+import { DEFAULT_LIMITS, type EqlLimits } from './limits.js';
+import { compileRegexMatch } from './regex-match.js';
 import { compilePatternList, type StringMatcher } from './wildcard.js';
 
 export type Evaluator = (event: Record<string, unknown>) => unknown;
@@ -71,8 +73,9 @@ function shared(node: ExpressionNode, mode: string, build: () => Evaluator): Eva
 /** 'estimated': and/or operands in condition position run in evaluation-order.ts's order. */
 export type EvaluationOrder = 'estimated' | 'written';
 
-export function createExpressionCompiler(options: { evaluationOrder?: EvaluationOrder } = {}): ExpressionCompiler {
+export function createExpressionCompiler(options: { evaluationOrder?: EvaluationOrder; limits?: Readonly<EqlLimits> } = {}): ExpressionCompiler {
   const fields = new Set<string>();
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const operandsOf = options.evaluationOrder === 'written' ? (node: LogicalNode) => node.operands : orderedOperands;
 
   const fieldReader = (name: string, path: string[]): Evaluator => {
@@ -261,7 +264,7 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
   const compileMatch = (node: MatchNode): Evaluator => {
     const ci = node.caseInsensitive;
     const read = ci ? compileLowerValue(node.value) : compileValue(node.value);
-    const matcher = compilePatternSet(node);
+    const matcher = compilePatternSet(node, limits);
     const test = (element: unknown): boolean => {
       const s = scalarToString(element);
       return s !== null && matcher(s);
@@ -365,20 +368,14 @@ function orderingTest(op: '<' | '<=' | '>' | '>='): (order: number) => boolean {
   }
 }
 
-/** One matcher for all patterns of a match node (wildcard lists: see compilePatternList). */
-function compilePatternSet(node: MatchNode): StringMatcher {
-  const ci = node.caseInsensitive;
-  const patterns = node.patterns.map((p: LiteralNode) => String(p.value));
-  if (node.op !== 'regex') return compilePatternList(patterns, ci);
-  const regexes = patterns.map((pattern) => new RegExp(`^(?:${pattern})$`, ci ? 'si' : 's'));
-  if (regexes.length === 1) {
-    const [regex] = regexes;
-    return (value) => regex.test(value);
-  }
-  return (value) => {
-    for (let i = 0; i < regexes.length; i++) if (regexes[i].test(value)) return true;
-    return false;
-  };
+/**
+ * One matcher for all patterns of a match node: wildcard lists (see compilePatternList), or one
+ * linear-time program for a `regex` list (see regex-match.ts). Values arrive lower-cased for the
+ * case-insensitive forms.
+ */
+function compilePatternSet(node: MatchNode, limits: Readonly<EqlLimits>): StringMatcher {
+  if (node.op === 'regex') return compileRegexMatch(node, limits);
+  return compilePatternList(node.patterns.map((p: LiteralNode) => String(p.value)), node.caseInsensitive);
 }
 
 interface Membership {

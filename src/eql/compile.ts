@@ -72,9 +72,9 @@ export function compileAst(ast: QueryAst, source: string, limits: Readonly<EqlLi
     const pipe = ast.pipes[0];
     throw new EqlError(EqlErrorCode.PipesNotSupported, 'pipes are not supported in detection rules', source, pipe.start, pipe.end - pipe.start);
   }
-  checkQuery(ast, source);
+  checkQuery(ast, source, limits);
   const body = ast.body;
-  const compiler = createExpressionCompiler({ evaluationOrder });
+  const compiler = createExpressionCompiler({ evaluationOrder, limits });
   switch (body.kind) {
     case 'eventQuery': {
       const matches = compileFilter(body.filter, compiler);

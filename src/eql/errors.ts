@@ -5,6 +5,10 @@
  *
  * Codes: EQL01xx lexing and parsing, EQL02xx semantic checks (functions, types, unsupported
  * features), EQL03xx limits.
+ *
+ * RegexPatternError is raised inside one regular expression (src/eql/regex-*.ts) and carries an
+ * offset into the pattern text rather than into the query; the checker turns it into an EqlError
+ * on the pattern's literal.
  */
 import { ExecwardenError } from '../errors.js';
 
@@ -22,9 +26,11 @@ export const EqlErrorCode = {
   UnsupportedFeature: 'EQL0205',
   InvalidTimeSpan: 'EQL0206',
   JoinKeyMismatch: 'EQL0207',
+  UnsupportedRegex: 'EQL0208',
   QueryTooLong: 'EQL0301',
   NestingTooDeep: 'EQL0302',
   ListTooLarge: 'EQL0303',
+  RegexTooLarge: 'EQL0304',
 } as const;
 export type EqlErrorCode = (typeof EqlErrorCode)[keyof typeof EqlErrorCode];
 
@@ -67,5 +73,20 @@ export class EqlError extends ExecwardenError {
     const width = Math.max(1, Math.min(this.length, lineText.length - this.column + 1));
     const caret = ' '.repeat(this.column - 1) + '^'.repeat(width);
     return `${this.message}\n${lineText.replace(/\r$/, '')}\n${caret}`;
+  }
+}
+
+/** An error inside one `regex` pattern: code, message and the offset and length in the pattern. */
+export class RegexPatternError extends ExecwardenError {
+  declare readonly code: EqlErrorCode;
+  readonly detail: string;
+  readonly offset: number;
+  readonly length: number;
+
+  constructor(code: EqlErrorCode, detail: string, offset: number, length = 1) {
+    super(code, `${code} ${detail} at pattern offset ${offset}`);
+    this.detail = detail;
+    this.offset = offset;
+    this.length = Math.max(1, length);
   }
 }

@@ -12,6 +12,17 @@ export interface EqlLimits {
   maxListSize: number;
   /** Most partial sequences a sequence matcher keeps at once; the oldest is evicted beyond it. */
   maxOpenSequences: number;
+  /**
+   * Longest `regex` pattern, in UTF-16 code units, after the patterns of one operator are joined
+   * with `|` (as Elasticsearch does). 1,000 is Elasticsearch's `index.max_regex_length` default.
+   */
+  maxRegexLength: number;
+  /**
+   * Largest compiled program (RE2 instructions) of one `regex` operator. Matching is linear in the
+   * value, but each character can cost up to the program's size: a 10,000-instruction program
+   * took 3 s on a 100 KB value, a 3,000-instruction one 0.3 s. Elastic's Linux rules need 511.
+   */
+  maxRegexProgramSize: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
@@ -19,6 +30,8 @@ export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
   maxDepth: 128,
   maxListSize: 4_096,
   maxOpenSequences: 10_000,
+  maxRegexLength: 1_000,
+  maxRegexProgramSize: 2_000,
 });
 
 export function resolveLimits(overrides?: Partial<EqlLimits>): Readonly<EqlLimits> {

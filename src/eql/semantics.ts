@@ -1,27 +1,31 @@
 /**
  * Checks that need the whole tree but no event: functions exist and get the right number of
  * arguments, `fn~` is only used where a case-insensitive variant exists, arguments that must be
- * constants are, CIDR blocks and regular expressions are valid, and every stage of a sequence
- * has the same number of join keys. Errors point at the offending node.
+ * constants are, CIDR blocks and regular expressions are valid (regex-match.ts: Lucene's dialect,
+ * within the regex limits), and every stage of a sequence has the same number of join keys.
+ * Errors point at the offending node.
  */
 import { assertNever, type ExpressionNode, type QueryAst, type SequenceTermNode } from './ast.js';
 import { EqlError, EqlErrorCode } from './errors.js';
 import { lookupFunction, parseCidr } from './functions.js';
+import { DEFAULT_LIMITS, type EqlLimits } from './limits.js';
+import { checkRegexMatch } from './regex-match.js';
 
-export function checkQuery(ast: QueryAst, source: string): void {
+export function checkQuery(ast: QueryAst, source: string, limits: Readonly<EqlLimits> = DEFAULT_LIMITS): void {
+  const checkExpression = (node: ExpressionNode): void => checkExpressionTree(node, source, limits);
   const body = ast.body;
   switch (body.kind) {
     case 'eventQuery':
-      checkExpression(body.filter.condition, source);
+      checkExpression(body.filter.condition);
       return;
     case 'sequenceQuery':
     case 'sampleQuery': {
-      body.joinKeys.forEach((key) => checkExpression(key, source));
+      body.joinKeys.forEach(checkExpression);
       const terms: SequenceTermNode[] = body.kind === 'sequenceQuery' && body.until ? [...body.terms, body.until] : body.terms;
       const keyCount = terms[0].joinKeys.length;
       for (const term of terms) {
-        checkExpression(term.filter.condition, source);
-        term.joinKeys.forEach((key) => checkExpression(key, source));
+        checkExpression(term.filter.condition);
+        term.joinKeys.forEach(checkExpression);
         if (term.joinKeys.length !== keyCount) {
           throw new EqlError(
             EqlErrorCode.JoinKeyMismatch,
@@ -39,7 +43,8 @@ export function checkQuery(ast: QueryAst, source: string): void {
   }
 }
 
-function checkExpression(node: ExpressionNode, source: string): void {
+function checkExpressionTree(node: ExpressionNode, source: string, limits: Readonly<EqlLimits>): void {
+  const checkExpression = (child: ExpressionNode): void => checkExpressionTree(child, source, limits);
   const fail = (code: EqlErrorCode, detail: string, at: ExpressionNode): never => {
     throw new EqlError(code, detail, source, at.start, at.end - at.start);
   };
@@ -49,31 +54,23 @@ function checkExpression(node: ExpressionNode, source: string): void {
       return;
     case 'comparison':
     case 'arithmetic':
-      checkExpression(node.left, source);
-      checkExpression(node.right, source);
+      checkExpression(node.left);
+      checkExpression(node.right);
       return;
     case 'logical':
-      node.operands.forEach((operand) => checkExpression(operand, source));
+      node.operands.forEach(checkExpression);
       return;
     case 'not':
     case 'negate':
-      checkExpression(node.operand, source);
+      checkExpression(node.operand);
       return;
     case 'in':
-      checkExpression(node.value, source);
-      node.list.forEach((item) => checkExpression(item, source));
+      checkExpression(node.value);
+      node.list.forEach(checkExpression);
       return;
     case 'match':
-      checkExpression(node.value, source);
-      if (node.op === 'regex') {
-        for (const pattern of node.patterns) {
-          try {
-            new RegExp(String(pattern.value), 's');
-          } catch (error) {
-            fail(EqlErrorCode.InvalidArgument, `invalid regular expression: ${(error as Error).message}`, pattern);
-          }
-        }
-      }
+      checkExpression(node.value);
+      if (node.op === 'regex') checkRegexMatch(node, source, limits);
       return;
     case 'call': {
       const spec = lookupFunction(node.name);
@@ -87,7 +84,7 @@ function checkExpression(node: ExpressionNode, source: string): void {
           spec.maxArgs === Infinity ? `at least ${spec.minArgs}` : spec.minArgs === spec.maxArgs ? `${spec.minArgs}` : `${spec.minArgs} to ${spec.maxArgs}`;
         fail(EqlErrorCode.WrongArity, `function '${spec.name}' expects ${expected} arguments, found ${count}`, node);
       }
-      node.args.forEach((arg) => checkExpression(arg, source));
+      node.args.forEach(checkExpression);
       for (const index of spec.constantArgs) {
         const arg = node.args[index];
         if (arg !== undefined && arg.kind !== 'literal') fail(EqlErrorCode.InvalidArgument, `argument ${index + 1} of '${spec.name}' must be a constant`, arg);
