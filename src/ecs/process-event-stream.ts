@@ -104,7 +104,7 @@ export class ProcessEventStream {
 
   /** Scans /proc so processes already running have names and parents. */
   seed(): void {
-    this.table.scan();
+    for (const entry of this.table.scan()) this.table.settle(entry);
   }
 
   /**
@@ -127,7 +127,10 @@ export class ProcessEventStream {
       }
       case 'exec': {
         const { entry, described } = this.table.applyExec(raw);
-        return this.emit('exec', raw, entry, { snapshotMissing: !described, snapshotStale: raw.snapshot?.stale === true });
+        const doc = this.emit('exec', raw, entry, { snapshotMissing: !described, snapshotStale: raw.snapshot?.stale === true });
+        // Judged (the document holds the full image): the table keeps the compact form.
+        this.table.settle(entry);
+        return doc;
       }
       case 'exit': {
         const { entry, ended, exitCode } = this.table.applyExit(raw);
@@ -185,7 +188,10 @@ export class ProcessEventStream {
     this.resyncs++;
     this.timeBase.recalibrate();
     const found = this.table.scan();
-    if (!this.actions.has('exec')) return;
+    if (!this.actions.has('exec')) {
+      for (const entry of found) this.table.settle(entry);
+      return;
+    }
     for (const entry of found) {
       this.recoveredCount++;
       this.documents.exec++;
@@ -207,6 +213,7 @@ export class ProcessEventStream {
         ),
       );
     }
+    for (const entry of found) this.table.settle(entry);
   }
 
   private emit(

@@ -212,6 +212,48 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
   };
 }
 
+/**
+ * The image as the table keeps it once its exec has been judged: an argv longer than `maxChars`
+ * (UTF-16 code units, what V8 holds) keeps its head and its end, half each, around the cut
+ * (argsCutAt), like the reader's own cut; the exact bytes of a lossy argv are not kept. The full
+ * image went into the exec's document and its rules; what stays serves later events that
+ * describe this process as a parent, leader or previous image. A short image is returned as is.
+ * New arrays and strings are made, never changed in place: documents already built share them.
+ */
+export function compactImage(image: ProcessImage, maxChars: number): ProcessImage {
+  const args = image.args;
+  if (args === null) return image;
+  let total = 0;
+  for (const arg of args) total += arg.length + 1;
+  if (total <= maxChars && image.cmdlineBase64 === null) return image;
+  if (total <= maxChars) return { ...image, cmdlineBase64: null };
+  const half = Math.floor(maxChars / 2);
+  const head: string[] = [];
+  let used = 0;
+  for (const arg of image.argsCutAt === null ? args : args.slice(0, image.argsCutAt)) {
+    if (used >= half) break;
+    head.push(arg.length + used > half ? arg.slice(0, half - used) : arg);
+    used += arg.length + 1;
+  }
+  const tail: string[] = [];
+  used = 0;
+  for (let i = args.length - 1; i >= head.length && used < half; i--) {
+    const arg = args[i]!;
+    tail.unshift(arg.length + used > half ? arg.slice(arg.length - (half - used)) : arg);
+    used += arg.length + 1;
+  }
+  const kept = [...head, ...tail];
+  return {
+    ...image,
+    args: kept,
+    commandLine: kept.join(' '),
+    argsTruncated: true,
+    argsCount: image.argsCount ?? args.length,
+    argsCutAt: head.length,
+    cmdlineBase64: null,
+  };
+}
+
 /** An image known only by name (comm), e.g. after a comm event on a process we never saw. */
 export function imageFromComm(comm: string | null): ProcessImage {
   return {

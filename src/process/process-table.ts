@@ -9,7 +9,9 @@
  * own parent pointer is cut, so a chain of exited ancestors cannot pin memory: at most one
  * evicted entry is kept alive per entry in the table.
  *
- * Bounded: exited entries stay `exitedTtlMs` (late children and exit events of their children
+ * Bounded: a judged image keeps at most `keptArgsChars` of its argv, a previous one
+ * `keptPreviousArgsChars` (see settle()), so an entry costs a few kilobytes whatever its argv;
+ * exited entries stay `exitedTtlMs` (late children and exit events of their children
  * still resolve), then expire; above `maxEntries` the oldest exited go first, live entries only
  * when the table holds nothing else (counted apart).
  *
@@ -29,7 +31,7 @@ import { createHash } from 'node:crypto';
 import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
 import type { ProcFs, StatusFields } from './procfs.js';
-import { imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
+import { compactImage, imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
 import { ContainerIds } from './container.js';
 import { decideEntryLeader, type EntryType } from './entry-leader.js';
 
@@ -76,6 +78,9 @@ export interface ProcessTableOptions {
   exitedTtlMs?: number;
   /** `previous` images kept per process (the most recent). Default 8. */
   maxPreviousImages?: number;
+  /** Argv characters kept of a judged image (compactImage), and of each previous image. Defaults 8192 and 2048. */
+  keptArgsChars?: number;
+  keptPreviousArgsChars?: number;
 }
 
 export interface ProcessTableStats {
@@ -119,6 +124,8 @@ export interface ExecResult {
 export const DEFAULT_MAX_ENTRIES = 32_768;
 export const DEFAULT_EXITED_TTL_MS = 5 * 60_000;
 export const DEFAULT_MAX_PREVIOUS_IMAGES = 8;
+export const DEFAULT_KEPT_ARGS_CHARS = 8192;
+export const DEFAULT_KEPT_PREVIOUS_ARGS_CHARS = 2048;
 
 export function entityIdFor(hostId: string, pid: number, startTicks: number): string {
   return createHash('sha256').update(`${hostId}\u0000${pid}\u0000${startTicks}`).digest().subarray(0, 18).toString('base64');
@@ -147,6 +154,8 @@ export class ProcessTable {
   private readonly maxEntries: number;
   private readonly exitedTtlMs: number;
   private readonly maxPreviousImages: number;
+  private readonly keptArgsChars: number;
+  private readonly keptPreviousArgsChars: number;
   private readonly live = new Map<number, ProcessEntry>();
   private readonly containerIds = new ContainerIds();
   /** Exited entries in exit order (Map keeps insertion order), by entity id. */
@@ -173,6 +182,8 @@ export class ProcessTable {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.exitedTtlMs = opts.exitedTtlMs ?? DEFAULT_EXITED_TTL_MS;
     this.maxPreviousImages = opts.maxPreviousImages ?? DEFAULT_MAX_PREVIOUS_IMAGES;
+    this.keptArgsChars = opts.keptArgsChars ?? DEFAULT_KEPT_ARGS_CHARS;
+    this.keptPreviousArgsChars = opts.keptPreviousArgsChars ?? DEFAULT_KEPT_PREVIOUS_ARGS_CHARS;
   }
 
   /** The live process with this pid, if known. */
@@ -454,8 +465,18 @@ export class ProcessTable {
     return entry.startEstimated || entry.startTicks === startTicks;
   }
 
+  /**
+   * Once an entry's current image has been judged (its exec document built), keeps it in the
+   * compact form (compactImage): the table's memory per process is then bounded by a few
+   * kilobytes of argv, whatever the processes on the host pass (a sleeping process with 128 KiB of
+   * argv costs no more than one with 8 KiB).
+   */
+  settle(entry: ProcessEntry): void {
+    entry.image = compactImage(entry.image, this.keptArgsChars);
+  }
+
   private pushPrevious(entry: ProcessEntry, image: ProcessImage): void {
-    entry.previous.push(image);
+    entry.previous.push(compactImage(image, this.keptPreviousArgsChars));
     if (entry.previous.length > this.maxPreviousImages) entry.previous.shift();
   }
 

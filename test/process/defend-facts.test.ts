@@ -177,3 +177,26 @@ describe('a cut argv keeps its head and its end', () => {
     }
   });
 });
+
+describe('the table keeps a judged image compact', () => {
+  it('keeps the head and end of a long argv, the real count, and never changes what documents hold', async () => {
+    const { compactImage, imageFromSnapshot } = await import('../../src/process/process-image.js');
+    const args = ['bash', '-c', 'eval "$2"', '_', 'p'.repeat(100_000), 'payload-at-the-end'];
+    const snapshot = {
+      cmdline: Buffer.from(args.map((a) => `${a}\0`).join('')), cmdlineTruncated: false, comm: 'bash', exe: '/usr/bin/bash', cwd: '/',
+      ppid: 1, pgid: 1, sid: 1, ttyNr: 0, startTicks: 1, ruid: 0, euid: 0, rgid: 0, egid: 0, cgroup: null, failed: [],
+    };
+    const full = imageFromSnapshot(snapshot);
+    const documentArgs = full.args!;
+    const compact = compactImage(full, 8192);
+    expect(compact.args!.join(' ').length).toBeLessThanOrEqual(8192 + 8);
+    expect(compact.args!.slice(0, 4)).toEqual(['bash', '-c', 'eval "$2"', '_']);
+    expect(compact.args!.at(-1)).toBe('payload-at-the-end');
+    expect(compact).toMatchObject({ argsTruncated: true, argsCount: 6 });
+    expect(compact.argsCutAt).toBeGreaterThan(0);
+    expect(documentArgs).toEqual(args); // the document built from the full image is untouched
+    expect(compactImage(compact, 8192)).toEqual(compact);
+    const small = imageFromSnapshot({ ...snapshot, cmdline: Buffer.from('ls\0-l\0') });
+    expect(compactImage(small, 8192)).toBe(small);
+  });
+});
