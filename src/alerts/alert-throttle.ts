@@ -8,15 +8,27 @@
  * (`execwarden.throttle.suppressed`), and `drain()` reports windows that closed with repeats and
  * no later alert, so no count is ever lost. Tracked kinds are capped (`maxKeys`, oldest evicted
  * into the next drain). Pure: time comes from the clock.
+ *
+ * Bounded in bytes, not only in count: a kind is tracked by a hash of its identity (an identity
+ * holds the whole argv), and the alert kept to open a summary with is shortened to
+ * `keptAlertBytes` (fit-document.ts), so 2,000 tracked kinds cost at most about 40 MiB however
+ * long the command lines behind them.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { fitDocument } from '../outputs/fit-document.js';
 import type { AlertDocument } from './alert-document.js';
 
 export interface AlertThrottleOptions {
   windowMs: number;
-  /** Most alert kinds tracked at once; default 10,000. */
+  /** Most alert kinds tracked at once; default 2,000. */
   maxKeys?: number;
+  /** Bytes of JSON the alert kept for a kind's summary may take; default 16 KiB. */
+  keptAlertBytes?: number;
 }
+
+export const DEFAULT_THROTTLE_MAX_KEYS = 2_000;
+export const DEFAULT_KEPT_ALERT_BYTES = 16 * 1024;
 
 export interface ThrottleSummary {
   key: string;
@@ -43,10 +55,11 @@ interface WindowState {
   first: AlertDocument;
 }
 
+/** A short, fixed-size key for what makes two alerts the same (see the module header). */
 export function alertIdentity(alert: AlertDocument): string {
   const process = alert.process ?? {};
   const parent = (process.parent ?? {}) as Record<string, unknown>;
-  return JSON.stringify([
+  const identity = JSON.stringify([
     alert.rule.id,
     alert.host?.id ?? alert.host?.name ?? null,
     alert.user?.id ?? null,
@@ -54,12 +67,14 @@ export function alertIdentity(alert: AlertDocument): string {
     process.args ?? process.command_line ?? null,
     parent.executable ?? parent.name ?? null,
   ]);
+  return createHash('sha256').update(identity).digest('base64');
 }
 
 export class AlertThrottle {
   private readonly windows = new Map<string, WindowState>();
   private readonly pending: ThrottleSummary[] = [];
   private readonly maxKeys: number;
+  private readonly keptAlertBytes: number;
   private emitted = 0;
   private suppressed = 0;
 
@@ -68,7 +83,8 @@ export class AlertThrottle {
     private readonly options: AlertThrottleOptions,
   ) {
     if (!(options.windowMs >= 0)) throw new RangeError(`windowMs must be >= 0, got ${options.windowMs}`);
-    this.maxKeys = options.maxKeys ?? 10_000;
+    this.maxKeys = options.maxKeys ?? DEFAULT_THROTTLE_MAX_KEYS;
+    this.keptAlertBytes = options.keptAlertBytes ?? DEFAULT_KEPT_ALERT_BYTES;
   }
 
   /** The alert to write (annotated with a held-back count when there was one), or null. */
@@ -89,7 +105,8 @@ export class AlertThrottle {
     } else if (this.windows.size >= this.maxKeys) {
       this.evictOldest();
     }
-    this.windows.set(key, { startMs: now, lastSeenMs: now, suppressed: 0, first: alert });
+    const first = fitDocument(alert as unknown as Record<string, unknown>, this.keptAlertBytes).doc as unknown as AlertDocument;
+    this.windows.set(key, { startMs: now, lastSeenMs: now, suppressed: 0, first });
     this.emitted++;
     return out;
   }

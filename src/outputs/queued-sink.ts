@@ -4,8 +4,8 @@
  *
  * - `write` encodes the document at once (later mutation by the caller cannot change what is
  *   sent, and a document that cannot be serialised is counted, not thrown) and queues it. A full
- *   queue (`maxQueued` documents, waiting or in flight) drops the document and counts it. Nothing
- *   here blocks the caller.
+ *   queue (`maxQueued` documents, or `maxQueuedBytes` of encoded text, waiting or in flight)
+ *   drops the document and counts it. Nothing here blocks the caller.
  * - Ordered sinks (file, stdout, syslog: one send at a time) keep their order: a failed send is
  *   retried in place after an exponential backoff (with jitter) up to `retry.retries` times; after
  *   that, or at once for a DeliveryRejectedError, the item is dropped and counted. Transports
@@ -60,6 +60,8 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({ retries: 5, 
 export const DEFAULT_BREAKER: Readonly<BreakerPolicy> = Object.freeze({ failures: 5, probeMs: 1_000, maxProbeMs: 30_000 });
 
 export const DEFAULT_QUEUE_SIZE = 10_000;
+/** Encoded text one sink may hold queued (UTF-16 code units, as V8 holds them, times two). */
+export const DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_DRAIN_MS = 5_000;
 /** What a transport's close gets at least, even when the drain used up the bound. */
 export const CLOSE_GRACE_MS = 250;
@@ -73,6 +75,10 @@ export interface QueuedSinkOptions<T> {
   /** Turns a document into what the transport sends. May throw (the document is then dropped). */
   encode(doc: Record<string, unknown>): T;
   maxQueued?: number;
+  /** Bytes of encoded items the queue may hold. Default 32 MiB. */
+  maxQueuedBytes?: number;
+  /** The bytes an item holds (default: a string's, or the sum of an object's string fields). */
+  sizeOf?: (item: T) => number;
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
   /** Sends in flight at once. Default 1 (ordered). More than 1 makes the sink concurrent. */
@@ -87,9 +93,21 @@ export interface QueuedSinkOptions<T> {
 
 interface Entry<T> {
   item: T;
+  bytes: number;
   queuedAtMs: number;
   attempts: number;
   retryAtMs: number;
+}
+
+/** Bytes a queued item holds: strings count two bytes a code unit (V8's worst case). */
+function defaultSizeOf(item: unknown): number {
+  if (typeof item === 'string') return item.length * 2;
+  if (item !== null && typeof item === 'object') {
+    let total = 0;
+    for (const value of Object.values(item)) if (typeof value === 'string') total += value.length * 2;
+    return total;
+  }
+  return 0;
 }
 
 /** Exponential backoff for the given 1-based retry, with up to 20% random jitter, capped. */
@@ -104,6 +122,9 @@ export class QueuedSink<T> implements Sink {
   private readonly transport: SinkTransport<T>;
   private readonly encode: (doc: Record<string, unknown>) => T;
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
+  private readonly sizeOf: (item: T) => number;
+  private queuedBytes = 0;
   private readonly queue: BoundedQueue<Entry<T>>;
   /** Concurrent sinks: failed items waiting for their retry time. */
   private retrying: Entry<T>[] = [];
@@ -135,6 +156,8 @@ export class QueuedSink<T> implements Sink {
     this.transport = options.transport;
     this.encode = options.encode;
     this.maxQueued = options.maxQueued ?? DEFAULT_QUEUE_SIZE;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_QUEUE_BYTES;
+    this.sizeOf = options.sizeOf ?? defaultSizeOf;
     this.queue = new BoundedQueue<Entry<T>>(this.maxQueued);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.breaker = { ...DEFAULT_BREAKER, ...options.breaker };
@@ -169,10 +192,16 @@ export class QueuedSink<T> implements Sink {
       this.report(error);
       return;
     }
-    if (this.pending() >= this.maxQueued || !this.queue.push({ item, queuedAtMs: this.nowMs(), attempts: 0, retryAtMs: 0 })) {
+    const bytes = this.sizeOf(item);
+    if (
+      this.pending() >= this.maxQueued ||
+      this.queuedBytes + bytes > this.maxQueuedBytes ||
+      !this.queue.push({ item, bytes, queuedAtMs: this.nowMs(), attempts: 0, retryAtMs: 0 })
+    ) {
       this.counters.dropped += 1;
       return;
     }
+    this.queuedBytes += bytes;
     this.kick();
   }
 
@@ -193,6 +222,7 @@ export class QueuedSink<T> implements Sink {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.counters.dropped += this.queue.clear() + this.retrying.length;
     this.retrying = [];
+    this.queuedBytes = 0;
     // The workers return at once after abort (counting what they held); a send still in flight
     // is torn down by the transport's close().
     await Promise.all(this.finished);
@@ -278,14 +308,17 @@ export class QueuedSink<T> implements Sink {
       if (this.nowMs() - entry.queuedAtMs > this.maxAgeMs) {
         this.counters.dropped += 1;
         this.counters.expired += 1;
+        this.queuedBytes -= entry.bytes;
         this.probing = false;
         continue;
       }
       this.inFlight += 1;
+      let finished = true;
       try {
-        await this.deliver(entry);
+        finished = await this.deliver(entry);
       } finally {
         this.inFlight -= 1;
+        if (finished) this.queuedBytes -= entry.bytes;
       }
       if (signal.aborted) return;
       // A closed circuit lets the other workers in again.
@@ -293,8 +326,11 @@ export class QueuedSink<T> implements Sink {
     }
   }
 
-  /** Sends one entry: retried in place (ordered) or set aside for its retry (concurrent). */
-  private async deliver(entry: Entry<T>): Promise<void> {
+  /**
+   * Sends one entry: retried in place (ordered) or set aside for its retry (concurrent). True when
+   * the entry is done with (written or dropped), false when it waits for a retry.
+   */
+  private async deliver(entry: Entry<T>): Promise<boolean> {
     const signal = this.abortController.signal;
     for (;;) {
       try {
@@ -302,15 +338,15 @@ export class QueuedSink<T> implements Sink {
         await this.untilAborted(this.concurrency === 1 ? this.exclusive(send) : send());
         if (signal.aborted) {
           this.counters.dropped += 1;
-          return;
+          return true;
         }
         this.counters.written += 1;
         this.succeeded();
-        return;
+        return true;
       } catch (error) {
         if (signal.aborted) {
           this.counters.dropped += 1;
-          return;
+          return true;
         }
         this.counters.failures += 1;
         this.report(error);
@@ -318,18 +354,18 @@ export class QueuedSink<T> implements Sink {
         entry.attempts += 1;
         if (error instanceof DeliveryRejectedError || entry.attempts > this.retry.retries) {
           this.counters.dropped += 1;
-          return;
+          return true;
         }
         const delay = backoffDelayMs(this.retry, entry.attempts);
         if (this.concurrency > 1) {
           entry.retryAtMs = this.nowMs() + delay;
           this.retrying.push(entry);
-          return;
+          return false;
         }
         await this.sleep(delay);
         if (signal.aborted) {
           this.counters.dropped += 1;
-          return;
+          return true;
         }
       }
     }

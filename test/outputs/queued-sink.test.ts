@@ -130,3 +130,29 @@ describe('QueuedSink', () => {
     expect(transport.sent).toHaveLength(2);
   });
 });
+
+describe('QueuedSink memory', () => {
+  it('bounds the queue in bytes as well as in documents, and frees them as items leave', async () => {
+    const transport = new FakeTransport();
+    transport.hold();
+    const sink = new QueuedSink<string>({ name: 'fake', transport, encode: (doc) => JSON.stringify(doc), maxQueued: 100, maxQueuedBytes: 4_000, retry: FAST });
+    await sink.start();
+    const doc = { text: 'x'.repeat(900) }; // about 1,800 bytes encoded
+    sink.write(doc);
+    sink.write(doc);
+    sink.write(doc); // over 4,000 bytes: dropped
+    expect(sink.stats()).toMatchObject({ queued: 2, dropped: 1 });
+    transport.release();
+    await sink.close(1_000);
+    expect(transport.sent).toHaveLength(2);
+    // Once written, their bytes are free again.
+    const again = new QueuedSink<string>({ name: 'fake', transport: new FakeTransport(), encode: (d) => JSON.stringify(d), maxQueuedBytes: 4_000, retry: FAST });
+    await again.start();
+    for (let i = 0; i < 10; i++) {
+      again.write(doc);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await again.close(1_000);
+    expect(again.stats()).toMatchObject({ written: 10, dropped: 0 });
+  });
+});
