@@ -199,7 +199,10 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
     args,
     commandLine: args === null ? null : args.join(' '),
     argsTruncated: snapshot.cmdlineTruncated,
-    argsCount: args === null ? null : counted ? Math.max(snapshot.argsTotal!, args.length) : args.length,
+    // Counted past the cut: the reader's count (the two pieces around a cut may be one argument);
+    // a count that stopped at its own cap is at least what is in hand.
+    argsCount: args === null ? null : !counted ? args.length
+      : snapshot.argsTotalExact === false ? Math.max(snapshot.argsTotal!, args.length - (argsCutAt !== null ? 1 : 0)) : snapshot.argsTotal!,
     argsCountLowerBound: counted && snapshot.argsTotalExact === false,
     argsCutAt,
     cmdlineBase64,

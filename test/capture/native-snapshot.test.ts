@@ -60,6 +60,7 @@ function comparable(s: ProcSnapshot): Record<string, unknown> {
     argsTotalExact: rest.argsTotalExact ?? true,
     cmdlineTailOffset: rest.cmdlineTailOffset ?? -1,
     env: rest.env ?? null,
+    startedAfterEvent: rest.startedAfterEvent ?? false,
     failed: [...failed].sort(),
   };
 }

@@ -32,8 +32,13 @@ describeAsRoot('ECS process events from the live proc connector', () => {
     const { execs } = await capture(script);
     const cut = execs.find((doc) => doc.execwarden?.process.args_truncated === true && doc.process.executable === realpathSync('/bin/true'));
     expect(cut, 'the cut exec').toBeDefined();
-    expect(cut!.process.args!.length).toBe(3);
+    // The head (the executable and the first pad) and the end (the last arguments, the marker
+    // included) are kept; every argument is counted.
     expect(cut!.process.args_count).toBe(24);
+    expect(cut!.process.args![0]).toBe('/bin/true');
+    expect(cut!.process.args!.at(-1)).toBe('cut-marker');
+    expect(cut!.process.args).toContain('a19');
+    expect(cut!.execwarden?.process.args_cut_at).toBe(3);
   });
 
   it('describes setsid by its own argv, then its payload with setsid as previous', async () => {

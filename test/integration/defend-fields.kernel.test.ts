@@ -85,6 +85,8 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
       `${probe} ptrace`,
       `${work}/sshd -c 'SSH_CONNECTION="203.0.113.9 50000 192.0.2.1 22" setsid ${BASH} -c "${TRUE} ssh-marker; true"; true'`,
       `${work}/ssm-session-worker -qec '${TRUE} ssm-marker; true' /dev/null`,
+      // An argv past the 128 KiB cap (one argument may not pass 128 KiB): cut, head and end kept.
+      `${TRUE} "$(printf '%070000d' 0)" "$(printf '%070000d' 0)" cut-marker`,
       'true',
     ].join('\n');
     result = await capture(script, 300, { outputEnvVars: ['LD_PRELOAD'] });
