@@ -180,10 +180,12 @@ export class Agent {
 
   private handleBatch(batch: RawEvent[]): void {
     const started = process.hrtime.bigint();
-    this.engine.handleBatch(batch, this.emitter);
+    const count = batch.length;
+    // The batch is the source's and used once: its events are released as they are handled.
+    this.engine.handleBatch(batch, this.emitter, true);
     this.evaluation.nanoseconds += process.hrtime.bigint() - started;
     this.evaluation.batches++;
-    this.evaluation.events += batch.length;
+    this.evaluation.events += count;
   }
 
   private deliverAlert(doc: Record<string, unknown>): void {

