@@ -21,6 +21,32 @@ constexpr size_t env_name_limit = 128;
 
 bool is_gone(int err) { return err == ENOENT || err == ESRCH; }
 
+// Reads from `fd` until `limit` bytes or end of file; returns the bytes read, or -errno when a
+// read failed.
+ssize_t read_up_to(int fd, char* buffer, size_t limit) {
+  size_t used = 0;
+  while (used < limit) {
+    const ssize_t got = ::read(fd, buffer + used, limit - used);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (got == 0) break;
+    used += static_cast<size_t>(got);
+  }
+  return static_cast<ssize_t>(used);
+}
+
+// One more byte to read: the file holds more than was read.
+bool has_more(int fd) {
+  char probe;
+  ssize_t more;
+  do {
+    more = ::read(fd, &probe, 1);
+  } while (more < 0 && errno == EINTR);
+  return more > 0;
+}
+
 uint64_t monotonic_ns() {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
@@ -211,28 +237,10 @@ ssize_t proc_snapshotter::read_file(const char* path, std::vector<char>& buffer,
   truncated = false;
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  size_t used = 0;
-  ssize_t result = 0;
-  while (used < limit) {
-    const ssize_t got = ::read(fd, buffer.data() + used, limit - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      result = -errno;
-      break;
-    }
-    if (got == 0) break;
-    used += static_cast<size_t>(got);
-  }
-  if (result == 0 && used == limit) {
-    char probe;
-    ssize_t more;
-    do {
-      more = ::read(fd, &probe, 1);
-    } while (more < 0 && errno == EINTR);
-    truncated = more > 0;
-  }
+  const ssize_t used = read_up_to(fd, buffer.data(), limit);
+  if (used >= 0 && static_cast<size_t>(used) == limit) truncated = has_more(fd);
   ::close(fd);
-  return result < 0 ? result : static_cast<ssize_t>(used);
+  return used;
 }
 
 // A cmdline that fits cmdline_max_bytes is kept whole. A longer one keeps its head and, within
@@ -252,27 +260,15 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
   const size_t ring_size = tail_ring_.size();
   size_t ring_pos = 0;  // next write position; bytes in the ring: min(extra, ring_size)
   bool beyond = false;  // more bytes than were read to count
-  while (used < limit) {
-    const ssize_t got = ::read(fd, cmdline_buffer_.data() + used, limit - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      result = -errno;
-      break;
-    }
-    if (got == 0) break;
-    used += static_cast<size_t>(got);
-  }
+  const ssize_t head_got = read_up_to(fd, cmdline_buffer_.data(), limit);
+  if (head_got < 0) result = head_got;
+  else used = static_cast<size_t>(head_got);
   if (result == 0 && used == limit) {
     int64_t nuls = std::count(cmdline_buffer_.begin(), cmdline_buffer_.begin() + static_cast<std::ptrdiff_t>(used), '\0');
     char last = used > 0 ? cmdline_buffer_[used - 1] : '\0';
     for (;;) {
       if (extra >= options_.args_count_max_bytes) {
-        char probe;
-        ssize_t more;
-        do {
-          more = ::read(fd, &probe, 1);
-        } while (more < 0 && errno == EINTR);
-        if (more > 0) {
+        if (has_more(fd)) {
           out.args_total_exact = false;
           beyond = true;
         }
@@ -364,12 +360,7 @@ void proc_snapshotter::scan_environ(const char* path, proc_snapshot& out) {
   size_t scanned = 0;
   for (;;) {
     if (scanned >= options_.env_scan_max_bytes) {
-      char probe;
-      ssize_t more;
-      do {
-        more = ::read(fd, &probe, 1);
-      } while (more < 0 && errno == EINTR);
-      if (more > 0) out.env_truncated = true;
+      if (has_more(fd)) out.env_truncated = true;
       break;
     }
     const size_t want = std::min(env_buffer_.size(), options_.env_scan_max_bytes - scanned);

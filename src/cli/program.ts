@@ -3,7 +3,7 @@
  * own file and returns an exit status; errors escaping an action are turned into a message and a
  * status in one place (exit.ts). Long-running commands get an AbortSignal tied to SIGINT/SIGTERM.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { createLiveDetector } from '../agent/lab-detector.js';
 import { readAgentVersion } from '../ecs/agent.js';
 import { captureAction } from './capture.js';

@@ -19,7 +19,7 @@
 import type { RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
 import type { ProcFs } from '../process/procfs.js';
-import { ProcessTable, decodeExitStatus, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
+import { ProcessTable, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
 import { agentInfoFor, type AgentInfo } from './agent.js';
 import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
 import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext } from './process-event.js';

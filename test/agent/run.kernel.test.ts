@@ -13,18 +13,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../support/require-root.js';
 import { runShell } from '../capture/kernel-capture.js';
 import { waitFor } from '../support/wait.js';
+import { freePort } from '../support/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
 const PROBE_RULE = '6a0d7f3e-2b4c-4e8a-9f1d-3c5b7a9e0d21';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describeAsRoot('execwarden run (live, as its own process)', () => {
   let dir: string;

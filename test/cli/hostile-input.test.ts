@@ -2,20 +2,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CommandIo } from '../../src/cli/io.js';
 import { queryAction } from '../../src/cli/query.js';
 import { replayAction } from '../../src/cli/replay.js';
 import { execEvent } from '../rules/support/exec-event.js';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { TextSink as Sink } from '../support/helpers.js';
 
 const io = (): CommandIo & { stdout: Sink; stderr: Sink } => ({ stdout: new Sink(), stderr: new Sink(), stdin: new PassThrough() });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   MAX_DOCUMENT_DEPTH,
@@ -14,17 +14,7 @@ import {
   type NdjsonLimits,
   type NdjsonRecord,
 } from '../../src/cli/ndjson.js';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-  lines(): string[] {
-    return this.text.split('\n').filter((l) => l !== '');
-  }
-}
+import { TextSink as Sink } from '../support/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'execwarden-ndjson-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

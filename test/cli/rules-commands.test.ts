@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CommandIo } from '../../src/cli/io.js';
 import { queryAction } from '../../src/cli/query.js';
@@ -9,17 +9,7 @@ import { replayAction } from '../../src/cli/replay.js';
 import { rulesListAction, rulesTestAction, rulesValidateAction } from '../../src/cli/rules.js';
 import { execEvent } from '../rules/support/exec-event.js';
 import { edit, VALID_RULE } from '../rules/fixtures.js';
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-  lines(): string[] {
-    return this.text.split('\n').filter((l) => l !== '');
-  }
-}
+import { TextSink as Sink } from '../support/helpers.js';
 
 function io(stdinText?: string): CommandIo & { stdout: Sink; stderr: Sink } {
   const stdin = new PassThrough();

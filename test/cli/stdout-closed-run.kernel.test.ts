@@ -14,17 +14,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runShell } from '../capture/kernel-capture.js';
 import { describeAsRoot } from '../support/require-root.js';
 import { waitFor } from '../support/wait.js';
+import { freePort } from '../support/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED_RULE = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describeAsRoot('execwarden run when its stdout reader goes away', () => {
   const dir = mkdtempSync(join(tmpdir(), 'execwarden-stdout-closed-'));

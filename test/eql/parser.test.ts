@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuery, DEFAULT_LIMITS, EqlError, parseQuery } from '../../src/eql/index.js';
-
-function errorOf(run: () => unknown): EqlError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EqlError) return error;
-    throw error;
-  }
-  throw new Error('expected an EqlError');
-}
+import { compileQuery, DEFAULT_LIMITS, parseQuery } from '../../src/eql/index.js';
+import { eqlErrorOf as errorOf } from '../support/helpers.js';
 
 describe('parser', () => {
   it('parses an event query with precedence: not binds looser than comparison, and looser than or', () => {

@@ -4,17 +4,8 @@
  * regex limits (EQL0304), each tested on both sides.
  */
 import { describe, expect, it } from 'vitest';
-import { compileQuery, DEFAULT_LIMITS, EqlError } from '../../src/eql/index.js';
-
-function errorOf(run: () => unknown): EqlError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EqlError) return error;
-    throw error;
-  }
-  throw new Error('expected an EqlError');
-}
+import { compileQuery, DEFAULT_LIMITS } from '../../src/eql/index.js';
+import { eqlErrorOf as errorOf } from '../support/helpers.js';
 
 describe('regex refusals', () => {
   it.each([
