@@ -22,6 +22,7 @@
 #include <system_error>
 #include <vector>
 
+#include "privileges.h"
 #include "proc_connector.h"
 #include "proc_snapshot.h"
 #include "reader.h"
@@ -313,6 +314,22 @@ Napi::Error subscribe_error(Napi::Env env, const std::system_error& e) {
   return error;
 }
 
+// An array of capability numbers (0-63) as a bit mask; anything else is a TypeError/RangeError.
+uint64_t capability_mask(Napi::Env env, Napi::Value value) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "capabilities must be an array of numbers");
+  Napi::Array list = value.As<Napi::Array>();
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value item = list.Get(i);
+    const double cap = item.IsNumber() ? item.As<Napi::Number>().DoubleValue() : -1;
+    if (!(cap >= 0 && cap <= 63) || cap != static_cast<double>(static_cast<int>(cap))) {
+      throw Napi::RangeError::New(env, "a capability is a number from 0 to 63");
+    }
+    mask |= 1ull << static_cast<int>(cap);
+  }
+  return mask;
+}
+
 // The snapshot options of a ProcMonitor (and of snapshotForTest), checked: the allow-list of
 // environment names is bounded in count and length, every size in range.
 void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options& out) {
@@ -426,6 +443,8 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
     Napi::Value realtime = options.Get("realtime");
     if (!realtime.IsUndefined()) reader_options_.realtime = realtime.ToBoolean().Value();
+    Napi::Value drop = options.Get("dropCapabilities");
+    if (!drop.IsUndefined()) reader_options_.drop_capabilities = capability_mask(Env(), drop);
   }
 
   // start(onBatch, onStopped?) -> { receiveBufferBytes, forcedBuffer, realtime, realtimeError }
@@ -511,6 +530,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("snapshotRestNs", static_cast<double>(counters_.snapshot_rest_ns.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
+    s.Set("readerCapabilitiesDropped", counters_.reader_capabilities_dropped.load());
     const std::string error = reader_ ? reader_->error() : last_error_;
     s.Set("readerError", error.empty() ? env.Null() : Napi::String::New(env, error));
     return s;
@@ -598,6 +618,21 @@ Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
   return Napi::Value(env, snapshot_to_js(env, strings, snap));
 }
 
+// dropCapabilities(caps: number[]): drops the capabilities (by number) from the calling JS thread's
+// sets and clears its ambient set (privileges.h).
+Napi::Value drop_capabilities_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1) throw Napi::TypeError::New(env, "dropCapabilities(caps: number[])");
+  try {
+    drop_capabilities(capability_mask(env, info[0]));
+  } catch (const std::system_error& e) {
+    Napi::Error error = coded_error(env, "ESYSTEM", std::string("dropping capabilities: ") + e.what());
+    error.Set("errno", Napi::Number::New(env, e.code().value()));
+    throw error;
+  }
+  return env.Undefined();
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   auto* data = new addon_data();
   Napi::Array strings = Napi::Array::New(env, string_count);
@@ -611,6 +646,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ProcMonitor", ProcMonitor::define(env));
   exports.Set("decodeForTest", Napi::Function::New(env, guarded<decode_for_test>, "decodeForTest"));
   exports.Set("snapshotForTest", Napi::Function::New(env, guarded<snapshot_for_test>, "snapshotForTest"));
+  exports.Set("dropCapabilities", Napi::Function::New(env, guarded<drop_capabilities_js>, "dropCapabilities"));
   return exports;
 }
 

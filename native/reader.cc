@@ -1,5 +1,7 @@
 #include "reader.h"
 
+#include "privileges.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -96,6 +98,15 @@ std::string reader::error() const {
 // (what was read is still worth delivering), and a failure there is recorded like any other.
 // Runs on the reader thread.
 void reader::run() {
+  ::pthread_setname_np(::pthread_self(), "execwarden-rd");
+  if (options_.drop_capabilities != 0) {
+    try {
+      drop_capabilities(options_.drop_capabilities);
+      counters_.reader_capabilities_dropped = true;
+    } catch (const std::exception&) {
+      // Not fatal: the thread keeps working with what it holds; the counter says so.
+    }
+  }
   try {
     poll_loop();
   } catch (...) {

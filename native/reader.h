@@ -65,6 +65,8 @@ struct capture_counters {
   std::atomic<uint64_t> snapshot_rest_ns{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
+  // The reader thread dropped the capabilities it was asked to.
+  std::atomic<bool> reader_capabilities_dropped{false};
 };
 
 struct reader_options {
@@ -74,6 +76,9 @@ struct reader_options {
   std::chrono::milliseconds batch_max_age{2};
   bool realtime = true;
   int realtime_priority = 10;
+  // Capabilities (bit mask) the reader thread drops as it starts: it needs none of them after the
+  // subscription (CAP_NET_ADMIN) and its priority (CAP_SYS_NICE, used by the starting thread).
+  uint64_t drop_capabilities = 0;
   snapshot_options snapshot;
 };
 

@@ -40,7 +40,18 @@ export interface AgentDeps {
   skipPrivilegeCheck?: boolean;
   /** Shortest time between two events-lost alerts. Default 60 s; the lab wants every phase's. */
   lossAlertWindowMs?: number;
+  /**
+   * Once capture runs, drop the capabilities only start-up needs (CAP_NET_ADMIN for the receive
+   * buffer, CAP_SYS_NICE for the reader's priority) from the reader and JS threads, and clear
+   * the ambient set so children (the syslog output's logger) inherit nothing. `run` asks for it;
+   * in-process uses (the lab, the tests) keep theirs, since capabilities are per thread and for
+   * good. Default false.
+   */
+  dropStartupCapabilities?: boolean;
 }
+
+/** What start-up needs and running does not. */
+const STARTUP_ONLY_CAPABILITIES = [CAP_NET_ADMIN, CAP_SYS_NICE];
 
 export type AlertListener = (alert: Record<string, unknown>, observedAtMs: number) => void;
 
@@ -79,6 +90,7 @@ export class Agent {
     private readonly engine: Engine,
     private readonly fanout: SinkFanout,
     private readonly lossMonitor: LossMonitor,
+    private readonly dropStartupCapabilities = false,
   ) {
     this.emitter = {
       event: (doc: EcsProcessEvent) => this.fanout.write(doc as unknown as Record<string, unknown>),
@@ -133,8 +145,17 @@ export class Agent {
 
     const source =
       deps.source ??
-      new LiveSource({ receiveBufferBytes: config.capture.receiveBufferBytes, realtime: config.capture.realtime, envVars: envRead });
-    const agent = new Agent(config, logger, clock, host, source, stream, engine, fanout, new LossMonitor(clock, host, deps.lossAlertWindowMs));
+      new LiveSource({
+        receiveBufferBytes: config.capture.receiveBufferBytes,
+        realtime: config.capture.realtime,
+        envVars: envRead,
+        ...(deps.dropStartupCapabilities ? { dropCapabilities: STARTUP_ONLY_CAPABILITIES } : {}),
+      });
+    const agent = new Agent(
+      config, logger, clock, host, source, stream, engine, fanout,
+      new LossMonitor(clock, host, deps.lossAlertWindowMs),
+      deps.dropStartupCapabilities === true && deps.source === undefined,
+    );
     try {
       await agent.open(rules.ruleSet.size, rules.rules.files.length, sinks);
     } catch (error) {
@@ -152,6 +173,7 @@ export class Agent {
     this.stream.seed();
     this.source.onLoss = (reason) => this.onLoss(reason);
     await this.source.start((batch) => this.handleBatch(batch));
+    if (this.dropStartupCapabilities) await this.reportDroppedCapabilities();
     this.housekeeping = setInterval(() => this.houseKeep(), HOUSEKEEPING_MS);
     this.housekeeping.unref();
     if (this.config.metrics.listen) {
@@ -176,6 +198,22 @@ export class Agent {
       `execwarden started: ${ruleCount} rules, outputs ${sinks.map((sink) => sink.name).join(', ')}`,
     );
     for (const warning of this.source.warnings?.() ?? []) this.logger.warn(warning);
+  }
+
+  /** See AgentDeps.dropStartupCapabilities: LiveSource drops them; this says how it went. */
+  private async reportDroppedCapabilities(): Promise<void> {
+    const source = this.source;
+    if (!(source instanceof LiveSource)) return;
+    // The reader thread drops them as it starts running: give it a moment to have started.
+    for (let waited = 0; waited < 1000 && !source.capabilitiesDropped().reader; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const { reader, js, error } = source.capabilitiesDropped();
+    if (reader && js) {
+      this.logger.info({ dropped: ['CAP_NET_ADMIN', 'CAP_SYS_NICE'] }, 'dropped the capabilities only start-up needs; ambient set cleared');
+    } else {
+      this.logger.warn({ reader, js, err: error }, 'could not drop every capability only start-up needs');
+    }
   }
 
   private handleBatch(batch: RawEvent[]): void {

@@ -29,6 +29,8 @@ export class LiveSource implements EventSource {
   private running = false;
   private stopped: Promise<void> | undefined;
   private info: NativeStartInfo | undefined;
+  private jsCapabilitiesDropped = false;
+  private dropError: string | null = null;
 
   constructor(private readonly options: CaptureOptions = {}) {}
 
@@ -55,6 +57,24 @@ export class LiveSource implements EventSource {
     this.monitor = monitor;
     this.stopped = stopped;
     this.running = true;
+    // The reader thread drops them as it starts; this thread once capture runs (see CaptureOptions).
+    if (this.options.dropCapabilities && this.options.dropCapabilities.length > 0) {
+      try {
+        addon.dropCapabilities(this.options.dropCapabilities);
+        this.jsCapabilitiesDropped = true;
+      } catch (error) {
+        this.dropError = (error as Error).message;
+      }
+    }
+  }
+
+  /**
+   * Whether the capabilities asked for in `dropCapabilities` are gone from the reader thread and
+   * from this thread (with the reason when not). Other runtime threads keep theirs: Linux
+   * capabilities are per thread.
+   */
+  capabilitiesDropped(): { reader: boolean; js: boolean; error: string | null } {
+    return { reader: this.monitor?.stats().readerCapabilitiesDropped === true, js: this.jsCapabilitiesDropped, error: this.dropError };
   }
 
   async stop(): Promise<void> {
@@ -68,7 +88,7 @@ export class LiveSource implements EventSource {
   /** Counters of the current (or last) run. */
   stats(): CaptureStats {
     if (!this.monitor) return emptyCaptureStats();
-    const { readerError: _readerError, snapshotsTaken: _taken, snapshotUrgentNs: _urgent, snapshotRestNs: _rest, ...stats } = this.monitor.stats();
+    const { readerError: _readerError, snapshotsTaken: _taken, snapshotUrgentNs: _urgent, snapshotRestNs: _rest, readerCapabilitiesDropped: _dropped, ...stats } = this.monitor.stats();
     return stats;
   }
 

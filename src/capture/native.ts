@@ -32,6 +32,8 @@ export interface NativeStartInfo {
 export interface NativeStats extends CaptureStats {
   /** Set when the reader thread stopped on an unexpected error. */
   readerError: string | null;
+  /** The reader thread dropped the capabilities it was asked to drop (dropCapabilities). */
+  readerCapabilitiesDropped: boolean;
   /** Exec snapshots taken, and nanoseconds spent in their urgent and second halves. */
   snapshotsTaken: number;
   snapshotUrgentNs: number;
@@ -62,6 +64,11 @@ export interface NativeAddon {
   ProcMonitor: new (options?: NativeMonitorOptions) => NativeProcMonitor;
   /** The datagram decoder on crafted bytes (tests only). */
   decodeForTest(bytes: Buffer, senderPort: number): DecodedDatagram;
+  /**
+   * Drops the capabilities (by number) from the calling JS thread and clears its ambient set.
+   * Irreversible; throws an Error with `code` 'ESYSTEM' when the kernel refuses.
+   */
+  dropCapabilities(caps: number[]): void;
   /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */
   snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
 }

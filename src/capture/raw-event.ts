@@ -150,6 +150,8 @@ export interface CaptureOptions {
   receiveBufferBytes?: number;
   /** Raise the reader thread to SCHED_FIFO when permitted. Default true. */
   realtime?: boolean;
+  /** Capabilities (by number) the reader thread drops as it starts (it needs them only before). */
+  dropCapabilities?: number[];
   /** Flush a batch to JS at this many events or this age, whichever comes first. */
   batchSize?: number;
   batchMaxAgeMs?: number;

@@ -78,7 +78,9 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
     expect(started.rules).toBe(readdirSync(join(ROOT, 'rules')).filter((f) => f.endsWith('.toml')).length);
     expect(started.outputs).toEqual(['file']);
     expect(started.realtime).toBe(true);
-    expect(started.capabilities).toEqual(expect.arrayContaining(['CAP_NET_ADMIN', 'CAP_SYS_PTRACE']));
+    // Held once running: what start-up alone needed (CAP_NET_ADMIN, CAP_SYS_NICE) is gone by then.
+    expect(started.capabilities).toEqual(expect.arrayContaining(['CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH']));
+    expect(started.capabilities).not.toContain('CAP_NET_ADMIN');
     expect(Number(started.receiveBufferBytes)).toBeGreaterThanOrEqual(8 * 1024 * 1024);
   });
 
@@ -107,6 +109,26 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
     expect(log).toMatch(/broken\.toml:\d+:\d+/);
     await reverseShell('run-live-2');
     await waitFor('the seed alert after a refused reload', alertFor(SEED_RULE, 'run-live-2'));
+  });
+
+  it('drops the capabilities only start-up needs, from the JS and reader threads, and clears the ambient set', () => {
+    expect(log).toContain('dropped the capabilities only start-up needs');
+    const status = (tid: string) => readFileSync(`/proc/${agent.pid}/task/${tid}/status`, 'utf8');
+    const mask = (text: string, line: string) => BigInt(`0x${new RegExp(`^${line}:\\s+([0-9a-f]+)`, 'm').exec(text)![1]}`);
+    const tids = readdirSync(`/proc/${agent.pid}/task`);
+    const reader = tids.find((tid) => readFileSync(`/proc/${agent.pid}/task/${tid}/comm`, 'utf8').trim() === 'execwarden-rd');
+    expect(reader, 'the reader thread').toBeDefined();
+    const NET_ADMIN = 1n << 12n;
+    const SYS_NICE = 1n << 23n;
+    const PTRACE = 1n << 19n;
+    for (const tid of [String(agent.pid), reader!]) {
+      const text = status(tid);
+      expect(mask(text, 'CapEff') & (NET_ADMIN | SYS_NICE), tid).toBe(0n);
+      expect(mask(text, 'CapPrm') & (NET_ADMIN | SYS_NICE), tid).toBe(0n);
+      expect(mask(text, 'CapAmb'), tid).toBe(0n);
+      // What it still needs to read /proc stays.
+      expect(mask(text, 'CapEff') & PTRACE, tid).toBe(PTRACE);
+    }
   });
 
   it('takes new rules on a good reload', async () => {
