@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "privileges.h"
+#include "sd_notify.h"
 #include "proc_connector.h"
 #include "proc_snapshot.h"
 #include "reader.h"
@@ -633,6 +634,21 @@ Napi::Value drop_capabilities_js(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// notifySystemd(state: string) -> 'sent' | 'no-socket': sd_notify(3) (sd_notify.h).
+Napi::Value notify_systemd_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "notifySystemd(state: string)");
+  const std::string state = info[0].As<Napi::String>().Utf8Value();
+  if (state.size() > 4096) throw Napi::RangeError::New(env, "notifySystemd: state longer than 4096 bytes");
+  const int result = sd_notify_send(state);
+  if (result < 0) {
+    Napi::Error error = coded_error(env, "ESYSTEM", std::string("sd_notify: ") + std::strerror(-result));
+    error.Set("errno", Napi::Number::New(env, -result));
+    throw error;
+  }
+  return Napi::String::New(env, result == 0 ? "sent" : "no-socket");
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   auto* data = new addon_data();
   Napi::Array strings = Napi::Array::New(env, string_count);
@@ -647,6 +663,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeForTest", Napi::Function::New(env, guarded<decode_for_test>, "decodeForTest"));
   exports.Set("snapshotForTest", Napi::Function::New(env, guarded<snapshot_for_test>, "snapshotForTest"));
   exports.Set("dropCapabilities", Napi::Function::New(env, guarded<drop_capabilities_js>, "dropCapabilities"));
+  exports.Set("notifySystemd", Napi::Function::New(env, guarded<notify_systemd_js>, "notifySystemd"));
   return exports;
 }
 

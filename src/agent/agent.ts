@@ -10,6 +10,7 @@
 import { AlertThrottle, type AlertDocument } from '../alerts/index.js';
 import type { EventSource } from '../capture/event-source.js';
 import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
+import { notifySystemd } from '../capture/systemd-notify.js';
 import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, hasCap, readPrivilegeFacts } from '../capture/privileges.js';
 import type { CaptureStats, RawEvent } from '../capture/raw-event.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -21,7 +22,8 @@ import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/ind
 import type { AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
-import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, internalAlert, LossMonitor } from './internal-alerts.js';
+import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, internalAlert, LossMonitor, stallAlert } from './internal-alerts.js';
+import { Watchdog } from './watchdog.js';
 import { collectAgentMetrics } from './agent-metrics.js';
 import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
 
@@ -48,6 +50,8 @@ export interface AgentDeps {
    * good. Default false.
    */
   dropStartupCapabilities?: boolean;
+  /** Speak systemd's notify protocol: READY=1, the watchdog, STOPPING=1 (watchdog.ts). `run` asks for it. */
+  systemd?: boolean;
 }
 
 /** What start-up needs and running does not. */
@@ -78,6 +82,7 @@ export class Agent {
   private reloads = { ok: 0, failed: 0 };
   private failure: string | null = null;
   private readonly failureListeners: ((reason: string) => void)[] = [];
+  private watchdog: Watchdog | null = null;
   private readonly emitter: EngineEmitter;
 
   private constructor(
@@ -91,6 +96,7 @@ export class Agent {
     private readonly fanout: SinkFanout,
     private readonly lossMonitor: LossMonitor,
     private readonly dropStartupCapabilities = false,
+    private readonly systemd = false,
   ) {
     this.emitter = {
       event: (doc: EcsProcessEvent) => this.fanout.write(doc as unknown as Record<string, unknown>),
@@ -155,6 +161,7 @@ export class Agent {
       config, logger, clock, host, source, stream, engine, fanout,
       new LossMonitor(clock, host, deps.lossAlertWindowMs),
       deps.dropStartupCapabilities === true && deps.source === undefined,
+      deps.systemd === true,
     );
     try {
       await agent.open(rules.ruleSet.size, rules.rules.files.length, sinks);
@@ -198,6 +205,17 @@ export class Agent {
       `execwarden started: ${ruleCount} rules, outputs ${sinks.map((sink) => sink.name).join(', ')}`,
     );
     for (const warning of this.source.warnings?.() ?? []) this.logger.warn(warning);
+    if (this.systemd) {
+      this.watchdog = new Watchdog({
+        clock: this.clock,
+        notify: notifySystemd,
+        onStall: (lateByMs) => {
+          this.logger.warn({ lateByMs: Math.round(lateByMs) }, 'the event loop stalled');
+          this.deliverAlert(stallAlert(lateByMs, this.clock.nowMs(), this.host));
+        },
+      });
+      this.watchdog.start(`watching: ${ruleCount} rules`);
+    }
   }
 
   /** See AgentDeps.dropStartupCapabilities: LiveSource drops them; this says how it went. */
@@ -327,6 +345,7 @@ export class Agent {
   /** Stops capture, hands the last batch and throttled repeats to the outputs, drains them. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.watchdog?.stop();
       if (this.housekeeping) clearInterval(this.housekeeping);
       await this.source.stop();
       this.houseKeep();

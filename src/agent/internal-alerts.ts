@@ -4,7 +4,8 @@
  * thread and JS, stale exec snapshots and documents an output had to drop: a flood that overflows
  * the proc connector is exactly what an attacker would use to hide a launch, so loss is an alert,
  * not only a metric. It is throttled (one per window, carrying every loss since the last one) so
- * it cannot become a flood of its own. `execwarden: capture stopped` says the reader died.
+ * it cannot become a flood of its own. `execwarden: capture stopped` says the reader died;
+ * `execwarden: event loop stalled` that events waited (see watchdog.ts).
  */
 import { SEVERITY_SCORE } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
@@ -14,6 +15,25 @@ export const LOSS_RULE_ID = 'c4f1d7a2-6e0b-4f3c-9a58-1b2e7d9c0f41';
 export const LOSS_RULE_NAME = 'execwarden: events lost';
 export const CAPTURE_STOPPED_RULE_ID = '5e2b9c41-8d7a-4f06-b3e1-72c0a9d4f8b6';
 export const CAPTURE_STOPPED_RULE_NAME = 'execwarden: capture stopped';
+export const STALL_RULE_ID = '9b3e6a10-4c2d-4e8f-a7b5-d1c0e2f3a4b6';
+export const STALL_RULE_NAME = 'execwarden: event loop stalled';
+
+/** The event loop (where every event is judged) stopped for `lateByMs`: events waited, alerts came late. */
+export function stallAlert(lateByMs: number, atMs: number, host: HostInfo): Record<string, unknown> {
+  const seconds = (lateByMs / 1000).toFixed(1);
+  return internalAlert(
+    {
+      ruleId: STALL_RULE_ID,
+      ruleName: STALL_RULE_NAME,
+      description: 'The agent stopped evaluating events for a while; alerts were late, and a longer stall restarts it.',
+      severity: 'high',
+      message: `execwarden's event loop stalled for ${seconds} s; alerts in that time were late`,
+      details: { stall: { ms: Math.round(lateByMs) } },
+    },
+    atMs,
+    host,
+  );
+}
 
 export interface InternalAlertSpec {
   ruleId: string;

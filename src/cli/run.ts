@@ -38,7 +38,7 @@ export async function runAction(opts: ConfigOverrides, io: CommandIo, deps: RunA
   try {
     const config = loadAgentConfig(opts);
     logger = deps.logger ?? createLogger();
-    agent = await Agent.start(config, { logger, stdout: io.stdout, dropStartupCapabilities: true });
+    agent = await Agent.start(config, { logger, stdout: io.stdout, dropStartupCapabilities: true, systemd: true });
     if (reloadRequested) reload();
     let failed = false;
     await new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@
  *   probe ptrace                   forks a child and attaches to it with ptrace, then detaches
  *   probe leader-exit MS           the main thread exits first; another thread lives MS ms longer
  *   probe thread-exec FILE ARG...  a second thread execs FILE (as Go's syscall.Exec may)
+ *   probe notify-listen PATH       binds a unix datagram socket at PATH and prints what arrives
  * Build with -pthread.
  */
 #define _GNU_SOURCE
@@ -17,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,12 +99,34 @@ static int run_thread_exec(char **argv) {
   return 1;
 }
 
+static int run_notify_listen(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (fd < 0) { perror("socket"); return 1; }
+  struct sockaddr_un address;
+  memset(&address, 0, sizeof address);
+  address.sun_family = AF_UNIX;
+  strncpy(address.sun_path, path, sizeof address.sun_path - 1);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
+  printf("listening\n");
+  fflush(stdout);
+  char buffer[4097];
+  for (;;) {
+    ssize_t got = recv(fd, buffer, sizeof buffer - 1, 0);
+    if (got < 0) return 1;
+    buffer[got] = '\0';
+    printf("%s\n", buffer);
+    fflush(stdout);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "memfd") == 0) return run_memfd(argv[2], argv[3], argv + 4);
   if (argc == 3 && strcmp(argv[1], "empty-argv") == 0) return run_empty_argv(argv[2]);
   if (argc == 2 && strcmp(argv[1], "ptrace") == 0) return run_ptrace();
   if (argc == 3 && strcmp(argv[1], "leader-exit") == 0) return run_leader_exit(atol(argv[2]));
   if (argc >= 3 && strcmp(argv[1], "thread-exec") == 0) return run_thread_exec(argv + 2);
+  if (argc == 3 && strcmp(argv[1], "notify-listen") == 0) return run_notify_listen(argv[2]);
   fprintf(stderr, "usage: probe memfd NAME FILE ARG... | empty-argv FILE | ptrace | leader-exit MS | thread-exec FILE ARG...\n");
   return 2;
 }

@@ -1,7 +1,8 @@
 /**
  * The shipped unit, rendered the way `execwarden install` renders it, must pass systemd's own
  * checks: `verify` (syntax, and that ExecStart's binary exists) and the offline security audit,
- * whose exposure score must stay at 2.5 ("OK") or lower.
+ * whose exposure score must stay at 2.6 ("OK") or lower: 2.5 plus the 0.1 systemd-analyze charges
+ * for allowing `capset`, which the agent uses only to lower its capabilities once capture runs.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,13 +56,13 @@ describe('systemd/execwarden.service', () => {
     expect(status).toBe(0);
   });
 
-  it('has an offline security exposure of 2.5 or lower', () => {
+  it('has an offline security exposure of 2.6 or lower', () => {
     const { status, output } = systemdAnalyze(['security', '--offline=true', unitPath]);
     expect(status).toBe(0);
     const match = /Overall exposure level for \S+: (\d+\.\d+) (\S+)/.exec(output);
     expect(match, output).not.toBeNull();
     const score = Number(match![1]);
-    expect(score).toBeLessThanOrEqual(2.5);
+    expect(score).toBeLessThanOrEqual(2.6);
     expect(match![2]).toBe('OK');
   });
 
