@@ -83,6 +83,8 @@ export class Agent {
   private failure: string | null = null;
   private readonly failureListeners: ((reason: string) => void)[] = [];
   private watchdog: Watchdog | null = null;
+  private outputsGone = false;
+  private readonly outputsGoneListeners: (() => void)[] = [];
   private readonly emitter: EngineEmitter;
 
   private constructor(
@@ -267,6 +269,25 @@ export class Agent {
     this.logger.warn({ reason, losses: this.losses }, 'events lost: rescanning /proc to resynchronise the process table');
   }
 
+  /**
+   * Called once when every output has stopped for good (stdout was the only one and its reader
+   * went away, as in `execwarden run | head -1`): with nothing left to tell, `run` stops and exits
+   * 0, like any filter whose reader left. With another output still there, the agent runs on.
+   */
+  onOutputsGone(listener: () => void): void {
+    if (this.outputsGone) listener();
+    else this.outputsGoneListeners.push(listener);
+  }
+
+  private checkOutputs(): void {
+    if (this.outputsGone) return;
+    const sinks = this.fanout.sinks;
+    if (sinks.length === 0 || !sinks.every((sink) => (sink as { closed?: boolean }).closed === true)) return;
+    this.outputsGone = true;
+    this.logger.warn('every output has stopped for good (standard output was the only one, and its reader is gone): stopping');
+    for (const listener of this.outputsGoneListeners.splice(0)) listener();
+  }
+
   /** Called once if capture dies on its own; the agent is then blind and must not pretend otherwise. */
   onFailure(listener: (reason: string) => void): void {
     if (this.failure !== null) listener(this.failure);
@@ -275,6 +296,7 @@ export class Agent {
 
   private houseKeep(): void {
     this.checkSource();
+    this.checkOutputs();
     this.engine.flushThrottled(this.emitter);
     const capture = this.source.stats();
     const alert = this.lossMonitor.check({

@@ -1,7 +1,8 @@
 /**
  * `execwarden run`: the agent in the foreground until SIGINT/SIGTERM (the signal aborts
- * io.signal), reloading on SIGHUP. Exit 0 after a clean drain; exit 1 when capture dies on its
- * own, so that a service manager restarts the agent instead of leaving it running blind.
+ * io.signal), or until every output has stopped for good (stdout alone, its reader gone), reloading
+ * on SIGHUP. Exit 0 after a clean drain; exit 1 when capture dies on its own, so that a service
+ * manager restarts the agent instead of leaving it running blind.
  *
  * Reload requests are listened for during the whole run, start-up and drain included: with no
  * listener a SIGHUP takes its default action and ends the process. One that arrives during
@@ -46,6 +47,8 @@ export async function runAction(opts: ConfigOverrides, io: CommandIo, deps: RunA
         failed = true;
         resolve();
       });
+      // `run | head -1`: nothing is left to write to once head has left.
+      agent!.onOutputsGone(() => resolve());
       if (!io.signal || io.signal.aborted) return resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });
     });

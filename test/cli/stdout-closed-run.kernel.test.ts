@@ -133,4 +133,38 @@ describeAsRoot('execwarden run when its stdout reader goes away', () => {
     expect(notJson()).toEqual([]);
     expect(stdoutWarnings()).toHaveLength(1);
   });
+
+  it('with stdout its only output, stops and exits 0 once that reader is gone, as `run | head -1` does', async () => {
+    const onlyStdout = join(dir, 'only-stdout.toml');
+    writeFileSync(onlyStdout, `[rules]\npaths = ["${join(dir, 'rules')}"]\n[alerts]\ndedup_window_seconds = 0\n`);
+    const filter = spawn(process.execPath, [join(ROOT, 'bin/execwarden.js'), 'run', '--config', onlyStdout], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let filterLog = '';
+    filter.stderr!.on('data', (chunk: Buffer) => (filterLog += chunk.toString()));
+    const exited = new Promise<number | null>((done) => filter.once('exit', (code) => done(code)));
+    try {
+      await waitFor('start-up', () => filterLog.includes('execwarden started'), 20_000, () => filterLog);
+      // Like head -1: take the first line, then go away.
+      const firstLine = new Promise<void>((done) => {
+        let text = '';
+        filter.stdout!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('\n')) {
+            filter.stdout!.destroy();
+            done();
+          }
+        });
+      });
+      await reverseShell('only-stdout-1');
+      await firstLine;
+      // A second alert meets the closed pipe: the only output is gone, so the agent stops.
+      await reverseShell('only-stdout-2');
+      await new Promise((r) => setTimeout(r, 200));
+      await reverseShell('only-stdout-3');
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe(0);
+      expect(filterLog).toContain('every output has stopped for good');
+      expect(filterLog).not.toMatch(/^\s+at /m);
+    } finally {
+      if (filter.exitCode === null) filter.kill('SIGKILL');
+    }
+  });
 });
