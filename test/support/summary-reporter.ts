@@ -20,10 +20,12 @@ export default class SummaryReporter implements Reporter {
         else skipped += 1;
       }
       if (cases === 0 && module.state() === 'failed') failed += 1;
-      else if (module.errors().length > 0 && cases > 0 && module.state() === 'failed') {
-        // Errors outside any test (in hooks or at import) fail the file without failing a case.
+      else if (module.state() === 'failed') {
+        // Errors outside any test (at import, or in a hook of the file or of a describe block, which
+        // then skips its tests) fail the file without failing a case: count the file once.
         const anyCaseFailed = [...module.children.allTests()].some((t) => t.result().state === 'failed');
-        if (!anyCaseFailed) failed += 1;
+        const suiteFailed = [...module.children.allSuites()].some((suite) => suite.state() === 'failed');
+        if (!anyCaseFailed && (module.errors().length > 0 || suiteFailed)) failed += 1;
       }
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
