@@ -64,7 +64,7 @@ export interface LabOptions {
   variants?: string[];
   /** Longest wait for expected alerts after the last launch. Default 5000 ms. */
   alertWaitMs?: number;
-  /** Extra wait for unexpected alerts once the expected ones are in. Default 500 ms. */
+  /** Extra wait for unexpected alerts (and the loss alerts of the phase) once the expected ones are in. Default 1500 ms. */
   settleMs?: number;
   /** Called with each row as its phase completes (live output). */
   onRow?: (row: LabRow) => void;
@@ -138,7 +138,9 @@ async function runPhase(
   const timeoutMs = phase === 'storm' ? 20_000 : 10_000;
   const results = await (opts.simulate ?? runSimulations)(variants, { timeoutMs });
   const expected = results.filter((r, i) => r.status === 'ran' && variants[i]!.expectAlert);
-  await waitForAlerts(alerts, expected, opts.alertWaitMs ?? 5000, opts.settleMs ?? 500);
+  // Settle past one housekeeping round of the agent (1 s), which is when a loss it saw during the
+  // phase becomes its events-lost alert: a miss it reported must not look silent.
+  await waitForAlerts(alerts, expected, opts.alertWaitMs ?? 5000, opts.settleMs ?? 1500);
   const lossReports = alerts.slice(firstAlert).filter((a) => isLossReport(a.alert)).length;
   const rows = variants.map((v, i) => rowFor(phase, v, results[i]!, alerts));
   if (lossReports > 0) {
