@@ -115,7 +115,11 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
   program
     .command('capture')
     .description('stream ECS process events, one JSON document per line, until interrupted')
-    .option('-a, --actions <list>', 'event actions to show: exec, fork, end, ptrace (comma-separated)', 'exec,fork,end,ptrace')
+    .option(
+      '-a, --actions <list>',
+      'event actions to show: exec, fork, end, ptrace, uid_change, gid_change, session_id_change (comma-separated)',
+      'exec,fork,end,ptrace,uid_change,gid_change,session_id_change',
+    )
     .option('--pretty', 'one readable line per event')
     .option('--receive-buffer <bytes>', 'proc connector socket receive buffer', positiveInt)
     .option('--no-realtime', 'do not raise the reader thread to SCHED_FIFO')

@@ -140,6 +140,9 @@ export function fieldInventory(): FieldInventory {
   // Its argv longer than the cap: kept as head and end, every argument counted.
   raw({ kind: 'exec', pid: 300, snapshot: { ...snapshotOf(payload), cmdlineTruncated: true, cmdlineTailOffset: 8, argsTotal: 40 } });
   raw({ kind: 'ptrace', pid: 200, tracerPid: 300, tracerTgid: 300 });
+  raw({ kind: 'uid', pid: 300, ruid: 0, euid: 0 });
+  raw({ kind: 'gid', pid: 300, rgid: 0, egid: 0 });
+  raw({ kind: 'sid', pid: 300 });
   raw({ kind: 'exit', pid: 300, exitCode: 0, exitSignal: 17 });
 
   const fields = new Set<string>();

@@ -25,7 +25,9 @@ import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
 import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
-export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['exec', 'fork', 'end', 'ptrace']);
+export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>([
+  'exec', 'fork', 'end', 'ptrace', 'uid_change', 'gid_change', 'session_id_change',
+]);
 
 export interface ProcessEventStreamOptions {
   procfs: ProcFs;
@@ -79,7 +81,9 @@ export class ProcessEventStream {
   private readonly minResyncIntervalMs: number;
   private recovered: EcsProcessEvent[] = [];
   private recoveredCount = 0;
-  private readonly documents: Record<ProcessAction, number> = { exec: 0, fork: 0, end: 0, ptrace: 0 };
+  private readonly documents: Record<ProcessAction, number> = {
+    exec: 0, fork: 0, end: 0, ptrace: 0, uid_change: 0, gid_change: 0, session_id_change: 0,
+  };
 
   constructor(opts: ProcessEventStreamOptions) {
     this.clock = opts.clock;
@@ -137,11 +141,19 @@ export class ProcessEventStream {
         return ended ? this.emit('end', { ...raw, pid: raw.tgid }, entry, { exitCode }) : null;
       }
       case 'comm':
-      case 'sid':
-      case 'uid':
-      case 'gid':
         this.table.applyChange(raw);
         return null;
+      case 'sid':
+      case 'uid':
+      case 'gid': {
+        // Only the main thread's change is the process's (a thread's setuid is not).
+        if (raw.pid !== raw.tgid) return null;
+        this.table.applyChange(raw);
+        const entry = this.table.get(raw.tgid);
+        if (!entry) return null;
+        const action: ProcessAction = raw.kind === 'uid' ? 'uid_change' : raw.kind === 'gid' ? 'gid_change' : 'session_id_change';
+        return this.emit(action, raw, entry, {});
+      }
       case 'ptrace': {
         const tracer = raw.tracerTgid ?? 0;
         if (tracer <= 0) return null; // a detach

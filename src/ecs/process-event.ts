@@ -8,6 +8,10 @@
  * - fork: event.type ["start"], event.action "fork"; process is the child, still running its
  *   parent's image.
  * - end: event.type ["end"], event.action "end", process.exit_code and process.end.
+ * - uid_change, gid_change, session_id_change: event.type ["change"]; the process as it is after
+ *   the change (user/group are the new effective ids). The proc connector reports setuid/setgid
+ *   (new real and effective ids) and setsid; Elastic's rules and Defend's behavior rules read these
+ *   actions (`event.type == "change" and event.action == "uid_change" and user.id == "0"`).
  * - ptrace: event.type ["start"], event.action "ptrace"; process is the tracer and
  *   process.Ext.ptrace.child_pid the process it attached to (Defend's behavior rule
  *   credential_access_potential_credential_access_via_ptrace reads exactly these; the proc
@@ -71,7 +75,10 @@ import { isoDate } from './time-base.js';
 
 export { ttyDevice };
 
-export type ProcessAction = 'exec' | 'fork' | 'end' | 'ptrace';
+export type ProcessAction = 'exec' | 'fork' | 'end' | 'ptrace' | 'uid_change' | 'gid_change' | 'session_id_change';
+
+/** The actions that describe a change of a running process (event.type ["change"]). */
+const CHANGE_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['uid_change', 'gid_change', 'session_id_change']);
 
 export interface EcsPreviousImage {
   args?: string[];
@@ -177,7 +184,7 @@ export interface EcsProcessEvent {
   event: EcsEvent & {
     kind: 'event';
     category: ['process'];
-    type: ['start'] | ['end'];
+    type: ['start'] | ['end'] | ['change'];
     action: ProcessAction;
     created: string;
     sequence: number;
@@ -385,7 +392,7 @@ export function buildProcessEvent(input: ProcessEventInput, context: ProcessEven
     event: {
       kind: 'event',
       category: ['process'],
-      type: action === 'end' ? ['end'] : ['start'],
+      type: action === 'end' ? ['end'] : CHANGE_ACTIONS.has(action) ? ['change'] : ['start'],
       action,
       created: isoDate(input.createdMs),
       sequence: input.sequence,

@@ -63,7 +63,7 @@ describe('captureAction (recorded source, fixture /proc)', () => {
     expect(docs[2].process.previous.map((p: { executable: string }) => p.executable)).toEqual(['/usr/bin/bash', '/usr/bin/setsid']);
     expect(err).toContain('warning: without CAP_SYS_NICE');
     const counters = JSON.parse(err.slice(err.indexOf('{')));
-    expect(counters.documents).toEqual({ exec: 2, fork: 1, end: 1, ptrace: 0 });
+    expect(counters.documents).toEqual({ exec: 2, fork: 1, end: 1, ptrace: 0, uid_change: 0, gid_change: 0, session_id_change: 0 });
     expect(counters.raw_events).toMatchObject({ fork: 1, exec: 2, exit: 1 });
   });
 

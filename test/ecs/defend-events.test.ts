@@ -150,6 +150,26 @@ describe('Defend-faithful process events', () => {
     expect(stream.handle(changeEvent('comm', 0, { kind: 'ptrace', pid: 1200, tgid: 1200, tracerPid: 0, tracerTgid: 0 }))).toBeNull();
   });
 
+  it('writes uid, gid and session changes as Defend\'s change events, with the ids after the change', () => {
+    run(child({ pid: 2500, comm: 'python3', argv: ['python3', 'x.py'], exe: '/usr/bin/python3.11', uid: [1000, 1000], gid: [1000, 1000] }));
+    const uid = stream.handle(changeEvent('uid', 2500, { ruid: 1000, euid: 0 }))!;
+    docs.push(uid);
+    expect(uid.event).toMatchObject({ type: ['change'], action: 'uid_change' });
+    expect(uid.user).toMatchObject({ id: '0', Ext: { real: { id: '1000' } } });
+    expect(uid.process).toMatchObject({ pid: 2500, name: 'python3.11', user: { id: '0' }, real_user: { id: '1000' } });
+    const gid = stream.handle(changeEvent('gid', 2500, { rgid: 1000, egid: 42 }))!;
+    docs.push(gid);
+    expect(gid.event).toMatchObject({ type: ['change'], action: 'gid_change' });
+    expect(gid.group).toMatchObject({ id: '42' });
+    const sid = stream.handle(changeEvent('sid', 2500))!;
+    docs.push(sid);
+    expect(sid.event).toMatchObject({ type: ['change'], action: 'session_id_change' });
+    expect(sid.process.session_leader).toMatchObject({ pid: 2500, same_as_process: true });
+    // A thread's change is not the process's; an unknown process has no document.
+    expect(stream.handle({ ...changeEvent('uid', 2501, { ruid: 0, euid: 0 }), tgid: 2500 })).toBeNull();
+    expect(stream.handle(changeEvent('uid', 9999, { ruid: 0, euid: 0 }))).toBeNull();
+  });
+
   it('writes only ECS fields of the right type, besides Defend\'s own extensions', () => {
     expect(docs.length).toBeGreaterThan(10);
     for (const doc of docs) expect(ecsProblems(JSON.parse(JSON.stringify(doc)))).toEqual([]);

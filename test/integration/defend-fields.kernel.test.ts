@@ -148,6 +148,13 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
     expect(JSON.stringify(result.all)).not.toContain('do-not-log');
   });
 
+  it('setpriv\'s uid change is a uid_change event with the new effective id', () => {
+    const change = result.docs.find((doc) => doc.event.action === 'uid_change' && doc.process.user?.id === '0' && doc.process.real_user?.id === '65534');
+    expect(change, 'the uid_change of setpriv').toBeDefined();
+    expect(change!.event.type).toEqual(['change']);
+    expect(change!.process.name).toBe('setpriv');
+  });
+
   it('a #!/bin/bash script is named after the script', () => {
     const doc = exec('script-marker', BASH);
     expect(doc.process.name).toBe('execwarden-probe.sh');

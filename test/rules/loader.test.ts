@@ -100,11 +100,11 @@ describe('loadRuleText', () => {
   });
 
   it('says once that a rule needing events execwarden does not produce never matches, and still loads it', () => {
-    const text = edit(VALID_RULE, 'process.name == "whoami"', 'process.name == "whoami" and event.action == "uid_change" and process.Ext.api.name : "x"');
+    const text = edit(VALID_RULE, 'process.name == "whoami"', 'process.name == "whoami" and event.action == "load_module" and process.Ext.api.name : "x"');
     const { rule, diagnostics } = loadRuleText(text, 'r.toml');
     expect(rule).not.toBeNull();
     expect(only(diagnostics, Code.NeverMatches).message).toBe(
-      'query never matches on this agent: it needs event.action == "uid_change", which execwarden never writes',
+      'query never matches on this agent: it needs event.action == "load_module", which execwarden never writes',
     );
     expect(diagnostics.filter((d) => d.code === Code.UnfilledFields)).toEqual([]);
   });
