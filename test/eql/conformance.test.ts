@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileQuery, EqlError, parseQuery, type EqlEvent } from '../../src/eql/index.js';
+import { describeWithCorpus } from '../support/corpus.js';
 
 const ROOT = path.resolve(process.cwd(), '../shared/corpus/es-eql');
 
@@ -243,6 +244,7 @@ function record(key: string, field: 'passed' | 'failed' | 'unsupported'): void {
 
 const usedTableEntries = new Set<string>();
 
+describeWithCorpus("Elasticsearch's EQL query specs (corpus es-eql)", () => {
 for (const suite of SUITES) {
   describe(suite.label, () => {
     let events: EqlEvent[] | undefined;
@@ -300,6 +302,7 @@ describe('unsupported table', () => {
   it('lists only queries that exist', () => {
     expect(Object.keys(UNSUPPORTED).filter((key) => !usedTableEntries.has(key))).toEqual([]);
   });
+});
 });
 
 afterAll(() => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { compileQuery, EqlError } from '../../src/eql/index.js';
+import { describeWithCorpus } from '../support/corpus.js';
 
 const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
 
@@ -29,7 +30,7 @@ function compileOrRender(query: string): string {
   }
 }
 
-describe('elastic-linux-process rules compile', () => {
+describeWithCorpus('elastic-linux-process rules compile', () => {
   const rules = ruleQueries('elastic-linux-process');
   it('holds 236 rules', () => expect(rules).toHaveLength(236));
   it.each(rules)('$file', ({ query }) => {
@@ -40,7 +41,7 @@ describe('elastic-linux-process rules compile', () => {
   });
 });
 
-describe('elastic-linux-sequence rules compile', () => {
+describeWithCorpus('elastic-linux-sequence rules compile', () => {
   const rules = ruleQueries('elastic-linux-sequence');
   it('holds 30 rules', () => expect(rules).toHaveLength(30));
   it.each(rules)('$file', ({ query }) => {

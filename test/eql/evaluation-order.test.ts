@@ -9,6 +9,7 @@ import type { ExpressionNode, LogicalNode } from '../../src/eql/ast.js';
 import { orderedOperands } from '../../src/eql/evaluation-order.js';
 import { compileQuery, parseQuery, type CompiledQuery, type EqlEvent } from '../../src/eql/index.js';
 import { random } from '../support/random.js';
+import { describeWithCorpus } from '../support/corpus.js';
 
 const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
 
@@ -185,7 +186,7 @@ function run(compiled: CompiledQuery, events: readonly EqlEvent[]): string[] {
   return events.map((e) => matcher.push(e).map((m) => `[${m.joinKeys.join(',')}] ${m.events.map(id).join(' ')}`).join(' | '));
 }
 
-describe('estimated order against written order on the corpus rules', () => {
+describeWithCorpus('estimated order against written order on the corpus rules', () => {
   const queries = corpusQueries();
   const pools = queries.map(({ query }) => {
     const pool = new Map<string, unknown[]>();

@@ -6,6 +6,7 @@ import { loadRules } from '../../src/rules/index.js';
 import { AtomTable } from '../../src/rules/atom-table.js';
 import { atomHolds, stageRequirement, type FieldAtom } from '../../src/rules/stage-requirements.js';
 import { literalEventMix } from './support/literal-event-mix.js';
+import { describeWithCorpus } from '../support/corpus.js';
 
 const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
 
@@ -20,7 +21,7 @@ function atomsOf(sources: readonly string[]): FieldAtom[] {
   return atoms;
 }
 
-describe('AtomTable', () => {
+describeWithCorpus('AtomTable', () => {
   it('gives every atom the result atomHolds gives, over the corpus rules and events made of their literals', async () => {
     const { rules } = await loadRules([join(CORPUS, 'elastic-linux-process'), join(CORPUS, 'elastic-linux-sequence')]);
     const sources = rules.map((r) => r.compiled.source);

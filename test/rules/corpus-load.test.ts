@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, loadRules, RuleDiagnosticCode } from '../../src/rules/index.js';
+import { describeWithCorpus } from '../support/corpus.js';
 
 const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
 const FOLDERS = ['elastic-linux-process', 'elastic-linux-sequence'];
@@ -10,7 +11,7 @@ function tomlCount(folder: string): number {
   return readdirSync(join(CORPUS, folder)).filter((f) => f.endsWith('.toml')).length;
 }
 
-describe("Elastic's Linux process rules (corpus)", () => {
+describeWithCorpus("Elastic's Linux process rules (corpus)", () => {
   it('load and compile, all 266, with no errors', async () => {
     const result = await loadRules(FOLDERS.map((f) => join(CORPUS, f)));
     const errors = result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
