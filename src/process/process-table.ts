@@ -563,7 +563,8 @@ export class ProcessTable {
   private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): boolean {
     const image = imageFromSnapshot(snapshot);
     let changed = false;
-    if (snapshot.cmdline !== null && !sameImage(entry.image, image)) {
+    // The table keeps judged images compact (settle()): compare like with like.
+    if (snapshot.cmdline !== null && !sameImage(entry.image, compactImage(image, this.keptArgsChars))) {
       this.counters.missedExecs++;
       this.pushPrevious(entry, entry.image);
       entry.image = image;

@@ -265,3 +265,22 @@ describe('exec snapshots of a reused pid', () => {
     }
   });
 });
+
+describe('rescans and the compact images the table keeps', () => {
+  it('does not take a long or non-UTF-8 argv it already judged for a missed exec', async () => {
+    const { ProcessTable } = await import('../../src/process/process-table.js');
+    const root = makeProcTree();
+    try {
+      writeProcess(root, { pid: 1, ppid: 0, comm: 'systemd', argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd', startTicks: 5 });
+      writeProcess(root, { pid: 800, ppid: 1, comm: 'sh', argv: ['sh', '-c', 'sleep 9', 'x'.repeat(20_000)], exe: '/usr/bin/dash', startTicks: 80 });
+      writeProcess(root, { pid: 801, ppid: 1, comm: 'sh', argv: Buffer.from([0x73, 0x68, 0, 0xff, 0xfe, 0]), exe: '/usr/bin/dash', startTicks: 81 });
+      const table = new ProcessTable({ procfs: new FixtureProcFs(root), hostId: 'h', clock: new SteppedClock() });
+      for (const entry of table.scan()) table.settle(entry);
+      expect(table.get(800)!.image.argsTruncated).toBe(true);
+      expect(table.scan()).toEqual([]);
+      expect(table.stats().missedExecs).toBe(0);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
