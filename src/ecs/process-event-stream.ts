@@ -22,7 +22,7 @@ import type { ProcFs } from '../process/procfs.js';
 import { ProcessTable, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
 import { agentInfoFor, type AgentInfo } from './agent.js';
 import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
-import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext } from './process-event.js';
+import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext, type ProcessEventInput } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
 export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>([
@@ -53,6 +53,9 @@ export interface ProcessEventStreamOptions {
 
 export const DEFAULT_MIN_RESYNC_INTERVAL_MS = 1000;
 const NONE: EcsProcessEvent[] = [];
+
+/** What an event adds to its document beyond the process (see ProcessEventInput). */
+type DocumentExtras = Pick<ProcessEventInput, 'snapshotMissing' | 'snapshotStale' | 'exitCode' | 'ptraceChildPid' | 'recovered'>;
 
 export interface ProcessEventStreamStats {
   table: ProcessTableStats;
@@ -138,7 +141,7 @@ export class ProcessEventStream {
       }
       case 'exit': {
         const { entry, ended, exitCode } = this.table.applyExit(raw);
-        return ended ? this.emit('end', { ...raw, pid: raw.tgid }, entry, { exitCode }) : null;
+        return ended ? this.emit('end', raw, entry, { exitCode }) : null;
       }
       case 'comm':
         this.table.applyChange(raw);
@@ -199,55 +202,39 @@ export class ProcessEventStream {
     this.lastResyncMs = now;
     this.resyncs++;
     this.timeBase.recalibrate();
-    const found = this.table.scan();
-    if (!this.actions.has('exec')) {
-      for (const entry of found) this.table.settle(entry);
-      return;
+    const judged = this.actions.has('exec');
+    for (const entry of this.table.scan()) {
+      if (judged) {
+        this.recoveredCount++;
+        this.documents.exec++;
+        this.recovered.push(this.document('exec', entry, entry.pid, now, { recovered: true }));
+      }
+      this.table.settle(entry);
     }
-    for (const entry of found) {
-      this.recoveredCount++;
-      this.documents.exec++;
-      this.recovered.push(
-        buildProcessEvent(
-          {
-            action: 'exec',
-            entry,
-            pid: entry.pid,
-            timestampMs: now,
-            createdMs: now,
-            sequence: ++this.sequence,
-            recovered: true,
-            sessionLeader: this.table.leader(entry.sid, 'session'),
-            groupLeader: this.table.leader(entry.pgid, 'group'),
-            parentGroupLeader: entry.parent ? this.table.leader(entry.parent.pgid, 'group') : undefined,
-          },
-          this.context,
-        ),
-      );
-    }
-    for (const entry of found) this.table.settle(entry);
   }
 
   private emit(
     action: ProcessAction,
     raw: RawEvent,
     entry: ProcessEntry | null,
-    extra: { snapshotMissing?: boolean; snapshotStale?: boolean; exitCode?: number | null; ptraceChildPid?: number },
+    extra: DocumentExtras,
   ): EcsProcessEvent | null {
     if (!this.actions.has(action)) return null;
     this.documents[action]++;
+    return this.document(action, entry, raw.tgid, this.timeBase.wallMs(raw.timestampNs), extra);
+  }
+
+  /** One document of `entry` (or of an unknown `pid`), with its leaders as the table knows them now. */
+  private document(action: ProcessAction, entry: ProcessEntry | null, pid: number, timestampMs: number, extra: DocumentExtras): EcsProcessEvent {
     return buildProcessEvent(
       {
+        ...extra,
         action,
         entry,
-        pid: raw.tgid,
-        timestampMs: this.timeBase.wallMs(raw.timestampNs),
+        pid,
+        timestampMs,
         createdMs: this.clock.nowMs(),
         sequence: ++this.sequence,
-        snapshotMissing: extra.snapshotMissing,
-        snapshotStale: extra.snapshotStale,
-        exitCode: extra.exitCode,
-        ptraceChildPid: extra.ptraceChildPid,
         sessionLeader: entry ? this.table.leader(entry.sid, 'session') : undefined,
         groupLeader: entry ? this.table.leader(entry.pgid, 'group') : undefined,
         parentGroupLeader: entry?.parent ? this.table.leader(entry.parent.pgid, 'group') : undefined,
@@ -255,4 +242,5 @@ export class ProcessEventStream {
       this.context,
     );
   }
+
 }
