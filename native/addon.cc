@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <sys/socket.h>
+
 #include <memory>
 #include <string>
 #include <system_error>
@@ -36,7 +38,8 @@ namespace {
   X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
   X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
   X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)        \
-  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset) X(startedAfterEvent)
+  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset) X(startedAfterEvent) X(stdio) X(parentStdio) X(type)      \
+  X(path) X(inode) X(socket) X(family) X(protocol) X(local) X(remote) X(ip) X(port)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -135,6 +138,68 @@ class object_builder {
   size_t count_ = 0;
 };
 
+const char* socket_type_name(int type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_SEQPACKET: return "seqpacket";
+    case SOCK_RAW: return "raw";
+    case 0: return nullptr;
+    default: return "other";
+  }
+}
+
+napi_value make_string(napi_env env, const char* text) {
+  napi_value v;
+  check(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v));
+  return v;
+}
+
+napi_value endpoint_to_js(napi_env env, const resolved_strings& s, const socket_endpoint& endpoint, bool unix_path) {
+  object_builder b(env, s);
+  if (unix_path) {
+    b.add_string_or_null(key_path, true, endpoint.address);
+  } else {
+    b.add_string_or_null(key_ip, true, endpoint.address);
+    if (endpoint.port >= 0) b.add_int(key_port, endpoint.port);
+  }
+  return b.build();
+}
+
+// [stdin, stdout, stderr] as {type, path, inode?, socket?}; null when they were not read.
+napi_value stdio_to_js(napi_env env, const resolved_strings& s, const stdio_set& set) {
+  napi_value result;
+  if (!set.read) {
+    check(env, napi_get_null(env, &result));
+    return result;
+  }
+  check(env, napi_create_array_with_length(env, 3, &result));
+  for (uint32_t i = 0; i < 3; ++i) {
+    const stdio_stream& stream = set.streams[i];
+    object_builder b(env, s);
+    b.add(key_type, make_string(env, stream_kind_name(stream.kind)));
+    if (!stream.link.empty()) b.add_string_or_null(key_path, true, stream.link);
+    if (stream.inode != 0) b.add_int(key_inode, static_cast<int64_t>(stream.inode));
+    if (stream.kind == stream_kind::socket) {
+      const socket_details& details = stream.socket;
+      const bool is_unix = details.family == socket_family::unix_local;
+      object_builder sb(env, s);
+      sb.add(key_family, make_string(env, socket_family_name(details.family)));
+      if (const char* type = socket_type_name(details.type)) sb.add(key_type, make_string(env, type));
+      if (details.protocol != nullptr) sb.add(key_protocol, make_string(env, details.protocol));
+      if (details.found && (!details.local.address.empty() || details.local.port >= 0)) {
+        sb.add(key_local, endpoint_to_js(env, s, details.local, is_unix));
+      }
+      if (details.connected && (!details.remote.address.empty() || details.remote.port >= 0)) {
+        sb.add(key_remote, endpoint_to_js(env, s, details.remote, is_unix));
+      }
+      b.add(key_socket, sb.build());
+    }
+    check(env, napi_set_element(env, result, i, b.build()));
+  }
+  return result;
+}
+
 napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_snapshot& snap) {
   object_builder b(env, s);
   napi_value cmdline;
@@ -190,6 +255,8 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
     }
   }
   b.add(key_env, env_vars);
+  b.add(key_stdio, stdio_to_js(env, s, snap.stdio));
+  b.add(key_parentStdio, stdio_to_js(env, s, snap.parent_stdio));
   return b.build();
 }
 
@@ -343,6 +410,12 @@ void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options
   out.env_scan_max_bytes = size("envScanMaxBytes", out.env_scan_max_bytes, 1, 64 * 1024 * 1024);
   out.env_value_max_bytes = size("envValueMaxBytes", out.env_value_max_bytes, 1, 1024 * 1024);
   out.env_max_entries = size("envMaxEntries", out.env_max_entries, 1, 4096);
+  out.procnet_max_bytes = size("procnetMaxBytes", out.procnet_max_bytes, 0, 256 * 1024 * 1024);
+  Napi::Value stdio = options.Get("stdio");
+  if (!stdio.IsUndefined()) {
+    if (!stdio.IsBoolean()) throw Napi::TypeError::New(env, "stdio must be a boolean");
+    out.stdio = stdio.As<Napi::Boolean>().Value();
+  }
   Napi::Value names = options.Get("envVars");
   if (!names.IsUndefined()) {
     if (!names.IsArray()) throw Napi::TypeError::New(env, "envVars must be an array of names");

@@ -205,7 +205,8 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
     : options_(std::move(options)),
       cmdline_buffer_(options_.cmdline_max_bytes),
       text_buffer_(text_buffer_size),
-      link_buffer_(PATH_MAX + 1) {
+      link_buffer_(PATH_MAX + 1),
+      stdio_(options_.proc_root, options_.procnet_max_bytes) {
   for (const std::string& name : options_.env_names) {
     if (name.size() > env_name_max_) env_name_max_ = name.size();
     if (!name.empty()) env_first_bytes_[static_cast<unsigned char>(name[0])] = true;
@@ -453,6 +454,8 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   }
   // Otherwise zero bytes from a live process: it was exec'd with an empty argv.
 
+  if (options_.stdio) stdio_.read_links(pid, out.stdio);
+
   if (!options_.env_names.empty()) {
     out.env_read = true;
     format_path(pid, "environ");
@@ -484,6 +487,16 @@ void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
     out.cgroup.assign(text_buffer_.data(), static_cast<size_t>(got));
   } else {
     fail(out, read_cgroup, got < 0 ? static_cast<int>(-got) : EINVAL);
+  }
+
+  if (options_.stdio) {
+    stdio_.complete(pid, out.ppid, out.stdio);
+    // The parent's streams as they are now, while its child starts: a pty wrapper keeps the
+    // socket on the parent and gives the shell a terminal.
+    if (out.ppid > 0) {
+      stdio_.read_links(out.ppid, out.parent_stdio);
+      stdio_.complete(out.ppid, -1, out.parent_stdio);
+    }
   }
 }
 

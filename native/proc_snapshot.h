@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "stdio_probe.h"
+
 namespace execwarden {
 
 // Bit positions in proc_snapshot::failed, in the order of SnapshotRead in raw-event.ts.
@@ -89,6 +91,9 @@ struct proc_snapshot {
   // The process renamed itself (prctl PR_SET_NAME, /proc/self/comm) before comm was read: comm
   // is not the name the kernel gave it at exec.
   bool comm_renamed = false;
+  // fds 0-2 of the process (links read in the urgent half) and of its parent at this exec.
+  stdio_set stdio;
+  stdio_set parent_stdio;
 
   bool failed_read(snapshot_read read) const { return (failed & (1u << read)) != 0; }
 };
@@ -111,18 +116,23 @@ struct snapshot_options {
   size_t env_scan_max_bytes = 1024 * 1024;
   size_t env_value_max_bytes = 1024;
   size_t env_max_entries = 16;
+  // Standard streams of the process and its parent; socket listings scanned at most this far.
+  bool stdio = true;
+  size_t procnet_max_bytes = 4 * 1024 * 1024;
 };
 
 class proc_snapshotter {
  public:
   explicit proc_snapshotter(snapshot_options options);
 
-  // The reads that an exec of the same pid would change (cmdline, exe, stat with comm, environ):
+  // The reads that an exec of the same pid would change (cmdline, exe, stat with comm, environ),
+  // and the stdio links, which the new image may change right away:
   // taken for every exec of a burst before take_rest() runs for any of them, because setsid and
   // nohup replace their image within about a millisecond.
   // Runs on the reader thread.
   void take_urgent(pid_t pid, proc_snapshot& out);
-  // status, cwd and cgroup: stable across the wrapper's exec.
+  // status, cwd and cgroup: stable across the wrapper's exec; then what the stdio links did not
+  // tell, and the parent's stdio.
   // Runs on the reader thread.
   void take_rest(pid_t pid, proc_snapshot& out);
 
@@ -146,6 +156,7 @@ class proc_snapshotter {
   std::vector<char> env_buffer_;
   std::vector<char> tail_ring_;
   std::string path_;
+  stdio_prober stdio_;
 };
 
 }  // namespace execwarden

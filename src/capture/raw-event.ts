@@ -15,6 +15,42 @@ export type SnapshotRead = 'cmdline' | 'comm' | 'stat' | 'status' | 'exe' | 'cwd
 /** Every SnapshotRead, in the order of the native reader's bits. */
 export const SNAPSHOT_READS: readonly SnapshotRead[] = ['cmdline', 'comm', 'stat', 'status', 'exe', 'cwd', 'cgroup', 'environ'];
 
+/** What a standard stream (fd 0, 1 or 2) of a process is; see native/stdio_probe.h. */
+export const STREAM_TYPES = ['socket', 'pipe', 'fifo', 'tty', 'file', 'null', 'device', 'anon', 'closed', 'other', 'unknown'] as const;
+export type StreamType = (typeof STREAM_TYPES)[number];
+
+export const SOCKET_FAMILIES = ['ipv4', 'ipv6', 'unix', 'unknown'] as const;
+export type SocketFamily = (typeof SOCKET_FAMILIES)[number];
+
+export interface SocketEndpoint {
+  /** inet: the address and port. */
+  ip?: string;
+  port?: number;
+  /** unix: the bound path ("@name" for an abstract name). */
+  path?: string;
+}
+
+export interface StreamSocket {
+  /** "unknown": the socket was in neither lookup (netlink, packet, another namespace's unix socket). */
+  family: SocketFamily;
+  /** "stream", "dgram", "seqpacket", "raw", "other"; absent when unknown. */
+  type?: string;
+  /** "tcp" or "udp" for inet sockets. */
+  protocol?: string;
+  local?: SocketEndpoint;
+  /** Absent when the socket is not connected (or its peer has no name). */
+  remote?: SocketEndpoint;
+}
+
+export interface StdioStream {
+  type: StreamType;
+  /** The /proc/<pid>/fd/N link text: a path, "pipe:[n]", "socket:[n]", "anon_inode:[...]". */
+  path?: string;
+  /** Of a socket or a pipe: its inode (the number in the link). */
+  inode?: number;
+  socket?: StreamSocket;
+}
+
 export interface ProcSnapshot {
   /** Raw /proc/<pid>/cmdline bytes: arguments separated by NUL, as the kernel gives them. */
   cmdline: Buffer | null;
@@ -78,6 +114,12 @@ export interface ProcSnapshot {
    * that exec'd is gone and its pid was reused: the snapshot describes another process.
    */
   startedAfterEvent?: boolean;
+  /**
+   * fds 0, 1 and 2 at exec (the links read in the urgent half, sockets resolved after), and the
+   * parent's at the same moment. Null or absent: not read (process gone, older recordings).
+   */
+  stdio?: StdioStream[] | null;
+  parentStdio?: StdioStream[] | null;
   /** `Threads:` of status (the /proc scanner reads it; an exec leaves one). */
   threads?: number;
   /** Reads that failed (process gone, permission, ...). Never fatal. */

@@ -11,6 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ExecwardenError } from '../errors.js';
+import { parseRecordedStdio } from '../process/stdio.js';
 import type { EventSource } from './event-source.js';
 import { emptyCaptureStats, RAW_EVENT_KINDS, SNAPSHOT_READS, type CaptureStats, type ProcSnapshot, type RawEvent, type RawEventKind, type SnapshotRead } from './raw-event.js';
 
@@ -85,6 +86,8 @@ function parseSnapshot(value: unknown): ProcSnapshot {
   if (s.stale === true) snapshot.stale = true;
   if (s.argsTotalExact === false) snapshot.argsTotalExact = false;
   if (s.startedAfterEvent === true) snapshot.startedAfterEvent = true;
+  if (s.stdio !== undefined) snapshot.stdio = parseRecordedStdio(s.stdio, 'snapshot.stdio', fail);
+  if (s.parentStdio !== undefined) snapshot.parentStdio = parseRecordedStdio(s.parentStdio, 'snapshot.parentStdio', fail);
   return snapshot;
 }
 

@@ -1,14 +1,15 @@
 /**
  * What execwarden's process events carry, found by producing them: a short scripted run of the
  * real process table and document builder (an ssh login whose shell starts a container's memfd
- * payload with an allow-listed variable set, a fork, a ptrace attach, an exit) over an in-memory
- * /proc in which every read succeeds. The fields those documents hold, and the values of the few
+ * payload with an allow-listed variable set, a TCP socket for stdin and stdout and a named unix
+ * socket for stderr, under a parent whose stdin is the TCP socket, a fork, a ptrace attach, an
+ * exit) over an in-memory /proc in which every read succeeds. The fields those documents hold, and the values of the few
  * fields rules use to pick an event kind, are the one answer to "does execwarden fill this
  * field?" (the rule loader warns about the others). A field the builder starts writing appears
  * here without anyone keeping a list; test/integration proves on the live kernel that every field
  * listed here really appears.
  */
-import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
+import type { ProcSnapshot, RawEvent, StdioStream } from '../capture/raw-event.js';
 import type { ProcFs } from '../process/procfs.js';
 import { DEFAULT_ENV_VARS } from '../process/environment.js';
 import type { AccountResolver, HostInfo } from './host.js';
@@ -137,8 +138,22 @@ export function fieldInventory(): FieldInventory {
     env: ['LD_PRELOAD=/tmp/x.so'], cgroup: CONTAINER,
   };
   add(payload);
+  const tcp: StdioStream = {
+    type: 'socket', path: 'socket:[7]', inode: 7,
+    socket: { family: 'ipv4', type: 'stream', protocol: 'tcp', local: { ip: '192.0.2.1', port: 40000 }, remote: { ip: '192.0.2.9', port: 4444 } },
+  };
+  const journal: StdioStream = {
+    type: 'socket', path: 'socket:[8]', inode: 8,
+    socket: { family: 'unix', type: 'stream', local: { path: '@x' }, remote: { path: '/run/systemd/journal/stdout' } },
+  };
   // Its argv longer than the cap: kept as head and end, every argument counted.
-  raw({ kind: 'exec', pid: 300, snapshot: { ...snapshotOf(payload), cmdlineTruncated: true, cmdlineTailOffset: 8, argsTotal: 40 } });
+  raw({
+    kind: 'exec', pid: 300,
+    snapshot: {
+      ...snapshotOf(payload), cmdlineTruncated: true, cmdlineTailOffset: 8, argsTotal: 40,
+      stdio: [tcp, tcp, journal], parentStdio: [tcp, { type: 'pipe', path: 'pipe:[9]', inode: 9 }, { type: 'tty', path: '/dev/pts/1' }],
+    },
+  });
   raw({ kind: 'ptrace', pid: 200, tracerPid: 300, tracerTgid: 300 });
   raw({ kind: 'uid', pid: 300, ruid: 0, euid: 0 });
   raw({ kind: 'gid', pid: 300, rgid: 0, egid: 0 });

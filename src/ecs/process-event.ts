@@ -61,11 +61,16 @@
  *                                       name comes from the executable
  *   execwarden.process.recovered        found by a /proc rescan after a loss, not seen at its exec
  *                                       (the time is the rescan's)
+ *   execwarden.process.stdio.{stdin,stdout,stderr}  what fds 0-2 were at this exec (socket,
+ *                                       pipe, tty, file, ...; a socket's family and addresses)
+ *   execwarden.process.parent.stdio.*   the parent's fds 0-2 at the same moment (exec events only;
+ *                                       see src/process/stdio.ts)
  */
 import type { EcsEvent, EcsHost } from '@elastic/ecs';
 import { capabilityNames, hasEveryCapability } from '../process/capabilities.js';
 import { envForOutput, sshClientIp } from '../process/environment.js';
 import { ttyDevice, ttyKind, type EntryType } from '../process/entry-leader.js';
+import { stdioForOutput, type EcsStdio } from '../process/stdio.js';
 import type { ProcessEntry } from '../process/process-table.js';
 import type { ProcessImage } from '../process/process-image.js';
 import type { AgentInfo } from './agent.js';
@@ -160,6 +165,9 @@ export interface ExecwardenProcessFlags {
   executable_deleted?: true;
   comm_renamed?: true;
   recovered?: true;
+  /** The standard streams at this exec (src/process/stdio.ts). */
+  stdio?: EcsStdio;
+  parent?: { stdio: EcsStdio };
 }
 
 export interface EcsTopUser extends EcsIdName {
@@ -339,6 +347,12 @@ function flagsFor(entry: ProcessEntry | null, input: ProcessEventInput): Execwar
   if (entry?.image.executableDeleted) flags.executable_deleted = true;
   if (entry?.image.commRenamed) flags.comm_renamed = true;
   if (input.recovered) flags.recovered = true;
+  if (entry && input.action === 'exec') {
+    const stdio = stdioForOutput(entry.image.stdio);
+    if (stdio) flags.stdio = stdio;
+    const parentStdio = stdioForOutput(entry.image.parentStdio);
+    if (parentStdio) flags.parent = { stdio: parentStdio };
+  }
   return Object.keys(flags).length > 0 ? flags : undefined;
 }
 

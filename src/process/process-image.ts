@@ -42,7 +42,7 @@
  * `env` holds the allow-listed environment variables read at exec (see environment.ts).
  */
 import { isUtf8 } from 'node:buffer';
-import type { ProcSnapshot } from '../capture/raw-event.js';
+import type { ProcSnapshot, StdioStream } from '../capture/raw-event.js';
 
 export interface ProcessImage {
   executable: string | null;
@@ -73,6 +73,9 @@ export interface ProcessImage {
   executableDeleted: boolean;
   /** comm was read after the process renamed itself; the name comes from the executable. */
   commRenamed: boolean;
+  /** fds 0-2 at exec, and the parent's at that moment (see stdio.ts); null when not read. */
+  stdio: StdioStream[] | null;
+  parentStdio: StdioStream[] | null;
 }
 
 const DELETED_SUFFIX = ' (deleted)';
@@ -212,6 +215,8 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
     memfdName: memfdNameOf(executable),
     executableDeleted: executable !== null && executable.endsWith(DELETED_SUFFIX),
     commRenamed: snapshot.commRenamed === true,
+    stdio: snapshot.stdio ?? null,
+    parentStdio: snapshot.parentStdio ?? null,
   };
 }
 
@@ -277,6 +282,8 @@ export function imageFromComm(comm: string | null): ProcessImage {
     memfdName: null,
     executableDeleted: false,
     commRenamed: false,
+    stdio: null,
+    parentStdio: null,
   };
 }
 

@@ -16,7 +16,7 @@ import { childRun, type ChildRun } from './native-child.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCES = ['native/reader.cc', 'native/proc_connector.cc', 'native/proc_snapshot.cc', 'native/privileges.cc', 'test/capture/reader_harness.cc'];
+const SOURCES = ['native/reader.cc', 'native/proc_connector.cc', 'native/proc_snapshot.cc', 'native/stdio_probe.cc', 'native/privileges.cc', 'test/capture/reader_harness.cc'];
 const HEADERS = ['native/reader.h', 'native/proc_connector.h', 'native/proc_snapshot.h', 'native/privileges.h'];
 // The addon's warning flags, as errors: the harness compiles the very files the addon does.
 const FLAGS = ['-std=c++17', '-O1', '-pthread', '-Wall', '-Wextra', '-Wpedantic', '-Wshadow', '-Werror', `-I${path.join(repo, 'native')}`];

@@ -22,6 +22,12 @@ const FULL_EXEC: RawEvent = {
     suid: 0, sgid: 0, capPermitted: 2 ** 41 - 1, capEffective: 2 ** 21, capBounding: 2 ** 41 - 1,
     cgroup: '9:name=systemd:/\n0::/system.slice/x.service\n', env: ['LD_PRELOAD=/tmp/x.so'], envTruncated: true,
     commRenamed: true, stale: true, failed: ['cwd', 'environ'],
+    stdio: [
+      { type: 'socket', path: 'socket:[77]', inode: 77, socket: { family: 'ipv6', type: 'stream', protocol: 'tcp', local: { ip: '::1', port: 4000 }, remote: { ip: '::1', port: 4444 } } },
+      { type: 'socket', path: 'socket:[78]', inode: 78, socket: { family: 'unix', type: 'stream', remote: { path: '/run/systemd/journal/stdout' } } },
+      { type: 'closed' },
+    ],
+    parentStdio: null,
   },
 };
 const FORK: RawEvent = { kind: 'fork', cpu: 0, seq: 1, timestampNs: 5n, pid: 10, tgid: 10, parentPid: 9, parentTgid: 9 };
@@ -49,6 +55,11 @@ describe('raw event recording format', () => {
       [{ ...good, snapshot: { ...(good.snapshot as object), env: ['no equals sign'] } }, /snapshot.env/],
       [{ ...good, snapshot: { ...(good.snapshot as object), env: Array(257).fill('A=1') } }, /snapshot.env/],
       [{ ...good, snapshot: { ...(good.snapshot as object), suid: 'x' } }, /snapshot.suid must be an integer/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), stdio: [{ type: 'pipe' }] } }, /snapshot.stdio must be null or a list of 3/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), stdio: [{ type: 'wormhole' }, { type: 'pipe' }, { type: 'pipe' }] } }, /snapshot.stdio\[0\].type must be one of/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), parentStdio: [{ type: 'pipe' }, { type: 'pipe', path: 'x'.repeat(5000) }, { type: 'pipe' }] } }, /snapshot.parentStdio\[1\].path must be a string of at most/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), stdio: [{ type: 'socket', socket: { family: 'ipv4', remote: { port: 70000 } } }, { type: 'pipe' }, { type: 'pipe' }] } }, /socket.remote.port must be a port number/],
+      [{ ...good, snapshot: { ...(good.snapshot as object), stdio: [{ type: 'socket', socket: { family: 'ax25' } }, { type: 'pipe' }, { type: 'pipe' }] } }, /socket.family must be one of/],
       [[1], /not a JSON object/],
     ];
     for (const [value, message] of cases) {

@@ -2,10 +2,12 @@
  * The Defend-faithful fields on the live kernel: identities, capabilities, containers (a cgroup
  * the test creates and moves a process into), the environment allow-list, session entry leaders
  * (an sshd and an SSM agent stood in for by renamed copies of bash and script), script and memfd
- * names, an empty argv and a ptrace attach (test/support/probe.c). Every field the rule loader
+ * names, an empty argv, a ptrace attach (test/support/probe.c), and standard streams that are a
+ * TCP socket (on the process and on its parent) and a named unix socket. Every field the rule loader
  * counts as filled must appear in what this run captured.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +50,17 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
   let created: string[] = [];
   let result: Awaited<ReturnType<typeof capture>>;
   const mounts = cgroupMounts();
+  const servers: Server[] = [];
+  let tcpPort = 0;
+  let unixPath = '';
+
+  /** A listener that holds its connections open until the test ends. */
+  const listen = async (where: number | string): Promise<Server> => {
+    const server = createServer(() => {});
+    servers.push(server);
+    await new Promise<void>((resolve) => (typeof where === 'number' ? server.listen(where, '127.0.0.1', resolve) : server.listen(where, resolve)));
+    return server;
+  };
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'execwarden-defend-'));
@@ -59,6 +72,17 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
     chmodSync(path.join(work, 'ssm-session-worker'), 0o755);
     const secretFile = path.join(work, 'secret');
     writeFileSync(secretFile, 'do-not-log');
+    const tcp = await listen(0);
+    tcpPort = (tcp.address() as { port: number }).port;
+    unixPath = path.join(work, 'stream.sock');
+    await listen(unixPath);
+    const unixClient = [
+      'import socket, subprocess, sys',
+      's = socket.socket(socket.AF_UNIX)',
+      "s.bind('\\0execwarden-test-client')",
+      `s.connect('${unixPath}')`,
+      `sys.exit(subprocess.call(['${BASH}', '-c', 'sleep 0.2; true', 'unix-stdio-marker'], stdin=s, stdout=s, stderr=s))`,
+    ].join('; ');
     const scriptFile = path.join(work, 'execwarden-probe.sh');
     writeFileSync(scriptFile, '#!/bin/bash\nexit 0\n', { mode: 0o755 });
 
@@ -87,12 +111,21 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
       `${work}/ssm-session-worker -qec '${TRUE} ssm-marker; true' /dev/null`,
       // An argv past the 128 KiB cap (one argument may not pass 128 KiB): cut, head and end kept.
       `${TRUE} "$(printf '%070000d' 0)" "$(printf '%070000d' 0)" cut-marker`,
+      // Standard streams: a TCP socket on the process, then only on its parent (a subshell that
+      // forks, as a pty wrapper does), then a unix socket bound to an abstract name.
+      `exec 3<>/dev/tcp/127.0.0.1/${tcpPort}`,
+      // (each lives a moment, so that its socket is still there to be looked up under load)
+      `${BASH} -c 'sleep 0.2; true' tcp-stdio-marker <&3 >&3`,
+      `( exec 0<&3 1>&3; ${BASH} -c 'sleep 0.2; true' parent-socket-marker </dev/null >/dev/null; true )`,
+      'exec 3>&-',
+      `python3 -c "${unixClient}"`,
       'true',
     ].join('\n');
     result = await capture(script, 300, { outputEnvVars: ['LD_PRELOAD'] });
   });
 
   afterAll(() => {
+    for (const server of servers) server.close();
     // Leaves first; the processes in them have exited.
     for (const dir of created) {
       try {
@@ -193,6 +226,28 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
     expect(ssm.process.entry_leader?.pid).toBe(ssm.process.parent?.pid);
     expect(ssm.process.tty?.char_device.major).toBeGreaterThanOrEqual(136);
     expect(ssm.process.parent?.tty).toEqual(ssm.process.tty);
+  });
+
+  it('standard streams: a TCP socket with both ends, the parent\'s socket, a named unix socket', () => {
+    const tcp = exec('tcp-stdio-marker', BASH);
+    const socket = { family: 'ipv4', type: 'stream', protocol: 'tcp', remote: { ip: '127.0.0.1', port: tcpPort } };
+    expect(tcp.execwarden?.process.stdio?.stdin).toMatchObject({ type: 'socket', socket });
+    expect(tcp.execwarden?.process.stdio?.stdout).toMatchObject({ type: 'socket', socket });
+    expect(tcp.execwarden?.process.stdio?.stdin.socket?.local?.ip).toBe('127.0.0.1');
+    expect(tcp.execwarden?.process.stdio?.stderr.type).not.toBe('socket');
+
+    const wrapped = exec('parent-socket-marker', BASH);
+    expect(wrapped.execwarden?.process.stdio?.stdin.type).toBe('null');
+    expect(wrapped.execwarden?.process.parent?.stdio.stdin).toMatchObject({ type: 'socket', socket });
+
+    const unix = exec('unix-stdio-marker', BASH);
+    expect(unix.execwarden?.process.stdio?.stdin).toMatchObject({
+      type: 'socket',
+      socket: { family: 'unix', type: 'stream', local: { path: '@execwarden-test-client' }, remote: { path: unixPath } },
+    });
+    // Streams are what the exec saw: not repeated on the process's other events.
+    const end = result.docs.find((doc) => doc.event.action === 'end' && doc.process.pid === tcp.process.pid);
+    expect(end?.execwarden?.process.stdio).toBeUndefined();
   });
 
   it('every field the rule loader counts as filled appeared in this run', () => {
