@@ -135,7 +135,7 @@ export class Agent {
     const engine = new Engine({
       stream,
       rules: rules.ruleSet,
-      throttle: new AlertThrottle(clock, { windowMs: config.alerts.dedupWindowMs }),
+      throttle: new AlertThrottle(clock, { windowMs: config.alerts.floodWindowMs, perRuleBudget: config.alerts.floodBudget }),
       clock,
       emitEvents: config.capture.events,
     });
@@ -371,6 +371,7 @@ export class Agent {
       if (this.housekeeping) clearInterval(this.housekeeping);
       await this.source.stop();
       this.houseKeep();
+      this.engine.flushThrottled(this.emitter, true);
       if (this.metricsServer) await this.metricsServer.close();
       const droppedBefore = this.droppedByOutputs();
       await this.fanout.close(this.config.shutdown.drainMs);

@@ -27,7 +27,8 @@ export interface AgentConfig {
   /** How long outputs may take to deliver what is queued when the agent stops. */
   shutdown: { drainMs: number };
   processTable: { maxEntries: number; exitedTtlMs: number };
-  alerts: { dedupWindowMs: number };
+  /** Flood control: alerts of one rule beyond `floodBudget` within `floodWindowMs` are summarised. */
+  alerts: { floodWindowMs: number; floodBudget: number };
   metrics: { listen: ListenAddress | null };
   outputs: OutputsConfig;
 }
@@ -55,7 +56,8 @@ const DEFAULTS = {
   receiveBufferBytes: 8 * 1024 * 1024,
   maxEntries: 32_768,
   exitedTtlSeconds: 30,
-  dedupWindowSeconds: 60,
+  floodWindowSeconds: 60,
+  floodBudget: 20,
   drainSeconds: 5,
 } as const;
 
@@ -143,7 +145,10 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   shutdown.done();
 
   const alerts = section('alerts');
-  const dedupWindowSeconds = alerts.integer('dedup_window_seconds', DEFAULTS.dedupWindowSeconds, 0, 86_400);
+  // dedup_window_seconds: the name of the window before flood control counted per rule.
+  const legacyWindow = alerts.integer('dedup_window_seconds', DEFAULTS.floodWindowSeconds, 0, 86_400);
+  const floodWindowSeconds = alerts.integer('flood_window_seconds', legacyWindow, 0, 86_400);
+  const floodBudget = alerts.integer('flood_budget', DEFAULTS.floodBudget, 1, 1_000_000);
   alerts.done();
 
   const metrics = section('metrics');
@@ -189,7 +194,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       maxEntries: overrides.maxProcesses ?? maxEntries,
       exitedTtlMs: exitedTtlSeconds * 1000,
     },
-    alerts: { dedupWindowMs: dedupWindowSeconds * 1000 },
+    alerts: { floodWindowMs: floodWindowSeconds * 1000, floodBudget },
     shutdown: { drainMs: drainSeconds * 1000 },
     metrics: { listen },
     outputs,

@@ -115,15 +115,21 @@ export class Engine {
     }
   }
 
-  /** Alerts for repeats the throttle held back and whose window has closed since. */
-  flushThrottled(emit: EngineEmitter): void {
-    for (const summary of this.throttle.drain()) {
-      const first = summary.first;
+  /**
+   * Summaries of the alerts flood control held back, for rules whose window has closed (all of
+   * them when `all`, as the agent stops): the latest occurrence, with the count and the times.
+   */
+  flushThrottled(emit: EngineEmitter, all = false): void {
+    for (const summary of all ? this.throttle.drainAll() : this.throttle.drain()) {
+      const latest = summary.latest;
+      const firstSeen = new Date(summary.firstSeenMs).toISOString();
+      const lastSeen = new Date(summary.lastSeenMs).toISOString();
+      const times = summary.suppressed === 1 ? 'once more' : `${summary.suppressed} more times`;
       emit.alert({
-        ...first,
-        '@timestamp': new Date(summary.lastSeenMs).toISOString(),
-        message: `${first.message} (repeated ${summary.suppressed} more time${summary.suppressed === 1 ? '' : 's'} since ${new Date(summary.windowStartMs).toISOString()})`,
-        execwarden: { ...first.execwarden, throttle: { suppressed: summary.suppressed } },
+        ...latest,
+        '@timestamp': lastSeen,
+        message: `${latest.message} (held back by flood control: ${times} between ${firstSeen} and ${lastSeen}; this is the latest)`,
+        execwarden: { ...latest.execwarden, throttle: { suppressed: summary.suppressed, first_seen: firstSeen, last_seen: lastSeen } },
       });
     }
   }

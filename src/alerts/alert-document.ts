@@ -64,8 +64,11 @@ export interface AlertDocument {
     /** The matched event's own flags (argv cut, lossy, stale, recovered after a loss, …). */
     process?: Record<string, unknown>;
     sequence?: { join_keys: unknown[]; events: EqlEvent[] };
-    /** Set by AlertThrottle: identical alerts it held back since the last one it let through. */
-    throttle?: { suppressed: number };
+    /**
+     * On a flood-control summary: how many alerts of this kind were held back beyond the rule's
+     * budget, and when the first and the latest came (the alert itself is the latest).
+     */
+    throttle?: { suppressed: number; first_seen: string; last_seen: string };
   };
 }
 

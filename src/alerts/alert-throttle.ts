@@ -1,18 +1,21 @@
 /**
- * Holds back repeats of an alert so a loop cannot flood the outputs. Two alerts are the same when
- * they come from the same rule for the same command (executable and arguments), parent
- * executable, user and host; pids and times do not count, since a loop changes them every turn.
+ * Flood control for alerts: a loop must not bury the outputs, yet a launch by a new process is a
+ * new attack, and its alert goes out when it happens.
  *
- * The first alert of a kind opens a window of `windowMs` and goes out; repeats inside the window
- * are counted and dropped. The first repeat after the window goes out carrying the count
- * (`execwarden.throttle.suppressed`), and `drain()` reports windows that closed with repeats and
- * no later alert, so no count is ever lost. Tracked kinds are capped (`maxKeys`, oldest evicted
- * into the next drain). Pure: time comes from the clock.
+ * Each rule has a budget: the first `perRuleBudget` alerts of a rule within `windowMs` (counted
+ * from the first of them) go out at once, whatever they are, repeats of the same command line
+ * included. Only what a rule raises beyond its budget is held back, grouped by kind (same rule,
+ * command, executable and arguments, parent executable, user and host; pids and times do not
+ * count, since a loop changes them every turn). When the rule's window closes, `drain()` reports
+ * each held-back kind once: how many were held back, when the first and the latest came, and the
+ * latest occurrence itself, so the summary names the process that is running now, not one that
+ * may be long gone. A window of 0 turns flood control off.
  *
  * Bounded in bytes, not only in count: a kind is tracked by a hash of its identity (an identity
- * holds the whole argv), and the alert kept to open a summary with is shortened to
- * `keptAlertBytes` (fit-document.ts), so 2,000 tracked kinds cost at most about 40 MiB however
- * long the command lines behind them.
+ * holds the whole argv), and the occurrences kept for its summary are shortened to
+ * `keptAlertBytes` (fit-document.ts); at most `maxKeys` kinds are held (the oldest is reported
+ * early to make room), so 2,000 kinds cost at most about 64 MiB however long the command lines.
+ * Pure: time comes from the clock.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -20,13 +23,17 @@ import { fitDocument } from '../outputs/fit-document.js';
 import type { AlertDocument } from './alert-document.js';
 
 export interface AlertThrottleOptions {
+  /** The span over which a rule's budget is counted; 0 turns flood control off. */
   windowMs: number;
-  /** Most alert kinds tracked at once; default 2,000. */
+  /** Alerts of one rule that go out at once within a window; default 20. */
+  perRuleBudget?: number;
+  /** Most held-back kinds tracked at once; default 2,000. */
   maxKeys?: number;
-  /** Bytes of JSON the alert kept for a kind's summary may take; default 16 KiB. */
+  /** Bytes of JSON each occurrence kept for a summary may take; default 16 KiB. */
   keptAlertBytes?: number;
 }
 
+export const DEFAULT_RULE_BUDGET = 20;
 export const DEFAULT_THROTTLE_MAX_KEYS = 2_000;
 export const DEFAULT_KEPT_ALERT_BYTES = 16 * 1024;
 
@@ -34,25 +41,37 @@ export interface ThrottleSummary {
   key: string;
   ruleId: string;
   ruleName: string;
-  /** Repeats held back in the window. */
+  /** Occurrences of this kind held back in the window. */
   suppressed: number;
+  /** The rule's window: when its budget started counting. */
   windowStartMs: number;
+  firstSeenMs: number;
   lastSeenMs: number;
-  /** The alert that opened the window. */
+  /** The first and the latest occurrence held back (shortened to keptAlertBytes). */
   first: AlertDocument;
+  latest: AlertDocument;
 }
 
 export interface AlertThrottleStats {
   emitted: number;
   suppressed: number;
+  /** Held-back kinds waiting for their summary. */
   tracked: number;
 }
 
-interface WindowState {
-  startMs: number;
+interface HeldKind {
+  key: string;
+  firstSeenMs: number;
   lastSeenMs: number;
   suppressed: number;
   first: AlertDocument;
+  latest: AlertDocument;
+}
+
+interface RuleWindow {
+  startMs: number;
+  sent: number;
+  held: Map<string, HeldKind>;
 }
 
 /** A short, fixed-size key for what makes two alerts the same (see the module header). */
@@ -71,10 +90,12 @@ export function alertIdentity(alert: AlertDocument): string {
 }
 
 export class AlertThrottle {
-  private readonly windows = new Map<string, WindowState>();
+  private readonly rules = new Map<string, RuleWindow>();
   private readonly pending: ThrottleSummary[] = [];
+  private readonly budget: number;
   private readonly maxKeys: number;
   private readonly keptAlertBytes: number;
+  private held = 0;
   private emitted = 0;
   private suppressed = 0;
 
@@ -83,67 +104,103 @@ export class AlertThrottle {
     private readonly options: AlertThrottleOptions,
   ) {
     if (!(options.windowMs >= 0)) throw new RangeError(`windowMs must be >= 0, got ${options.windowMs}`);
+    this.budget = options.perRuleBudget ?? DEFAULT_RULE_BUDGET;
+    if (!(this.budget >= 1) || !Number.isInteger(this.budget)) throw new RangeError(`perRuleBudget must be a whole number >= 1, got ${this.budget}`);
     this.maxKeys = options.maxKeys ?? DEFAULT_THROTTLE_MAX_KEYS;
     this.keptAlertBytes = options.keptAlertBytes ?? DEFAULT_KEPT_ALERT_BYTES;
   }
 
-  /** The alert to write (annotated with a held-back count when there was one), or null. */
+  /** The alert to write now, or null when it is held back for its rule's summary. */
   offer(alert: AlertDocument): AlertDocument | null {
+    if (this.options.windowMs === 0) {
+      this.emitted++;
+      return alert;
+    }
     const now = this.clock.nowMs();
+    const ruleId = alert.rule.id;
+    let window = this.rules.get(ruleId);
+    if (window !== undefined && now - window.startMs >= this.options.windowMs) {
+      this.close(ruleId, window);
+      window = undefined;
+    }
+    if (window === undefined) {
+      window = { startMs: now, sent: 0, held: new Map() };
+      this.rules.set(ruleId, window);
+    }
+    if (window.sent < this.budget) {
+      window.sent++;
+      this.emitted++;
+      return alert;
+    }
+    this.suppressed++;
     const key = alertIdentity(alert);
-    const state = this.windows.get(key);
-    if (state !== undefined && now - state.startMs < this.options.windowMs) {
-      state.suppressed++;
-      state.lastSeenMs = now;
-      this.suppressed++;
+    const kept = this.keep(alert);
+    const kind = window.held.get(key);
+    if (kind !== undefined) {
+      kind.suppressed++;
+      kind.lastSeenMs = now;
+      kind.latest = kept;
       return null;
     }
-    let out = alert;
-    if (state !== undefined) {
-      this.windows.delete(key);
-      if (state.suppressed > 0) out = { ...alert, execwarden: { ...alert.execwarden, throttle: { suppressed: state.suppressed } } };
-    } else if (this.windows.size >= this.maxKeys) {
-      this.evictOldest();
-    }
-    const first = fitDocument(alert as unknown as Record<string, unknown>, this.keptAlertBytes).doc as unknown as AlertDocument;
-    this.windows.set(key, { startMs: now, lastSeenMs: now, suppressed: 0, first });
-    this.emitted++;
-    return out;
+    if (this.held >= this.maxKeys) this.reportOldest();
+    window.held.set(key, { key, firstSeenMs: now, lastSeenMs: now, suppressed: 1, first: kept, latest: kept });
+    this.held++;
+    return null;
   }
 
-  /** Windows that have closed with held-back repeats, each reported once; forgets closed windows. */
+  /** Summaries of the kinds held back in windows that have closed, each reported once. */
   drain(): ThrottleSummary[] {
     const now = this.clock.nowMs();
-    const out = this.pending.splice(0);
-    for (const [key, state] of this.windows) {
-      if (now - state.startMs < this.options.windowMs) continue;
-      this.windows.delete(key);
-      if (state.suppressed > 0) out.push(summary(key, state));
+    for (const [ruleId, window] of this.rules) {
+      if (now - window.startMs >= this.options.windowMs) this.close(ruleId, window);
     }
-    return out;
+    return this.pending.splice(0);
+  }
+
+  /** Every held-back kind now, windows open or not (the agent is stopping). */
+  drainAll(): ThrottleSummary[] {
+    for (const [ruleId, window] of this.rules) this.close(ruleId, window);
+    return this.pending.splice(0);
   }
 
   stats(): AlertThrottleStats {
-    return { emitted: this.emitted, suppressed: this.suppressed, tracked: this.windows.size };
+    return { emitted: this.emitted, suppressed: this.suppressed, tracked: this.held };
   }
 
-  private evictOldest(): void {
-    const oldest = this.windows.keys().next();
-    if (oldest.done) return;
-    const state = this.windows.get(oldest.value)!;
-    this.windows.delete(oldest.value);
-    if (state.suppressed > 0) this.pending.push(summary(oldest.value, state));
+  private keep(alert: AlertDocument): AlertDocument {
+    return fitDocument(alert as unknown as Record<string, unknown>, this.keptAlertBytes).doc as unknown as AlertDocument;
+  }
+
+  private close(ruleId: string, window: RuleWindow): void {
+    this.rules.delete(ruleId);
+    for (const kind of window.held.values()) this.pending.push(summary(kind, window));
+    this.held -= window.held.size;
+  }
+
+  /** Makes room: the kind held longest is reported now rather than at its window's end. */
+  private reportOldest(): void {
+    let oldest: { window: RuleWindow; kind: HeldKind } | null = null;
+    for (const window of this.rules.values()) {
+      const first = window.held.values().next();
+      if (!first.done && (oldest === null || first.value.firstSeenMs < oldest.kind.firstSeenMs)) oldest = { window, kind: first.value };
+    }
+    if (oldest === null) return;
+    oldest.window.held.delete(oldest.kind.key);
+    this.held--;
+    this.pending.push(summary(oldest.kind, oldest.window));
   }
 }
 
-function summary(key: string, state: WindowState): ThrottleSummary {
+function summary(kind: HeldKind, window: RuleWindow): ThrottleSummary {
   return {
-    key,
-    ruleId: state.first.rule.id,
-    ruleName: state.first.rule.name,
-    suppressed: state.suppressed,
-    windowStartMs: state.startMs,
-    lastSeenMs: state.lastSeenMs,
-    first: state.first,
+    key: kind.key,
+    ruleId: kind.latest.rule.id,
+    ruleName: kind.latest.rule.name,
+    suppressed: kind.suppressed,
+    windowStartMs: window.startMs,
+    firstSeenMs: kind.firstSeenMs,
+    lastSeenMs: kind.lastSeenMs,
+    first: kind.first,
+    latest: kind.latest,
   };
 }

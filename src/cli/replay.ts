@@ -40,7 +40,7 @@ export const replayCommand = {
   options: [
     { flags: '--rules <paths...>', description: 'rule files or folders (default: the bundled rules)' },
     { flags: '--exceptions <file>', description: 'exceptions (allow-list) TOML file' },
-    { flags: '--throttle-ms <ms>', description: 'drop identical alerts repeated within this window (default: off)' },
+    { flags: '--throttle-ms <ms>', description: 'flood control: per rule, hold back alerts beyond 20 within this window and summarise them (default: off)' },
   ],
 } as const;
 

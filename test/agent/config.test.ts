@@ -23,7 +23,7 @@ describe('agent config', () => {
     expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false, envVars: [...DEFAULT_ENV_VARS] });
     expect(config.outputs.stdout).toEqual({ format: 'ndjson' });
     expect(config.metrics.listen).toBeNull();
-    expect(config.alerts.dedupWindowMs).toBe(60_000);
+    expect(config.alerts).toEqual({ floodWindowMs: 60_000, floodBudget: 20 });
   });
 
   it('reads the default file when it exists, and the command line wins over it', () => {
@@ -38,7 +38,11 @@ describe('agent config', () => {
     expect(fromFile.rules).toEqual({ paths: ['/opt/rules'], exceptions: '/etc/ex.toml', allowEmpty: false });
     expect(fromFile.capture).toEqual({ receiveBufferBytes: 4194304, realtime: false, events: true, envVars: ['LD_PRELOAD', 'LD_AUDIT'] });
     expect(fromFile.processTable).toEqual({ maxEntries: 1000, exitedTtlMs: 5000 });
-    expect(fromFile.alerts.dedupWindowMs).toBe(10_000);
+    // The older name of the window is still read; the newer one wins when both are there.
+    expect(fromFile.alerts).toEqual({ floodWindowMs: 10_000, floodBudget: 20 });
+    const flood = loadAgentConfig({}, file('flood.toml', '[alerts]\ndedup_window_seconds = 10\nflood_window_seconds = 30\nflood_budget = 5\n'));
+    expect(flood.alerts).toEqual({ floodWindowMs: 30_000, floodBudget: 5 });
+    expect(() => loadAgentConfig({}, file('zero.toml', '[alerts]\nflood_budget = 0\n'))).toThrow(/flood_budget/);
     expect(fromFile.metrics.listen).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(fromFile.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
     expect(fromFile.outputs.stdout).toBeUndefined();

