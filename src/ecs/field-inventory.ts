@@ -1,13 +1,13 @@
 /**
  * What execwarden's process events carry, found by producing them: a short scripted run of the
  * real process table and document builder (an ssh login whose shell starts a container's memfd
- * payload with an allow-listed variable set, a TCP socket for stdin and stdout and a named unix
- * socket for stderr, under a parent whose stdin is the TCP socket, a fork, a ptrace attach, an
- * exit) over an in-memory /proc in which every read succeeds. The fields those documents hold, and the values of the few
- * fields rules use to pick an event kind, are the one answer to "does execwarden fill this
- * field?" (the rule loader warns about the others). A field the builder starts writing appears
- * here without anyone keeping a list; test/integration proves on the live kernel that every field
- * listed here really appears.
+ * payload with an allow-listed variable set and a TCP socket on its standard streams and on its
+ * parent's, a helper whose streams and its parent's are a named unix socket, a fork, a ptrace
+ * attach, an exit) over an in-memory /proc in which every read succeeds. The fields those
+ * documents hold, and the values of the few fields rules use to pick an event kind, are the one
+ * answer to "does execwarden fill this field?" (the rule loader warns about the others). A field
+ * the builder starts writing appears here without anyone keeping a list; test/integration proves
+ * on the live kernel that every field listed here really appears.
  */
 import type { ProcSnapshot, RawEvent, StdioStream } from '../capture/raw-event.js';
 import type { ProcFs } from '../process/procfs.js';
@@ -151,9 +151,13 @@ export function fieldInventory(): FieldInventory {
     kind: 'exec', pid: 300,
     snapshot: {
       ...snapshotOf(payload), cmdlineTruncated: true, cmdlineTailOffset: 8, argsTotal: 40,
-      stdio: [tcp, tcp, journal], parentStdio: [tcp, { type: 'pipe', path: 'pipe:[9]', inode: 9 }, { type: 'tty', path: '/dev/pts/1' }],
+      stdio: [tcp, tcp, tcp], parentStdio: [tcp, tcp, tcp],
     },
   });
+  const helper: Scripted = { pid: 301, ppid: 300, sid: 200, exe: '/usr/bin/logger', argv: ['logger'] };
+  add(helper);
+  raw({ kind: 'fork', pid: 301, parentPid: 300, parentTgid: 300 });
+  raw({ kind: 'exec', pid: 301, snapshot: { ...snapshotOf(helper), stdio: [journal, journal, journal], parentStdio: [journal, journal, journal] } });
   raw({ kind: 'ptrace', pid: 200, tracerPid: 300, tracerTgid: 300 });
   raw({ kind: 'uid', pid: 300, ruid: 0, euid: 0 });
   raw({ kind: 'gid', pid: 300, rgid: 0, egid: 0 });

@@ -77,11 +77,12 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
     unixPath = path.join(work, 'stream.sock');
     await listen(unixPath);
     const unixClient = [
-      'import socket, subprocess, sys',
+      'import os, socket, subprocess, sys',
       's = socket.socket(socket.AF_UNIX)',
       "s.bind('\\0execwarden-test-client')",
       `s.connect('${unixPath}')`,
-      `sys.exit(subprocess.call(['${BASH}', '-c', 'sleep 0.2; true', 'unix-stdio-marker'], stdin=s, stdout=s, stderr=s))`,
+      '[os.dup2(s.fileno(), fd) for fd in (0, 1, 2)]',
+      `sys.exit(subprocess.call(['${BASH}', '-c', 'sleep 0.2; true', 'unix-stdio-marker']))`,
     ].join('; ');
     const scriptFile = path.join(work, 'execwarden-probe.sh');
     writeFileSync(scriptFile, '#!/bin/bash\nexit 0\n', { mode: 0o755 });
@@ -115,8 +116,8 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
       // forks, as a pty wrapper does), then a unix socket bound to an abstract name.
       `exec 3<>/dev/tcp/127.0.0.1/${tcpPort}`,
       // (each lives a moment, so that its socket is still there to be looked up under load)
-      `${BASH} -c 'sleep 0.2; true' tcp-stdio-marker <&3 >&3`,
-      `( exec 0<&3 1>&3; ${BASH} -c 'sleep 0.2; true' parent-socket-marker </dev/null >/dev/null; true )`,
+      `${BASH} -c 'sleep 0.2; true' tcp-stdio-marker <&3 >&3 2>&3`,
+      `( exec 0<&3 1>&3 2>&3; ${BASH} -c 'sleep 0.2; true' parent-socket-marker </dev/null >/dev/null 2>/dev/null; true )`,
       'exec 3>&-',
       `python3 -c "${unixClient}"`,
       'true',
@@ -234,7 +235,7 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
     expect(tcp.execwarden?.process.stdio?.stdin).toMatchObject({ type: 'socket', socket });
     expect(tcp.execwarden?.process.stdio?.stdout).toMatchObject({ type: 'socket', socket });
     expect(tcp.execwarden?.process.stdio?.stdin.socket?.local?.ip).toBe('127.0.0.1');
-    expect(tcp.execwarden?.process.stdio?.stderr.type).not.toBe('socket');
+    expect(tcp.execwarden?.process.stdio?.stderr).toMatchObject({ type: 'socket', socket });
 
     const wrapped = exec('parent-socket-marker', BASH);
     expect(wrapped.execwarden?.process.stdio?.stdin.type).toBe('null');
@@ -245,6 +246,7 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
       type: 'socket',
       socket: { family: 'unix', type: 'stream', local: { path: '@execwarden-test-client' }, remote: { path: unixPath } },
     });
+    expect(unix.execwarden?.process.parent?.stdio.stderr).toMatchObject({ type: 'socket', socket: { family: 'unix', remote: { path: unixPath } } });
     // Streams are what the exec saw: not repeated on the process's other events.
     const end = result.docs.find((doc) => doc.event.action === 'end' && doc.process.pid === tcp.process.pid);
     expect(end?.execwarden?.process.stdio).toBeUndefined();
