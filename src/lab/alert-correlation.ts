@@ -1,7 +1,9 @@
 /**
  * Ties alerts to the simulations that caused them. Each simulation's marker is unique text in its
  * payload's command line, so any alert document that contains it (in process.args,
- * process.command_line, the parent's or the replaced image's) belongs to that simulation.
+ * process.command_line, the parent's, a leader's or the replaced image's) belongs to that
+ * simulation. Every process of a simulation also carries the marker in its environment, which the
+ * lab's detector keeps in process.env_vars: that ties an alert whose lineage was not seen whole.
  */
 import { docField } from '../doc-field.js';
 

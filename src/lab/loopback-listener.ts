@@ -2,6 +2,11 @@
  * The target of a simulated reverse shell: a TCP server on 127.0.0.1, on a port the kernel picks.
  * Whatever connects is told `exit` and hung up on, so an interactive shell on the other end quits
  * at once. Nothing is read or executed from the connection.
+ *
+ * The answer comes after a short pause, as a person at a listener takes a moment before typing. A
+ * reverse shell is only of use while its connection is open; one gone within a millisecond would
+ * test something no attack does: the agent reads a shell's socket at exec, and that read cannot
+ * describe a connection already closed and forgotten by the kernel.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -17,6 +22,9 @@ export interface LoopbackListener {
 /** A connection is cut after this long even if the peer never hangs up. */
 const CONNECTION_LIMIT_MS = 3000;
 
+/** How long after accepting a connection `exit` is sent. */
+const ANSWER_DELAY_MS = 100;
+
 export async function openLoopbackListener(): Promise<LoopbackListener> {
   const sockets = new Set<Socket>();
   let accepted = 0;
@@ -30,12 +38,13 @@ export async function openLoopbackListener(): Promise<LoopbackListener> {
     socket.setTimeout(CONNECTION_LIMIT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('data', () => {}); // drain prompts and banners; never interpreted
+    const answer = setTimeout(() => socket.end('exit\n'), ANSWER_DELAY_MS);
     socket.on('close', () => {
+      clearTimeout(answer);
       sockets.delete(socket);
       closed += 1;
       notify();
     });
-    socket.end('exit\n');
     notify();
   });
   await new Promise<void>((resolve, reject) => {

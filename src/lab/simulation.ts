@@ -34,7 +34,7 @@ export interface SimulationResult {
   problem?: string;
 }
 
-/** How long processes of a finished simulation may take to exit before they count as leftovers. */
+/** How long processes of a finished simulation may take to exit before they count as leftovers, at least. */
 const EXIT_GRACE_MS = 1000;
 
 export interface SimulationOptions {
@@ -116,8 +116,11 @@ export async function runSimulation(variant: LabVariant, options: SimulationOpti
     }
     result.connections = listener.connections();
     if (!variant.connects && result.connections > 0) result.problem = 'a benign variant connected to the listener';
-    // Payloads detached with `setsid -f` outlive their launcher; give them a moment to finish.
-    await waitForMarkedExit(marker, result.exitCode === null ? 0 : EXIT_GRACE_MS);
+    // Payloads detached with `setsid -f` or `nohup … &` outlive their launcher. They have what is
+    // left of the time limit to finish (an interpreter starting on a loaded machine can take
+    // seconds), and at least a moment when the listener used it all up.
+    const left = Math.max(EXIT_GRACE_MS, timeoutMs - (Date.now() - started));
+    await waitForMarkedExit(marker, result.exitCode === null ? 0 : left);
   } finally {
     result.leftovers = killMarkedProcesses(marker);
     // SIGKILL lands asynchronously: return only once the killed processes are really gone.

@@ -3,6 +3,7 @@
  * rather than the caller's PATH, so a lab run means the same thing under sudo, in CI and from a
  * developer's shell with version-manager shims, and children get the same PATH.
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,4 +22,20 @@ export function findExecutable(name: string): string | null {
     }
   }
   return null;
+}
+
+const probeResults = new Map<string, boolean>();
+
+/**
+ * Whether `interpreter` (on SYSTEM_PATH) runs `args` and exits 0: how a library it must load is
+ * checked (lua5.1 `-e 'require("socket")'`). Answered once per process.
+ */
+export function interpreterRuns(interpreter: string, args: readonly string[]): boolean {
+  const key = JSON.stringify([interpreter, ...args]);
+  const known = probeResults.get(key);
+  if (known !== undefined) return known;
+  const path = findExecutable(interpreter);
+  const ok = path !== null && spawnSync(path, args, { stdio: 'ignore', timeout: 5000, env: { PATH: SYSTEM_PATH, LANG: 'C' } }).status === 0;
+  probeResults.set(key, ok);
+  return ok;
 }

@@ -1,7 +1,11 @@
 /**
  * The catalogue of simulated reverse shells and their benign look-alikes.
  *
- * Every payload is `bash -i` wired to a TCP connection to 127.0.0.1:<port>, where <port> is a
+ * This file holds the bash /dev/tcp class, swept across launcher shells and spellings for the seed
+ * rule; the other classes (netcat, socat, interpreter one-liners, gawk and zsh, named pipes), each
+ * in three launch forms, come from reverse-shell-classes.ts and follow these in the catalogue.
+ *
+ * Here every payload is `bash -i` wired to a TCP connection to 127.0.0.1:<port>, where <port> is a
  * listener the simulation opened itself; the listener answers `exit` and hangs up, so the shell
  * ends at once and nothing leaves the host. Each payload ends in a `#<marker>` shell comment, so
  * an alert can be tied to the variant from the command line it reports.
@@ -20,12 +24,21 @@
  *   is required, which shows the defence in depth;
  * - the benign variants touch no /dev/tcp at all and must raise nothing.
  */
-import { findExecutable } from './system-tools.js';
+import { classVariants, type LaunchForm, type ShellClass } from './reverse-shell-classes.js';
+import { DEV_TCP_RULE_ID, SEED_RULE_ID } from './rule-ids.js';
+import { findExecutable, interpreterRuns } from './system-tools.js';
 
-/** "Potential Reverse Shell via Background Process" (rules/execution_reverse_shell_via_background_process.toml). */
-export const SEED_RULE_ID = '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39';
-/** "Shell Redirecting to a /dev/tcp or /dev/udp Socket" (rules/execution_shell_redirect_to_dev_tcp.toml). */
-export const DEV_TCP_RULE_ID = '39a356fb-218c-4721-8503-d9887b537ca3';
+export {
+  BUILTIN_TCP_RULE_ID,
+  DEV_TCP_RULE_ID,
+  FIFO_SHELL_LOOP_RULE_ID,
+  INTERPRETER_SOCKET_RULE_ID,
+  MKFIFO_NETWORK_RULE_ID,
+  NETCAT_EXEC_RULE_ID,
+  SEED_RULE_ID,
+  SOCKET_PARENT_RULE_ID,
+  SOCKET_STDIO_RULE_ID,
+} from './rule-ids.js';
 
 /** What a variant gets to build its command line. */
 export interface LaunchTarget {
@@ -33,7 +46,7 @@ export interface LaunchTarget {
   marker: string;
   /** Resolves a helper to an absolute path; the variant lists its helpers in `requires`. */
   tool(name: string): string;
-  /** A scratch directory for this run (renamed copies of binaries live here). */
+  /** A scratch directory for this run (renamed copies of binaries and named pipes live here). */
   scratchDir: string;
 }
 
@@ -44,9 +57,21 @@ export interface Launch {
   copies?: Array<[string, string]>;
 }
 
+/** A library an interpreter must load, checked by running the interpreter on `probe`. */
+export interface LibraryRequirement {
+  /** Shown when it is missing: the Debian package that provides it. */
+  name: string;
+  interpreter: string;
+  probe: string[];
+}
+
 export interface LabVariant {
   name: string;
   summary: string;
+  /** The reverse-shell class it belongs to, or imitates for a look-alike. */
+  shellClass: ShellClass;
+  /** How it is launched (see reverse-shell-classes.ts); absent for the launcher-shell sweep below. */
+  form?: LaunchForm;
   /** Whether the bundled rules should raise an alert (mustFire is not empty). */
   expectAlert: boolean;
   /** The rule whose alert the latency is measured on: mustFire[0], or null. */
@@ -59,6 +84,8 @@ export interface LabVariant {
   connects: boolean;
   /** Executables that must be installed (found on the system PATH); otherwise it is skipped. */
   requires: string[];
+  /** Libraries its interpreter must load; otherwise it is skipped. */
+  libraries?: LibraryRequirement[];
   launch(target: LaunchTarget): Launch;
 }
 
@@ -82,17 +109,29 @@ function fromShell(shell: string, command: (t: LaunchTarget) => string): (t: Lau
 
 const LAUNCHER_SHELLS = ['bash', 'sh', 'dash', 'zsh', 'ksh', 'mksh', 'fish', 'tcsh', 'csh'] as const;
 
-function reverseShell(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
-  return { name, summary, expectAlert: true, expectedRuleId: SEED_RULE_ID, mustFire: [SEED_RULE_ID], mustNotFire: [], connects: true, requires, launch };
+/**
+ * Launcher shells the sweep tries when they are installed. CI does not install them, so their
+ * variants may be skipped anywhere; every other tool the lab asks for, CI provides (.ci/run).
+ */
+export const OPTIONAL_SHELLS: ReadonlySet<string> = new Set(['ksh', 'mksh', 'fish', 'tcsh', 'csh']);
+
+function reverseShell(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch, form?: LaunchForm): LabVariant {
+  return {
+    name, summary, shellClass: 'dev-tcp', ...(form ? { form } : {}),
+    expectAlert: true, expectedRuleId: SEED_RULE_ID, mustFire: [SEED_RULE_ID], mustNotFire: [], connects: true, requires, launch,
+  };
 }
 
 /** A variant the seed rule must not flag; `caughtBy` lists the rules that still must. */
 function lookAlike(name: string, summary: string, caughtBy: string[], connects: boolean, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
-  return { name, summary, expectAlert: caughtBy.length > 0, expectedRuleId: caughtBy[0] ?? null, mustFire: caughtBy, mustNotFire: [SEED_RULE_ID], connects, requires, launch };
+  return {
+    name, summary, shellClass: 'dev-tcp',
+    expectAlert: caughtBy.length > 0, expectedRuleId: caughtBy[0] ?? null, mustFire: caughtBy, mustNotFire: [SEED_RULE_ID], connects, requires, launch,
+  };
 }
 
 function benign(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
-  return { name, summary, expectAlert: false, expectedRuleId: null, mustFire: [], mustNotFire: 'any', connects: false, requires, launch };
+  return { name, summary, shellClass: 'dev-tcp', expectAlert: false, expectedRuleId: null, mustFire: [], mustNotFire: 'any', connects: false, requires, launch };
 }
 
 function buildCatalogue(): LabVariant[] {
@@ -105,6 +144,8 @@ function buildCatalogue(): LabVariant[] {
           `${shell} runs ${detacher} bash -c '<reverse shell>'`,
           [shell, detacher, 'bash'],
           fromShell(shell, (t) => `${detacher} bash -c '${payload('dup-both', t)}'`),
+          // The class's setsid form; its bare and nohup forms are in reverse-shell-classes.ts.
+          shell === 'bash' && detacher === 'setsid' ? 'setsid' : undefined,
         ),
       );
     }
@@ -145,6 +186,7 @@ function buildCatalogue(): LabVariant[] {
         file: t.tool('bash'),
         args: ['-c', `${t.scratchDir}/lab-detach bash -c '${payload('dup-both', t)}'; exit 0`],
       })),
+    ...classVariants(),
   );
   return variants;
 }
@@ -159,7 +201,14 @@ function nodeLauncher(command: string): string {
 
 export const LAB_VARIANTS: readonly LabVariant[] = Object.freeze(buildCatalogue());
 
-/** The tools of `variant` that are not installed; empty when it can run here. */
-export function missingTools(variant: LabVariant, find: (name: string) => string | null = findExecutable): string[] {
-  return variant.requires.filter((name) => find(name) === null);
+/** The tools and libraries of `variant` that are not installed; empty when it can run here. */
+export function missingTools(
+  variant: LabVariant,
+  find: (name: string) => string | null = findExecutable,
+  loads: (library: LibraryRequirement) => boolean = (library) => interpreterRuns(library.interpreter, library.probe),
+): string[] {
+  const tools = variant.requires.filter((name) => find(name) === null);
+  // A library is only checked once its interpreter is there; a missing interpreter is named already.
+  const libraries = (variant.libraries ?? []).filter((library) => find(library.interpreter) !== null && !loads(library));
+  return [...tools, ...libraries.map((library) => library.name)];
 }

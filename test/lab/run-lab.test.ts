@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { type LabDetector, type LabOptions, runLab } from '../../src/lab/run-lab.js';
 import { formatLabTable } from '../../src/lab/report-table.js';
 import type { SimulationResult } from '../../src/lab/simulation.js';
-import { DEV_TCP_RULE_ID, SEED_RULE_ID, type LabVariant } from '../../src/lab/variants.js';
+import { LAUNCH_FORMS, SHELL_CLASSES } from '../../src/lab/reverse-shell-classes.js';
+import { DEV_TCP_RULE_ID, INTERPRETER_SOCKET_RULE_ID, LAB_VARIANTS, SEED_RULE_ID, SOCKET_STDIO_RULE_ID, type LabVariant } from '../../src/lab/variants.js';
 
 type Emit = (alert: Record<string, unknown>, observedAtMs: number) => void;
 
@@ -132,6 +133,25 @@ describe('runLab', () => {
     expect(report.passed).toBe(true);
     // Markers differ between phases, so a calm alert cannot pass a storm row.
     expect(report.rows.every((r) => r.status === 'pass')).toBe(true);
+  });
+
+  it('runs every class in every launch form in both phases, tying each alert to its own row', async () => {
+    const detector = new FakeDetector();
+    const { simulate, launches } = scenario(detector);
+    const report = await runLab({ detector, storm: true, simulate, startStorm: () => ({ marker: 'storm', stop: () => {} }), ...fast });
+    expect(launches).toEqual([LAB_VARIANTS.map((v) => v.name), LAB_VARIANTS.map((v) => v.name)]);
+    expect(report.passed).toBe(true);
+    for (const phase of ['calm', 'storm'] as const) {
+      const rows = report.rows.filter((r) => r.phase === phase);
+      for (const shellClass of SHELL_CLASSES) {
+        for (const form of LAUNCH_FORMS) {
+          const names = LAB_VARIANTS.filter((v) => v.shellClass === shellClass && v.form === form).map((v) => v.name);
+          expect(rows.filter((r) => names.includes(r.variant) && r.status === 'pass').length, `${phase} ${shellClass} × ${form}`).toBeGreaterThanOrEqual(1);
+        }
+      }
+      // The interpreter classes expect their own rule first, so rows show and time its alert.
+      expect(rows.find((r) => r.variant === 'php-proc-open-nohup')).toMatchObject({ rule: INTERPRETER_SOCKET_RULE_ID, rules: [INTERPRETER_SOCKET_RULE_ID, SOCKET_STDIO_RULE_ID] });
+    }
   });
 
   it('counts skipped variants apart and alerts from other activity as unattributed', async () => {
