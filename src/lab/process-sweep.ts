@@ -24,15 +24,23 @@ export function findMarkedProcesses(marker: string): number[] {
   return pids;
 }
 
+/** Scans in a row that must find nothing before the processes of a marker count as gone. */
+const EMPTY_SCANS = 3;
+
 /**
  * Waits up to `timeoutMs` for the processes carrying `marker` to end by themselves (a payload
- * that has closed its connection may still be exiting). Resolves true when none is left.
+ * that has closed its connection may still be exiting). Resolves true when none is left. A
+ * process in the middle of an exec shows an empty environment for a moment (a payload started
+ * with `nohup … &` right after its launcher exited), so one empty scan is not enough: it takes
+ * EMPTY_SCANS in a row, 10 ms apart.
  */
 export async function waitForMarkedExit(marker: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  let empty = 0;
   for (;;) {
-    if (findMarkedProcesses(marker).length === 0) return true;
-    if (Date.now() >= deadline) return false;
+    empty = findMarkedProcesses(marker).length === 0 ? empty + 1 : 0;
+    if (empty >= EMPTY_SCANS) return true;
+    if (Date.now() >= deadline) return empty > 0;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
