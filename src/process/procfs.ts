@@ -12,7 +12,6 @@
  * hot path. Every read may fail (the process exited, or permission): a failed read is listed in
  * `failed`, never thrown.
  */
-import { readStdioLinks } from './stdio.js';
 import { readFileSync, readdirSync, readlinkSync, openSync, readSync, closeSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcSnapshot, SnapshotRead } from '../capture/raw-event.js';
@@ -241,8 +240,6 @@ class ProcTreeFs implements ProcFs {
       cgroup,
       failed,
     };
-    snapshot.stdio = readStdioLinks(this.root, pid);
-    if (stat.ppid > 0) snapshot.parentStdio = readStdioLinks(this.root, stat.ppid);
     if (this.envNames.size > 0) {
       snapshot.env = environ?.env ?? null;
       if (environ?.truncated) snapshot.envTruncated = true;

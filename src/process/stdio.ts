@@ -18,10 +18,11 @@
  * socket's `family` is ipv4, ipv6, unix or unknown (netlink, packet, a unix socket of another
  * network namespace).
  *
- * The /proc scanner (processes found at start or by a rescan, not seen at their exec) reads the
- * links only: it runs on the JS thread, where following a descriptor could wait on a hostile
- * filesystem, so a path there is a `file` (a fifo is not told apart) and a socket's family is
- * unknown.
+ * The /proc scanner (processes found at start or by a rescan, not seen at their exec) does not
+ * read them: at its exec a process's streams are what they were, later they are whatever it made
+ * of them; on the JS thread a socket could not be resolved without reading listings that grow
+ * with the host's connections, and a rescan runs over every process after each loss, in storms.
+ * `readStdioLinks` classifies links by their text for tools and tests.
  */
 import { existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';

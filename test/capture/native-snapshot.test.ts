@@ -51,7 +51,8 @@ function both(pid: number): { native: ProcSnapshot; scanned: ProcSnapshot } {
 
 function comparable(s: ProcSnapshot): Record<string, unknown> {
   // The native reader reads comm from stat, the scanner from comm: the fixture writes the same.
-  const { stale: _stale, commRenamed: _renamed, failed, ...rest } = s as ProcSnapshot & { stale?: boolean; commRenamed?: boolean };
+  // Standard streams are the native reader's alone (test/capture/native-stdio.test.ts).
+  const { stale: _stale, commRenamed: _renamed, stdio: _stdio, parentStdio: _parentStdio, failed, ...rest } = s as ProcSnapshot & { stale?: boolean; commRenamed?: boolean };
   return {
     ...rest,
     cmdline: rest.cmdline?.toString('hex') ?? null,

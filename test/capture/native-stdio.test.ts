@@ -1,8 +1,9 @@
 /**
  * The native reader's standard-stream probe on fixture trees: link classification, a path's type
  * from its inode, sockets resolved from a /proc/<pid>/net listing (chunk boundaries, IPv6, an
- * unconnected socket, the scan cap), the parent's streams; and the scanner's link-only view of the
- * same tree. Inodes above 2^32 keep the unix-socket lookup (which asks the real kernel) out of it.
+ * unconnected socket, the scan cap), the parent's streams; and the link-text classifier that reads
+ * the same tree from JS. Inodes above 2^32 keep the unix-socket lookup (which asks the real
+ * kernel) out of it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/capture/native.js';
 import { FixtureProcFs } from '../../src/process/procfs.js';
+import { readStdioLinks } from '../../src/process/stdio.js';
 import { makeProcTree, removeTree, statLine } from '../process/proc-tree.js';
 
 const addon = loadNativeAddon();
@@ -149,14 +151,14 @@ describe('native stdio probe', () => {
     expect(addon.snapshotForTest(32, { procRoot: root, stdio: false }).stdio).toBeNull();
   });
 
-  it('the scanner reads the same links, by their text only', () => {
-    const scanned = new FixtureProcFs(root).snapshot(21)!;
-    expect(scanned.stdio).toEqual([
+  it('the link-text classifier reads the same links from JS; the /proc scanner leaves streams out', () => {
+    expect(readStdioLinks(root, 21)).toEqual([
       { type: 'pipe', path: 'pipe:[4242]', inode: 4242 },
       { type: 'anon', path: 'anon_inode:[eventfd]' },
       { type: 'closed' },
     ]);
-    const socket = new FixtureProcFs(root).snapshot(23)!;
-    expect(socket.stdio![0]).toMatchObject({ type: 'socket', socket: { family: 'unknown' } });
+    expect(readStdioLinks(root, 23)![0]).toMatchObject({ type: 'socket', socket: { family: 'unknown' } });
+    expect(readStdioLinks(root, 999)).toBeNull();
+    expect(new FixtureProcFs(root).snapshot(21)!.stdio).toBeUndefined();
   });
 });
