@@ -442,6 +442,7 @@ function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet
     paths: config.rules.paths,
     allowEmpty: config.rules.allowEmpty,
     ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }),
+    ...(config.rules.defend === undefined ? {} : { defendDefaults: config.rules.defend }),
   });
 }
 

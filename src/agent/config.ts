@@ -10,6 +10,9 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { ExecwardenError } from '../errors.js';
 import { TableReader, type Table } from '../config-table.js';
 import { parseOutputsConfig, type OutputsConfig } from '../outputs/config.js';
+import { SEVERITY_SCORE } from '../alerts/severity.js';
+import { DEFEND_RULE_DEFAULTS, type DefendRuleDefaults } from '../rules/behavior-rule-schema.js';
+import { RULE_SEVERITIES, type RuleSeverity } from '../rules/rule-types.js';
 import { OutputsConfigError } from '../outputs/errors.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/execwarden/config.toml';
@@ -22,7 +25,12 @@ export interface ListenAddress {
 export interface AgentConfig {
   /** The config file that was read, or null when running on defaults. */
   file: string | null;
-  rules: { paths: string[]; exceptions: string | null; allowEmpty: boolean };
+  /**
+   * `defend` is the severity and risk score of Elastic Defend behavior rules, which have none
+   * ([rules] defend_severity, defend_risk_score); undefined when neither is set, for the built-in
+   * DEFEND_RULE_DEFAULTS. A severity given alone brings the risk score Elastic pairs with it.
+   */
+  rules: { paths: string[]; exceptions: string | null; allowEmpty: boolean; defend?: DefendRuleDefaults };
   capture: { receiveBufferBytes: number; realtime: boolean; events: boolean; envVars: string[] };
   /** How long outputs may take to deliver what is queued when the agent stops. */
   shutdown: { drainMs: number };
@@ -121,6 +129,12 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   const rulePaths = rules.strings('paths', []);
   const exceptions = rules.text('exceptions', '');
   const allowEmpty = rules.bool('allow_empty', false);
+  let defend: DefendRuleDefaults | undefined;
+  if (rules.has('defend_severity') || rules.has('defend_risk_score')) {
+    const severity: RuleSeverity = rules.choice('defend_severity', RULE_SEVERITIES, DEFEND_RULE_DEFAULTS.severity);
+    const riskScore = rules.integer('defend_risk_score', SEVERITY_SCORE[severity], 0, 100);
+    defend = { severity, riskScore };
+  }
   rules.done();
 
   const capture = section('capture');
@@ -183,6 +197,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       paths: overrides.rules && overrides.rules.length > 0 ? overrides.rules : rulePaths,
       exceptions: overrides.exceptions ?? (exceptions === '' ? null : exceptions),
       allowEmpty,
+      ...(defend === undefined ? {} : { defend }),
     },
     capture: {
       receiveBufferBytes: overrides.receiveBuffer ?? receiveBufferBytes,

@@ -5,6 +5,14 @@
  * sequence the top-level fields come from the event that completed it, and every event of the
  * sequence rides along under `execwarden.sequence` (a custom namespace: ECS has no field for it).
  * Pure: the only time it reads is the clock it is given.
+ *
+ * An Elastic Defend behavior rule's alert has the same fields (rule.id is the rule's `id`,
+ * rule.version its `version`, rule.reference its first reference) and, when the rule has
+ * `[[actions]]`, lists them as `execwarden.rule.actions`: [{action, field, state}], e.g.
+ * kill_process on process.entity_id of stage 0. They are what Defend would do; execwarden never
+ * does it. Neither ECS nor Elastic has a field for responses a rule asks for (Defend's own alerts
+ * put the responses it performed, with their results, under `Responses`), hence the custom
+ * namespace, shaped like Defend's action entries so a reader can map one to the other.
  */
 import type { Clock } from '../clock.js';
 import type { EqlEvent } from '../eql/index.js';
@@ -64,6 +72,8 @@ export interface AlertDocument {
     /** The matched event's own flags (argv cut, lossy, stale, recovered after a loss, …). */
     process?: Record<string, unknown>;
     sequence?: { join_keys: unknown[]; events: EqlEvent[] };
+    /** A Defend rule's `[[actions]]`, listed and never performed (see the module header). */
+    rule?: { actions: { action: string; field: string; state: number }[] };
     /**
      * On a flood-control summary: how many alerts of this kind were held back beyond the rule's
      * budget, and when the first and the latest came (the alert itself is the latest).
@@ -143,7 +153,7 @@ export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
       description: rule.description.trim(),
       author: [...rule.author],
       license: rule.license,
-      version: rule.updatedDate,
+      version: rule.version,
       ruleset: rule.ruleset,
     },
   };
@@ -165,6 +175,9 @@ export function buildAlert(match: RuleMatch, clock: Clock): AlertDocument {
   }
   if (match.kind === 'sequence') {
     alert.execwarden = { sequence: { join_keys: structuredClone(match.joinKeys), events: structuredClone(match.events) } };
+  }
+  if (rule.actions.length > 0) {
+    alert.execwarden = { ...alert.execwarden, rule: { actions: rule.actions.map((a) => ({ action: a.action, field: a.field, state: a.state })) } };
   }
   // What the event says about its own completeness travels with the alert: an analyst must see
   // that the argv was cut, bytes were lossy, the snapshot was stale or the launch was recovered.

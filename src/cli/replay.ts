@@ -55,7 +55,7 @@ export async function replayAction(options: ReplayActionOptions, io: CommandIo):
     return { ...result, exitCode: EXIT_FAILURE };
   }
   const ruleSet = loaded.ruleSet;
-  const warnings = loaded.diagnostics.length - errors.length;
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').length;
   if (warnings > 0) await writeText(io.stderr, `execwarden: ${warnings} rule warning(s); see \`execwarden rules validate\`\n`);
   const throttle = options.throttleMs ? new AlertThrottle(clock, { windowMs: options.throttleMs }) : null;
 

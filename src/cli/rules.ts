@@ -1,8 +1,11 @@
 /**
  * `execwarden rules validate|list|test [PATH…]`: the rule files' own tools. Each defaults to the
- * bundled rules. validate prints every diagnostic and exits 1 when one is an error; list prints
- * id, severity, tactics and name; test runs the test cases kept beside each rule
- * (tests/<stem>.ndjson, see src/rules/rule-tests.ts) and exits 1 when one fails.
+ * bundled rules, and reads detection-rules and Elastic Defend behavior-rule files alike. validate
+ * prints every diagnostic and every per-rule note (a Defend rule skipped for another system, a
+ * rule that never matches on this agent), in file order, and exits 1 when one is an error; list
+ * prints id, severity, tactics and name, the name followed by why when the rule never matches
+ * here; test runs the test cases kept beside each rule (tests/<stem>.ndjson, see
+ * src/rules/rule-tests.ts) and exits 1 when one fails.
  */
 import { formatDiagnostic, type RuleDiagnostic } from '../rules/diagnostics.js';
 import { loadRuleSet } from '../rules/rule-set-loader.js';
@@ -22,7 +25,10 @@ export interface RulesValidateResult {
   rules: number;
   errors: number;
   warnings: number;
+  /** Rules loaded that can never match this agent's events. */
+  neverMatch: number;
   diagnostics: RuleDiagnostic[];
+  notes: RuleDiagnostic[];
 }
 
 export interface RulesListOptions {
@@ -83,14 +89,26 @@ async function reportErrors(io: CommandIo, diagnostics: RuleDiagnostic[]): Promi
   for (const d of diagnostics) if (d.severity === 'error') await writeText(io.stderr, `${formatDiagnostic(d)}\n`);
 }
 
+/** Diagnostics and notes by file, in load order (stable); those about no single file (summaries) last. */
+function inFileOrder(files: readonly string[], diagnostics: readonly RuleDiagnostic[]): RuleDiagnostic[] {
+  const order = new Map(files.map((file, i) => [file, i]));
+  const rank = (d: RuleDiagnostic): number => order.get(d.file) ?? files.length;
+  return diagnostics.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.i - b.i).map(({ d }) => d);
+}
+
 export async function rulesValidateAction(options: RulesValidateOptions, io: CommandIo): Promise<RulesValidateResult> {
   const loaded = await load(options.paths, options.exceptions);
-  for (const d of loaded.diagnostics) await writeText(io.stdout, `${formatDiagnostic(d)}\n`);
+  for (const d of inFileOrder(loaded.rules.files, [...loaded.diagnostics, ...loaded.notes])) await writeText(io.stdout, `${formatDiagnostic(d)}\n`);
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = loaded.diagnostics.length - errors;
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').length;
+  const neverMatch = loaded.rules.rules.filter((r) => r.neverMatches !== null).length;
   const exceptions = loaded.exceptions === null ? '' : `, ${loaded.exceptions.exceptions.size} exceptions`;
-  await writeText(io.stdout, `${loaded.rules.rules.length} rules from ${loaded.rules.files.length} files${exceptions}: ${errors} errors, ${warnings} warnings, ${loaded.rules.skipped} skipped\n`);
-  return { exitCode: errors > 0 ? EXIT_FAILURE : EXIT_OK, rules: loaded.rules.rules.length, errors, warnings, diagnostics: loaded.diagnostics };
+  const never = neverMatch === 0 ? '' : `, ${neverMatch} never match on this agent`;
+  await writeText(io.stdout, `${loaded.rules.rules.length} rules from ${loaded.rules.files.length} files${exceptions}: ${errors} errors, ${warnings} warnings, ${loaded.rules.skipped} skipped${never}\n`);
+  return {
+    exitCode: errors > 0 ? EXIT_FAILURE : EXIT_OK, rules: loaded.rules.rules.length, errors, warnings, neverMatch,
+    diagnostics: loaded.diagnostics, notes: loaded.notes,
+  };
 }
 
 export async function rulesListAction(options: RulesListOptions, io: CommandIo): Promise<RulesListResult> {
@@ -99,10 +117,14 @@ export async function rulesListAction(options: RulesListOptions, io: CommandIo):
   const rules = loaded.rules.rules;
   if (options.json) {
     for (const r of rules) {
-      await writeJsonLine(io.stdout, { rule_id: r.ruleId, name: r.name, severity: r.severity, risk_score: r.riskScore, tactics: tactics(r), type: r.compiled.kind, file: r.file });
+      await writeJsonLine(io.stdout, {
+        rule_id: r.ruleId, name: r.name, severity: r.severity, risk_score: r.riskScore, tactics: tactics(r), type: r.compiled.kind,
+        format: r.format, version: r.version, never_matches: r.neverMatches, file: r.file,
+      });
     }
   } else {
-    const rows = rules.map((r) => [r.ruleId, r.severity, tactics(r).join(', ') || '-', r.name]);
+    const name = (r: LoadedRule): string => (r.neverMatches === null ? r.name : `${r.name}  [never matches on this agent: ${r.neverMatches}]`);
+    const rows = rules.map((r) => [r.ruleId, r.severity, tactics(r).join(', ') || '-', name(r)]);
     const header = ['RULE ID', 'SEVERITY', 'TACTICS', 'NAME'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
     const format = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');

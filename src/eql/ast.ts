@@ -87,9 +87,42 @@ export interface CallNode extends Span {
   args: ExpressionNode[];
 }
 
+/**
+ * Elastic Defend's dialect, inside a sequence: a field of the event an earlier stage of the same
+ * partial sequence matched, written `<alias>.<field>` where `[ ... ] as <alias>` named that stage
+ * (`event0.process.command_line`).
+ */
+export interface StageFieldNode extends Span {
+  kind: 'stageField';
+  /** The stage's name as written. */
+  alias: string;
+  /** Position of the named stage in the sequence (0-based), i.e. of its event in the match. */
+  stage: number;
+  /** Path of the field inside that event, e.g. ['process', 'command_line']. */
+  path: string[];
+  /** The dotted field name inside that event. */
+  name: string;
+}
+
+/**
+ * Elastic Defend's dialect (from the original EQL): a relation between the event's process and
+ * processes a subquery matched. `descendant of [q]`: some ancestor of the process (its parent, the
+ * parent's parent, ...) had an event matching q; `child of [q]`: its parent did; `event of [q]`:
+ * the process itself did. See lineage.ts for when a match counts.
+ */
+export type LineageRelation = 'descendant' | 'child' | 'event';
+
+export interface LineageNode extends Span {
+  kind: 'lineage';
+  relation: LineageRelation;
+  filter: EventFilterNode;
+}
+
 export type ExpressionNode =
   | LiteralNode
   | FieldNode
+  | StageFieldNode
+  | LineageNode
   | ComparisonNode
   | MatchNode
   | InNode
@@ -119,6 +152,8 @@ export interface SequenceTermNode extends Span {
   runs: number;
   /** Written as `![...]`: a missing event. */
   missing: boolean;
+  /** Elastic Defend's dialect: the name given with `[ ... ] as <name>`, null when unnamed. */
+  alias: string | null;
 }
 
 export interface SequenceQueryNode extends Span {
@@ -151,4 +186,39 @@ export interface QueryAst extends Span {
 
 export function assertNever(value: never, what = 'node'): never {
   throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
+}
+
+/** The expressions directly under `node` (a lineage subquery's condition counts as one). */
+export function expressionChildren(node: ExpressionNode): ExpressionNode[] {
+  switch (node.kind) {
+    case 'literal':
+    case 'field':
+    case 'stageField':
+      return [];
+    case 'comparison':
+    case 'arithmetic':
+      return [node.left, node.right];
+    case 'match':
+      return [node.value, ...node.patterns];
+    case 'in':
+      return [node.value, ...node.list];
+    case 'logical':
+      return node.operands;
+    case 'not':
+    case 'negate':
+      return [node.operand];
+    case 'call':
+      return node.args;
+    case 'lineage':
+      return [node.filter.condition];
+    default:
+      return assertNever(node, 'expression');
+  }
+}
+
+/** True when `node` or any expression under it satisfies `test`. */
+export function someExpression(node: ExpressionNode, test: (node: ExpressionNode) => boolean): boolean {
+  if (test(node)) return true;
+  for (const child of expressionChildren(node)) if (someExpression(child, test)) return true;
+  return false;
 }

@@ -3,13 +3,28 @@
  * and never looks at the tree again. Field paths are resolved to readers up front, constant
  * patterns and `in` lists are pre-lowered and indexed, and the hot paths allocate nothing.
  *
+ * Elastic Defend's dialect adds two nodes whose value depends on more than the event: a lineage
+ * relation (asks the rule set's LineageTracker, through `compileLineage`) and a field of an earlier
+ * stage of a sequence (read from `stageScope.events`, which the sequence matcher points at the
+ * partial sequence it is extending). Neither is shared between queries or memoised per event.
+ *
  * Two modes, matching Elasticsearch (see the table in comparison.ts):
  * - value mode (`compileValue`) yields null, a scalar or an array; conditions are three-valued;
  * - condition mode (`compileCondition`) is used for the where-clause and the operands of
  *   and/or/not under it: a leaf counts as true only when it is exactly true, and `not` is
  *   "does not match", so `not (f == "x")` is true on a missing field.
  */
-import { assertNever, type ExpressionNode, type LiteralNode, type MatchNode, type InNode, type ComparisonNode, type LogicalNode } from './ast.js';
+import {
+  assertNever,
+  someExpression,
+  type ComparisonNode,
+  type ExpressionNode,
+  type InNode,
+  type LineageNode,
+  type LiteralNode,
+  type LogicalNode,
+  type MatchNode,
+} from './ast.js';
 import {
   anyElement,
   isNullish,
@@ -61,7 +76,13 @@ function memoizeLastEvent(evaluate: Evaluator): Evaluator {
   };
 }
 
+/** Reads a rule set's lineage state or the partial sequence, not the event alone. */
+export function dependsOnContext(node: ExpressionNode): boolean {
+  return someExpression(node, (n) => n.kind === 'lineage' || n.kind === 'stageField');
+}
+
 function shared(node: ExpressionNode, mode: string, build: () => Evaluator): Evaluator {
+  if (dependsOnContext(node)) return build();
   const key = structuralKey(node, mode);
   const existing = sharedLeaves.get(key);
   if (existing !== undefined) return existing;
@@ -73,9 +94,42 @@ function shared(node: ExpressionNode, mode: string, build: () => Evaluator): Eva
 /** 'estimated': and/or operands in condition position run in evaluation-order.ts's order. */
 export type EvaluationOrder = 'estimated' | 'written';
 
-export function createExpressionCompiler(options: { evaluationOrder?: EvaluationOrder; limits?: Readonly<EqlLimits> } = {}): ExpressionCompiler {
+/** The events of the partial sequence a stage is being tried against (index = stage). */
+export interface StageScope {
+  events: readonly Record<string, unknown>[];
+}
+
+export interface ExpressionCompilerOptions {
+  evaluationOrder?: EvaluationOrder;
+  limits?: Readonly<EqlLimits>;
+  /** Compiles a lineage relation (compile.ts binds it to a LineageTracker). */
+  compileLineage?: (node: LineageNode) => Evaluator;
+  /** Where references to earlier stages read from. */
+  stageScope?: StageScope;
+}
+
+export function createExpressionCompiler(options: ExpressionCompilerOptions = {}): ExpressionCompiler {
   const fields = new Set<string>();
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const stageScope = options.stageScope;
+
+  /** Reads a field of the event stage `stage` matched; null when the scope holds no such event. */
+  const stageFieldReader = (node: Extract<ExpressionNode, { kind: 'stageField' }>, lower: boolean): Evaluator => {
+    if (stageScope === undefined) throw new Error(`'${node.alias}.${node.name}' needs a sequence to read from`);
+    fields.add(node.name);
+    const slot = fieldSlot(node.path);
+    const read = lower ? slot.readLower : slot.read;
+    const stage = node.stage;
+    return () => {
+      const earlier = stageScope.events[stage];
+      return earlier === undefined ? null : read(earlier);
+    };
+  };
+
+  const compileLineage = (node: LineageNode): Evaluator => {
+    if (options.compileLineage === undefined) throw new Error(`'${node.relation} of' needs a lineage tracker`);
+    return options.compileLineage(node);
+  };
   const operandsOf = options.evaluationOrder === 'written' ? (node: LogicalNode) => node.operands : orderedOperands;
 
   const fieldReader = (name: string, path: string[]): Evaluator => {
@@ -86,7 +140,8 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
   /** Records the fields a shared leaf reads (its closures may come from another query's compile). */
   const collectFields = (node: ExpressionNode): void => {
     JSON.stringify(node, (key, value) => {
-      if (value !== null && typeof value === 'object' && (value as ExpressionNode).kind === 'field') fields.add((value as { name: string }).name);
+      const kind = value !== null && typeof value === 'object' ? (value as ExpressionNode).kind : undefined;
+      if (kind === 'field' || kind === 'stageField') fields.add((value as { name: string }).name);
       return value;
     });
   };
@@ -97,6 +152,7 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
       fields.add(node.name);
       return fieldSlot(node.path).readLower;
     }
+    if (node.kind === 'stageField') return stageFieldReader(node, true);
     const read = compileValue(node);
     return (event) => lowerArray(read(event));
   };
@@ -124,6 +180,8 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
         const operand = compileCondition(node.operand);
         return (event) => operand(event) !== true;
       }
+      case 'lineage':
+        return compileLineage(node);
       case 'comparison':
         collectFields(node);
         return shared(node, 'c', () => compileComparison(node, true));
@@ -152,6 +210,10 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
       }
       case 'field':
         return fieldReader(node.name, node.path);
+      case 'stageField':
+        return stageFieldReader(node, false);
+      case 'lineage':
+        return compileLineage(node);
       case 'comparison':
         collectFields(node);
         return shared(node, 'v', () => compileComparison(node, false));
@@ -304,8 +366,9 @@ export function createExpressionCompiler(options: { evaluationOrder?: Evaluation
     const ci = node.caseInsensitive;
     const evaluate = spec.evaluate;
     const count = args.length;
+    // one argument array per call site, refilled each time: a call never runs inside itself
+    const values = new Array<unknown>(count);
     return (event) => {
-      const values = new Array<unknown>(count);
       for (let i = 0; i < count; i++) values[i] = args[i](event);
       const first = values[0];
       if (!Array.isArray(first)) return evaluate(values, ci);

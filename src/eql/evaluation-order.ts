@@ -36,7 +36,7 @@ const MULTI_VALUED = /(^|\.)(args|env_vars)$|\.capabilities\.(effective|permitte
 const LONG_TEXT = /(^|\.)(command_line|env_vars|args)$/;
 
 function fieldFactor(node: ExpressionNode): number {
-  if (node.kind !== 'field') return 3; // a computed value: a function or arithmetic on the way
+  if (node.kind !== 'field' && node.kind !== 'stageField') return 3; // a computed value: a function or arithmetic on the way
   return (MULTI_VALUED.test(node.name) ? 4 : 1) * (LONG_TEXT.test(node.name) ? 2 : 1);
 }
 
@@ -45,6 +45,7 @@ function valueCost(node: ExpressionNode): number {
     case 'literal':
       return 0;
     case 'field':
+    case 'stageField':
       return 1;
     case 'call':
       return 5 + node.args.reduce((sum, arg) => sum + valueCost(arg), 0);
@@ -88,7 +89,11 @@ export function estimateCondition(node: ExpressionNode): ConditionEstimate {
       return { cost: valueCost(node.value) + fieldFactor(node.value) * Math.max(1, perValue), pTrue: RARELY };
     }
     case 'field':
+    case 'stageField':
       return { cost: 2, pTrue: EVEN };
+    case 'lineage':
+      // a map lookup and a bit test, memoised per event (lineage.ts); most processes have no such ancestor
+      return { cost: 2, pTrue: RARELY };
     case 'literal':
       return { cost: 0, pTrue: node.value === true ? 0.99 : 0.01 };
     case 'call':

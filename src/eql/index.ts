@@ -1,6 +1,7 @@
 /**
- * Public surface of the EQL engine: parse and compile Elasticsearch EQL queries, evaluate event
- * queries on ECS events and run sequences on an event stream. Knows nothing of rule files.
+ * Public surface of the EQL engine: parse and compile EQL queries (Elasticsearch's dialect, or
+ * Elastic Defend's: dialect.ts), evaluate event queries on ECS events and run sequences on an
+ * event stream. Knows nothing of rule files.
  */
 /**
  * An ECS event: nested objects, flat dotted keys ("process.name") or a mix. Treat an event as
@@ -25,3 +26,5 @@ export type {
 } from './compile.js';
 export type { SequenceMatcher, SequenceMatch, SequenceMatcherStats } from './sequence.js';
 export { FUNCTION_NAMES } from './functions.js';
+export { DEFAULT_DIALECT, type EqlDialect } from './dialect.js';
+export { LineageTracker, type LineageStats } from './lineage.js';

@@ -23,6 +23,13 @@ export interface EqlLimits {
    * took 3 s on a 100 KB value, a 3,000-instruction one 0.3 s. Elastic's Linux rules need 511.
    */
   maxRegexProgramSize: number;
+  /**
+   * Most processes whose lineage (Defend's `descendant of`, `child of`, `event of`) one rule set
+   * remembers; those not seen for the longest time are forgotten to stay within it, and at least
+   * half of it, the most recently seen, are always kept (lineage.ts). Half the default is the
+   * process table's default size, so every live process of a busy host fits.
+   */
+  maxLineageProcesses: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
@@ -32,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
   maxOpenSequences: 10_000,
   maxRegexLength: 1_000,
   maxRegexProgramSize: 2_000,
+  maxLineageProcesses: 65_536,
 });
 
 export function resolveLimits(overrides?: Partial<EqlLimits>): Readonly<EqlLimits> {

@@ -9,18 +9,28 @@
  * [cat where cond] [by k] [with runs=N] ... [until [...]]`, `sample by k [...] [...]`, each
  * optionally followed by `| pipe args`. Limits (length, depth, list size) are enforced here so
  * nothing later walks an oversized tree.
+ *
+ * Elastic Defend's dialect (dialect.ts) adds, at the level of `not`, `descendant of [cat where
+ * cond]`, `child of [...]` and `event of [...]`, and in a sequence `[...] as name` after a stage,
+ * with `name.field` in a later stage read from the event that stage matched. Both parse in either
+ * dialect so that Elasticsearch's gets an error that names them, with a caret, rather than a
+ * confusing one about the next token.
  */
-import type {
-  ComparisonOperator,
-  EventFilterNode,
-  ExpressionNode,
-  FieldNode,
-  LiteralNode,
-  PipeNode,
-  QueryAst,
-  QueryBodyNode,
-  SequenceTermNode,
+import {
+  expressionChildren,
+  type ComparisonOperator,
+  type EventFilterNode,
+  type ExpressionNode,
+  type FieldNode,
+  type LineageNode,
+  type LineageRelation,
+  type LiteralNode,
+  type PipeNode,
+  type QueryAst,
+  type QueryBodyNode,
+  type SequenceTermNode,
 } from './ast.js';
+import { DEFAULT_DIALECT, type EqlDialect } from './dialect.js';
 import { EqlError, EqlErrorCode, type EqlErrorCode as Code } from './errors.js';
 import { tokenize } from './lexer.js';
 import { resolveLimits, type EqlLimits } from './limits.js';
@@ -28,19 +38,23 @@ import type { Token } from './tokens.js';
 
 const COMPARISON_OPERATORS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 const TIME_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const LINEAGE_RELATIONS: ReadonlySet<string> = new Set<LineageRelation>(['descendant', 'child', 'event']);
 
-export function parseQuery(text: string, limits?: Partial<EqlLimits>): QueryAst {
-  return new Parser(text, resolveLimits(limits)).parseQuery();
+export function parseQuery(text: string, limits?: Partial<EqlLimits>, dialect: EqlDialect = DEFAULT_DIALECT): QueryAst {
+  return new Parser(text, resolveLimits(limits), dialect).parseQuery();
 }
 
 class Parser {
   private readonly tokens: Token[];
   private index = 0;
   private depth = 0;
+  /** Names given to the stages of the sequence being parsed. */
+  private readonly stageNames = new Set<string>();
 
   constructor(
     private readonly source: string,
     private readonly limits: Readonly<EqlLimits>,
+    private readonly dialect: EqlDialect,
   ) {
     if (source.length > limits.maxQueryLength) {
       throw new EqlError(
@@ -95,7 +109,55 @@ class Parser {
     if (stageCount < 2) {
       this.fail(EqlErrorCode.UnexpectedToken, `a sequence needs at least two stages, found ${stageCount}`, this.peek());
     }
-    return { kind: 'sequenceQuery', joinKeys, maxspanMs, terms, until, start, end: this.previousEnd() };
+    const resolved = this.resolveStageNames(joinKeys, terms, until);
+    return { kind: 'sequenceQuery', joinKeys: resolved.joinKeys, maxspanMs, terms: resolved.terms, until: resolved.until, start, end: this.previousEnd() };
+  }
+
+  /**
+   * Turns `name.field` in a stage into a reference to the event the earlier stage `name` matched.
+   * A name used where no earlier matched event exists (the stage itself or a later one, join keys,
+   * `until`, a lineage subquery) is an error rather than a field that is silently never there.
+   */
+  private resolveStageNames(joinKeys: ExpressionNode[], terms: SequenceTermNode[], until: SequenceTermNode | null) {
+    const named = new Map<string, { stage: number; term: number }>();
+    let stage = 0;
+    terms.forEach((term, index) => {
+      if (term.alias !== null) named.set(term.alias, { stage, term: index });
+      stage += term.runs;
+    });
+    if (named.size === 0) return { joinKeys, terms, until };
+    const refuse = (node: FieldNode, why: string): never =>
+      this.failAt(EqlErrorCode.InvalidArgument, `'${node.path[0]}' ${why}`, node.start, node.path[0]!.length);
+    const rewrite = (node: ExpressionNode, termIndex: number | null, inLineage: boolean): ExpressionNode => {
+      if (node.kind === 'field') {
+        const target = named.get(node.path[0]!);
+        if (target === undefined || node.path.length < 2) return node;
+        if (termIndex === null) return refuse(node, 'names a stage; join keys and until cannot read an earlier stage');
+        if (inLineage) return refuse(node, 'names a stage; a lineage subquery cannot read an earlier stage');
+        if (target.term >= termIndex) return refuse(node, 'names this stage or a later one; only an earlier stage can be read');
+        const path = node.path.slice(1);
+        return { kind: 'stageField', alias: node.path[0]!, stage: target.stage, path, name: path.join('.'), start: node.start, end: node.end };
+      }
+      if (node.kind === 'lineage') {
+        const condition = rewrite(node.filter.condition, termIndex, true);
+        return condition === node.filter.condition ? node : { ...node, filter: { ...node.filter, condition } };
+      }
+      const children = expressionChildren(node);
+      if (children.length === 0) return node;
+      const mapped = children.map((child) => rewrite(child, termIndex, inLineage));
+      if (mapped.every((child, i) => child === children[i])) return node;
+      return rebuild(node, mapped);
+    };
+    const rewriteTerm = (term: SequenceTermNode, termIndex: number | null): SequenceTermNode => ({
+      ...term,
+      filter: { ...term.filter, condition: rewrite(term.filter.condition, termIndex, false) },
+      joinKeys: term.joinKeys.map((key) => rewrite(key, null, false)),
+    });
+    return {
+      joinKeys: joinKeys.map((key) => rewrite(key, null, false)),
+      terms: terms.map((term, index) => rewriteTerm(term, index)),
+      until: until === null ? null : rewriteTerm(until, null),
+    };
   }
 
   private parseSample(): QueryBodyNode {
@@ -118,18 +180,37 @@ class Parser {
     this.expectPunct('[');
     const filter = this.parseEventFilter();
     this.expectPunct(']');
+    const alias = this.parseStageName(allowExtras);
     const joinKeys = this.isKeyword('by') ? this.parseJoinKeys() : [];
     let runs = 1;
     if (allowExtras && this.isKeyword('with')) {
-      this.next();
+      const withToken = this.next();
       this.expectParameter('runs');
       const token = this.peek();
       if (token.kind !== 'number' || token.isFloat) this.fail(EqlErrorCode.InvalidArgument, 'runs must be an integer', token);
       this.next();
       runs = Number(token.value);
       if (runs < 1 || runs > 100) this.fail(EqlErrorCode.InvalidArgument, 'runs must be between 1 and 100', token);
+      if (alias !== null && runs > 1) this.fail(EqlErrorCode.InvalidArgument, 'a named stage cannot repeat (with runs)', withToken);
     }
-    return { kind: 'sequenceTerm', filter, joinKeys, runs, missing, start, end: this.previousEnd() };
+    return { kind: 'sequenceTerm', filter, joinKeys, runs, missing, alias: alias?.name ?? null, start, end: this.previousEnd() };
+  }
+
+  /** Defend's `as <name>` after a stage's `]`; null when there is none. */
+  private parseStageName(allowed: boolean): { name: string } | null {
+    const token = this.peek();
+    if (token.kind !== 'identifier' || token.value.toLowerCase() !== 'as') return null;
+    if (this.dialect !== 'defend') {
+      this.fail(EqlErrorCode.UnsupportedFeature, "named stages ('as <name>') are Elastic Defend's dialect, not Elasticsearch EQL", token);
+    }
+    if (!allowed) this.fail(EqlErrorCode.InvalidArgument, 'only a stage of a sequence can be named', token);
+    this.next();
+    const name = this.peek();
+    if (name.kind !== 'identifier') this.fail(EqlErrorCode.UnexpectedToken, `expected a stage name after 'as', found ${describe(name)}`, name);
+    if (this.stageNames.has(name.value)) this.fail(EqlErrorCode.InvalidArgument, `stage name '${name.value}' is already used`, name);
+    this.stageNames.add(name.value);
+    this.next();
+    return { name: name.value };
   }
 
   private parseJoinKeys(): ExpressionNode[] {
@@ -223,12 +304,40 @@ class Parser {
   }
 
   private parseNot(): ExpressionNode {
+    if (this.isLineage()) return this.parseLineage();
     if (!this.isKeyword('not')) return this.parsePredicate();
     const start = this.next().start;
     this.enter();
     const operand = this.parseNot();
     this.depth--;
     return { kind: 'not', operand, start, end: operand.end };
+  }
+
+  /** `descendant of`, `child of` or `event of` (the relation word in any case, as keywords are). */
+  private isLineage(): boolean {
+    const token = this.peek();
+    const after = this.tokens[this.index + 1];
+    return token.kind === 'identifier' && LINEAGE_RELATIONS.has(token.value.toLowerCase()) && after.kind === 'keyword' && after.value === 'of';
+  }
+
+  private parseLineage(): LineageNode {
+    const relation = this.next();
+    const of = this.next();
+    const word = relation.value.toLowerCase() as LineageRelation;
+    if (this.dialect !== 'defend') {
+      this.failAt(
+        EqlErrorCode.UnsupportedFeature,
+        `'${word} of' (process lineage) is Elastic Defend's dialect, not Elasticsearch EQL`,
+        relation.start,
+        of.end - relation.start,
+      );
+    }
+    this.enter();
+    this.expectPunct('[');
+    const filter = this.parseEventFilter();
+    const end = this.expectPunct(']').end;
+    this.depth--;
+    return { kind: 'lineage', relation: word, filter, start: relation.start, end };
   }
 
   private parsePredicate(): ExpressionNode {
@@ -374,7 +483,8 @@ class Parser {
       case 'identifier': {
         const after = this.tokens[this.index + 1];
         const afterTwo = this.tokens[this.index + 2];
-        if (after.kind === 'punct' && after.value === '(' && !after.spaceBefore) return this.parseCall(false);
+        // Blanks may separate a function's name from its '(' (both grammars skip them there).
+        if (after.kind === 'punct' && after.value === '(') return this.parseCall(false);
         if (after.kind === 'punct' && after.value === '~' && !after.spaceBefore && afterTwo.kind === 'punct' && afterTwo.value === '(') {
           return this.parseCall(true);
         }
@@ -492,6 +602,32 @@ class Parser {
 
   private fail(code: Code, detail: string, token: Token): never {
     throw new EqlError(code, detail, this.source, token.start, token.end - token.start);
+  }
+
+  private failAt(code: Code, detail: string, start: number, length: number): never {
+    throw new EqlError(code, detail, this.source, start, length);
+  }
+}
+
+/** `node` with its direct children replaced, in expressionChildren's order. */
+function rebuild(node: ExpressionNode, children: ExpressionNode[]): ExpressionNode {
+  switch (node.kind) {
+    case 'comparison':
+    case 'arithmetic':
+      return { ...node, left: children[0]!, right: children[1]! } as ExpressionNode;
+    case 'match':
+      return { ...node, value: children[0]! };
+    case 'in':
+      return { ...node, value: children[0]!, list: children.slice(1) };
+    case 'logical':
+      return { ...node, operands: children };
+    case 'not':
+    case 'negate':
+      return { ...node, operand: children[0]! } as ExpressionNode;
+    case 'call':
+      return { ...node, args: children };
+    default:
+      return node;
   }
 }
 

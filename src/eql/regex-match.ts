@@ -51,6 +51,7 @@ import type { LiteralNode, MatchNode } from './ast.js';
 import { EqlError, EqlErrorCode, RegexPatternError } from './errors.js';
 import type { EqlLimits } from './limits.js';
 import { parseLuceneRegex } from './regex-parser.js';
+import { meetsRegexNeeds, regexNeeds } from './regex-prefilter.js';
 import { toRe2Syntax } from './regex-translate.js';
 import type { StringMatcher } from './wildcard.js';
 
@@ -66,11 +67,20 @@ export function checkRegexMatch(node: MatchNode, source: string, limits: Readonl
 
 /**
  * The matcher for a checked node. For `regex~` the caller passes values already lower-cased.
- * Throws RegexPatternError for a node the checker would have refused.
+ * Throws RegexPatternError for a node the checker would have refused. A value that lacks the
+ * literal text every match has (regex-prefilter.ts) is refused without running the program.
  */
 export function compileRegexMatch(node: MatchNode, limits: Readonly<EqlLimits>): StringMatcher {
-  const program = compileLuceneRegex(joinPatterns(node.patterns), node.caseInsensitive, limits);
-  return (value) => program.testExact(value);
+  const pattern = joinPatterns(node.patterns);
+  const program = compileLuceneRegex(pattern, node.caseInsensitive, limits);
+  const needs = regexNeeds(pattern, node.caseInsensitive);
+  if (needs === null) return (value) => program.testExact(value);
+  return (value) => meetsRegexNeeds(needs, value) && program.testExact(value);
+}
+
+/** The patterns of a regex match node as one pattern, the way it is compiled. */
+export function joinedRegexPattern(node: MatchNode): string {
+  return joinPatterns(node.patterns);
 }
 
 /** One Lucene pattern to an RE2 program, to run with testExact (the whole value); errors carry offsets in `pattern`. */

@@ -51,6 +51,10 @@ function checkExpressionTree(node: ExpressionNode, source: string, limits: Reado
   switch (node.kind) {
     case 'literal':
     case 'field':
+    case 'stageField':
+      return;
+    case 'lineage':
+      checkExpression(node.filter.condition);
       return;
     case 'comparison':
     case 'arithmetic':

@@ -14,10 +14,12 @@
  *
  * A list of patterns (`process.args : ("*curl*", "/tmp/*", …)`, often dozens long in detection
  * rules) compiles to one matcher that sorts the patterns by shape: exact strings in a Set,
- * `lit*` prefixes bucketed by first character, `*lit` suffixes by last character, `*lit*` as a
- * plain substring search, and only the other shapes as general matchers. A value then meets the
+ * `lit*` prefixes bucketed by first character, `*lit` suffixes by last character, `*lit*` as one
+ * search for all such substrings (infix-search.ts), and only the other shapes as general matchers. A value then meets the
  * few patterns that could match it instead of calling one closure per pattern.
  */
+
+import { compileContainsAny } from './infix-search.js';
 
 export type StringMatcher = (value: string) => boolean;
 
@@ -113,6 +115,7 @@ export function compilePatternList(patterns: readonly string[], caseInsensitive 
   const hasExact = exact.size > 0;
   const hasPrefixes = prefixes.size > 0;
   const hasSuffixes = suffixes.size > 0;
+  const containsInfix = infixes.length === 0 ? null : compileContainsAny(infixes);
   return (value) => {
     if (hasExact && exact.has(value)) return true;
     if (hasPrefixes) {
@@ -123,7 +126,7 @@ export function compilePatternList(patterns: readonly string[], caseInsensitive 
       const list = suffixes.get(value.charCodeAt(value.length - 1));
       if (list !== undefined) for (let i = 0; i < list.length; i++) if (value.endsWith(list[i])) return true;
     }
-    for (let i = 0; i < infixes.length; i++) if (value.includes(infixes[i])) return true;
+    if (containsInfix !== null && containsInfix(value)) return true;
     for (let i = 0; i < general.length; i++) if (general[i](value)) return true;
     return false;
   };

@@ -13,10 +13,18 @@ import type { EqlEvent } from '../eql/index.js';
 import { fieldSlot } from '../eql/field-access.js';
 import { atomHolds, atomIdentity, type FieldAtom } from './stage-requirements.js';
 
-/** A trie of prefixes: the atoms whose prefix ends here, and the next characters. */
+/**
+ * A trie of prefixes: the atoms whose prefix ends here, and the next characters (ASCII ones in an
+ * array indexed by code, the rare others in a map).
+ */
 interface PrefixNode {
   ids: number[] | null;
-  next: Map<number, PrefixNode>;
+  ascii: (PrefixNode | undefined)[] | null;
+  other: Map<number, PrefixNode> | null;
+}
+
+function prefixNode(): PrefixNode {
+  return { ids: null, ascii: null, other: null };
 }
 
 /** The atoms on one field with one case handling. */
@@ -42,16 +50,24 @@ function addPrefix(root: PrefixNode, prefix: string, id: number): void {
   let node = root;
   for (let i = 0; i < prefix.length; i++) {
     const code = prefix.charCodeAt(i);
-    let child = node.next.get(code);
-    if (child === undefined) {
-      child = { ids: null, next: new Map() };
-      node.next.set(code, child);
+    let child: PrefixNode | undefined;
+    if (code < 128) {
+      node.ascii ??= new Array<PrefixNode | undefined>(128).fill(undefined);
+      child = node.ascii[code];
+      if (child === undefined) node.ascii[code] = child = prefixNode();
+    } else {
+      node.other ??= new Map();
+      child = node.other.get(code);
+      if (child === undefined) node.other.set(code, (child = prefixNode()));
     }
     node = child;
   }
   node.ids ??= [];
   if (!node.ids.includes(id)) node.ids.push(id);
 }
+
+/** Readers of fields no event has (stage-requirements.ts LINEAGE_FIELD), by name. */
+export type VirtualFields = ReadonlyMap<string, (event: EqlEvent) => unknown>;
 
 export class AtomTable {
   private readonly atoms: FieldAtom[] = [];
@@ -61,6 +77,8 @@ export class AtomTable {
   private atomEvent = new Float64Array(0);
   private atomResult = new Uint8Array(0);
   private eventNumber = 0;
+
+  constructor(private readonly virtualFields: VirtualFields = new Map()) {}
 
   get size(): number {
     return this.atoms.length;
@@ -79,9 +97,9 @@ export class AtomTable {
     if (group === undefined) {
       const slot = fieldSlot(atom.path);
       group = {
-        read: atom.caseInsensitive ? slot.readLower : slot.read,
+        read: this.virtualFields.get(atom.field) ?? (atom.caseInsensitive ? slot.readLower : slot.read),
         valueIds: new Map(),
-        prefixes: { ids: null, next: new Map() },
+        prefixes: prefixNode(),
         scannedFor: -1,
         value: null,
         needsOwnTest: false,
@@ -141,8 +159,9 @@ export class AtomTable {
     const exact = group.valueIds.get(element);
     if (exact !== undefined) this.mark(exact, n);
     let node = group.prefixes;
-    for (let i = 0; i < element.length && node.next.size > 0; i++) {
-      const child = node.next.get(element.charCodeAt(i));
+    for (let i = 0; i < element.length; i++) {
+      const code = element.charCodeAt(i);
+      const child = code < 128 ? node.ascii?.[code] : node.other?.get(code);
       if (child === undefined) break;
       if (child.ids !== null) this.mark(child.ids, n);
       node = child;

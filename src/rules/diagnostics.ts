@@ -1,7 +1,10 @@
 /**
  * What loading rule and exception files reports instead of throwing: every problem found, each
  * with a stable code, the file, and the 1-based line and column it points at. Errors keep a rule
- * (or an exception entry) out of the set; warnings do not.
+ * (or an exception entry) out of the set; warnings do not. Notes record what the loader did on
+ * purpose for one rule (skipped a Defend rule for another system, loaded a rule that can never
+ * match here); they are listed by `rules validate`, and the load result says each kind once as a
+ * summary, so the agent's log does not get a line per rule of a large rule pack.
  *
  * Codes: RULE01xx reading and TOML syntax, RULE02xx schema, RULE03xx query, RULE04xx the set as a
  * whole, RULE05xx exceptions files.
@@ -17,6 +20,7 @@ export const RuleDiagnosticCode = {
   UnknownKey: 'RULE0204',
   UnsupportedRuleType: 'RULE0205',
   DeprecatedRule: 'RULE0206',
+  OtherOperatingSystem: 'RULE0207',
   QuerySyntax: 'RULE0301',
   UnfilledFields: 'RULE0302',
   NeverMatches: 'RULE0303',
@@ -26,7 +30,7 @@ export const RuleDiagnosticCode = {
 } as const;
 export type RuleDiagnosticCode = (typeof RuleDiagnosticCode)[keyof typeof RuleDiagnosticCode];
 
-export type DiagnosticSeverity = 'error' | 'warning';
+export type DiagnosticSeverity = 'error' | 'warning' | 'note';
 
 export interface RuleDiagnostic {
   severity: DiagnosticSeverity;

@@ -34,6 +34,11 @@ export interface QueryReach {
   fields: Set<string>;
   /** Why the whole query can never match here (null when it can). */
   neverMatches: string | null;
+  /**
+   * When it can never match because a stage reads events of a category execwarden does not
+   * produce (network, file, dns, ...): that category.
+   */
+  missingCategory: string | null;
 }
 
 function literalStrings(nodes: readonly ExpressionNode[]): string[] | null {
@@ -73,6 +78,11 @@ function kindTest(node: ExpressionNode): { field: string; values: string[]; fold
 
 /** The reason a node can never hold, or null. */
 function impossible(node: ExpressionNode): string | null {
+  if (node.kind === 'lineage') {
+    // no process of this agent's events can have matched a subquery that never holds here
+    const reason = filterImpossible(node.filter);
+    return reason === null ? null : `its '${node.relation} of' subquery can never hold: ${reason}`;
+  }
   if (node.kind === 'logical') {
     const reasons = node.operands.map(impossible);
     if (node.op === 'and') return reasons.find((reason) => reason !== null) ?? null;
@@ -92,9 +102,13 @@ function collectFields(node: ExpressionNode, into: Set<string>): void {
   if (impossible(node) !== null) return;
   switch (node.kind) {
     case 'field':
+    case 'stageField':
       into.add(node.name);
       return;
     case 'literal':
+      return;
+    case 'lineage':
+      collectFields(node.filter.condition, into);
       return;
     case 'comparison':
     case 'arithmetic':
@@ -121,12 +135,21 @@ function collectFields(node: ExpressionNode, into: Set<string>): void {
   }
 }
 
-function filterReach(filter: EventFilterNode, into: Set<string>): string | null {
+/** Why a `category where condition` can never hold on this agent's events, or null. */
+function filterImpossible(filter: EventFilterNode): string | null {
   const categories = fieldInventory().values.get('event.category') ?? new Set<string>();
   if (filter.category !== null && !categories.has(filter.category)) {
     return `it reads ${filter.category} events, which execwarden does not produce`;
   }
-  const reason = impossible(filter.condition);
+  return impossible(filter.condition);
+}
+
+function producesCategory(category: string | null): boolean {
+  return category === null || (fieldInventory().values.get('event.category') ?? new Set<string>()).has(category);
+}
+
+function filterReach(filter: EventFilterNode, into: Set<string>): string | null {
+  const reason = filterImpossible(filter);
   if (reason === null) collectFields(filter.condition, into);
   return reason;
 }
@@ -136,16 +159,27 @@ export function queryReach(ast: QueryAst): QueryReach {
   const fields = new Set<string>();
   const body = ast.body;
   let neverMatches: string | null = null;
+  let missingCategory: string | null = null;
+  const reach = (filter: EventFilterNode): void => {
+    const reason = filterReach(filter, fields);
+    if (reason === null) return;
+    // a category the agent does not produce is the reason to give, whichever stage comes first
+    if (missingCategory === null && !producesCategory(filter.category)) {
+      missingCategory = filter.category;
+      neverMatches = reason;
+    }
+    neverMatches ??= reason;
+  };
   if (body.kind === 'eventQuery') {
-    neverMatches = filterReach(body.filter, fields);
+    reach(body.filter);
   } else {
     for (const key of body.joinKeys) collectFields(key, fields);
     for (const term of body.terms) {
-      neverMatches ??= filterReach(term.filter, fields);
+      reach(term.filter);
       for (const key of term.joinKeys) collectFields(key, fields);
     }
     // An until stage that can never hold only never ends a sequence.
     if (body.kind === 'sequenceQuery' && body.until !== null) filterReach(body.until.filter, fields);
   }
-  return { fields, neverMatches: neverMatches === null ? null : neverMatches };
+  return { fields, neverMatches, missingCategory };
 }

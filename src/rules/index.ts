@@ -5,5 +5,7 @@ export { ExceptionList, loadExceptions, loadExceptionsText, unknownExceptionRule
 export { RuleSet, type RuleMatch, type RuleSetOptions, type RuleSetStats } from './rule-set.js';
 export { runRuleTests, runTestCase, parseTestCases, testFileFor, type RuleTestCase, type RuleTestReport, type RuleTestCaseResult } from './rule-tests.js';
 export { BUNDLED_RULESET, bundledRulesDir, packageRoot } from './bundled.js';
-export type { LoadedRule, RuleDefinition, RuleSeverity, ThreatMapping, ThreatEntry, ThreatTechnique } from './rule-types.js';
+export type { LoadedRule, RuleAction, RuleDefinition, RuleFormat, RuleSeverity, ThreatMapping, ThreatEntry, ThreatTechnique } from './rule-types.js';
+export { DEFEND_RULE_DEFAULTS, type DefendRuleDefaults } from './behavior-rule-schema.js';
+export { ruleFormatOf } from './rule-format.js';
 export { loadRuleSet, type LoadRuleSetOptions, type RuleSetLoadResult } from './rule-set-loader.js';

@@ -17,16 +17,28 @@
  *
  * Field values are read with the EQL engine's own field reader (nested, dotted and array-of-object
  * paths alike), so an atom sees exactly the value the query would.
+ *
+ * A stage of a sequence after the first can only extend a partial sequence that completed the
+ * stage before it: such a stage says which stages (`openAfter`) and accepts only while the
+ * entry's owner (`isOpen`, the rule set asking the rule's sequence matcher) has one open. A
+ * sequence whose first stage waits for an event this host rarely or never has (Defend's
+ * `memfd_create`) is then not offered every exec its broad second stage would take.
  */
 import type { EqlEvent } from '../eql/index.js';
 import { fieldSlot } from '../eql/field-access.js';
-import { AtomTable } from './atom-table.js';
+import { AtomTable, type VirtualFields } from './atom-table.js';
 import { atomHolds, type Clause, type FieldAtom, type StageRequirement } from './stage-requirements.js';
 
 export interface StageFilter {
   /** Lower-cased category, or null for `any`. */
   category: string | null;
   requirement: StageRequirement;
+  /**
+   * The stage can use an event only while a partial sequence that completed one of stages
+   * `from`..`to` is open; absent for a stage that can always use one (an event query, a first
+   * stage).
+   */
+  openAfter?: { from: number; to: number };
 }
 
 export interface IndexEntry<T> {
@@ -51,6 +63,9 @@ interface IndexedStage {
   memoClauses: CompiledAtom[][];
   /** Residual clauses as ids in the index's atom table. */
   residualClauses: number[][];
+  /** StageFilter.openAfter, as [from, to], or [-1, -1] for always. */
+  openFrom: number;
+  openTo: number;
 }
 
 interface IndexedEntry<T> {
@@ -64,7 +79,8 @@ interface IndexedEntry<T> {
  * candidates() in a tight loop:
  *
  *   candidate: item index, offset after the candidate, stage count, stages…
- *   stage:     offset after the stage, clause count, clauses…   (no clause: accepts at once)
+ *   stage:     offset after the stage, open from, open to, clause count, clauses…
+ *              (open from -1: always live; no clause: accepts at once)
  *   clause:    atom count, atom ids…                            (holds when one atom does)
  */
 interface MemoCandidates<T> {
@@ -126,12 +142,17 @@ export class RuleIndex<T> {
   private memoSize = 0;
   private readonly memoSlots = [...MEMO_FIELDS].map((field) => fieldSlot(field.split('.')));
   /** Distinct residual atoms over all rules, each checked at most once per event. */
-  private readonly atoms = new AtomTable();
+  private readonly atoms: AtomTable;
 
   constructor(
     entries: readonly IndexEntry<T>[],
     private readonly maxMemoEntries = 4096,
+    /** For stages with `openAfter`: is a partial sequence of `item` open after stages from..to? */
+    private readonly isOpen: (item: T, from: number, to: number) => boolean = () => true,
+    /** Readers of the pseudo-fields atoms may name (the lineage relations). */
+    virtualFields?: VirtualFields,
   ) {
+    this.atoms = new AtomTable(virtualFields);
     const idOf = (atom: FieldAtom): number => this.atoms.add(atom);
     const onMemoFields = (clause: Clause): boolean => clause.every((atom) => MEMO_FIELDS.has(atom.field));
     this.entries = entries.map((entry) => ({
@@ -140,6 +161,8 @@ export class RuleIndex<T> {
         category: stage.category,
         memoClauses: stage.requirement.filter(onMemoFields).map((clause) => clause.map(compileAtom)),
         residualClauses: residualOrder(stage.requirement.filter((clause) => !onMemoFields(clause))).map((clause) => clause.map(idOf)),
+        openFrom: stage.openAfter?.from ?? -1,
+        openTo: stage.openAfter?.to ?? -1,
       })),
     }));
   }
@@ -149,11 +172,22 @@ export class RuleIndex<T> {
   }
 
   candidates(event: EqlEvent): T[] {
+    const out: T[] = [];
+    out.length = this.candidatesInto(event, out);
+    return out;
+  }
+
+  /**
+   * Writes the candidates of `event` to the start of `out` and returns how many there are; what
+   * `out` holds past them is left over from earlier events (the array is reused as it is: no
+   * allocation per event, not even to shrink it).
+   */
+  candidatesInto(event: EqlEvent, out: T[]): number {
+    let count = 0;
     const memoised = this.memoised(event);
     this.atoms.nextEvent();
     const { items, program } = memoised;
     const atoms = this.atoms;
-    const out: T[] = [];
     let p = 0;
     while (p < program.length) {
       const item = program[p]!;
@@ -163,8 +197,13 @@ export class RuleIndex<T> {
       let accepted = false;
       while (stages-- > 0 && !accepted) {
         const stageEnd = program[p]!;
-        let clauses = program[p + 1]!;
-        p += 2;
+        const openFrom = program[p + 1]!;
+        let clauses = program[p + 3]!;
+        if (openFrom >= 0 && !this.isOpen(items[item]!, openFrom, program[p + 2]!)) {
+          p = stageEnd;
+          continue;
+        }
+        p += 4;
         let holds = true;
         while (clauses-- > 0) {
           const count = program[p]!;
@@ -185,10 +224,10 @@ export class RuleIndex<T> {
         accepted = holds;
         p = stageEnd;
       }
-      if (accepted) out.push(items[item]!);
+      if (accepted) out[count++] = items[item]!;
       p = candidateEnd;
     }
-    return out;
+    return count;
   }
 
   private memoised(event: EqlEvent): MemoCandidates<T> {
@@ -233,7 +272,7 @@ export class RuleIndex<T> {
       items.push(entry.item);
       for (const stage of stages) {
         const stageStart = program.length;
-        program.push(0, stage.residualClauses.length);
+        program.push(0, stage.openFrom, stage.openTo, stage.residualClauses.length);
         for (const clause of stage.residualClauses) program.push(clause.length, ...clause);
         program[stageStart] = program.length;
       }

@@ -93,8 +93,7 @@ export function validateRuleDocument(doc: TomlTable, check: TomlChecker): RuleSc
   const description = check.string(rule, ['rule', 'description'], true);
   const name = check.string(rule, ['rule', 'name'], true);
   const license = check.string(rule, ['rule', 'license'], true);
-  const severity = check.matching(rule, ['rule', 'severity'], true, (v) => (RULE_SEVERITIES as readonly string[]).includes(v), RULE_SEVERITIES.join(', ')) as RuleSeverity | undefined;
-  const riskScore = check.integer(rule, ['rule', 'risk_score'], true, 0, 100);
+  const { severity, riskScore } = validateSeverity(rule, check, true);
   check.matching(rule, ['rule', 'language'], true, (v) => v === 'eql', '"eql"');
   const query = check.string(rule, ['rule', 'query'], true);
   const index = check.stringArray(rule, ['rule', 'index'], false) ?? [];
@@ -106,36 +105,49 @@ export function validateRuleDocument(doc: TomlTable, check: TomlChecker): RuleSc
   const timestampOverride = check.string(rule, ['rule', 'timestamp_override'], false) ?? null;
   const tiebreakerField = check.string(rule, ['rule', 'tiebreaker_field'], false) ?? null;
   check.integer(rule, ['rule', 'max_signals'], false, 1, Number.MAX_SAFE_INTEGER);
-  const threat = validateThreat(rule, check);
+  const threat = validateThreat(rule, ['rule', 'threat'], check);
 
   if (check.errorCount > 0) return { status: 'invalid' };
   return {
     status: 'valid',
     definition: {
+      format: 'detection-rules',
       ruleId: ruleId!, name: name!, description: description!, author: author!, license: license!,
       severity: severity!, riskScore: riskScore!, query: query!, index, from, tags, references, falsePositives,
       threat: threat!, buildingBlockType, timestampOverride, tiebreakerField,
       maturity: maturity!, creationDate: creationDate!, updatedDate: updatedDate!,
+      version: updatedDate!, actions: [], osList: [], minEndpointVersion: null,
     },
   };
 }
 
-function validateThreat(rule: TomlTable, check: TomlChecker): ThreatMapping[] | undefined {
-  const blocks = check.tableArray(rule, ['rule', 'threat'], false);
-  if (blocks === undefined) return rule.threat === undefined ? [] : undefined;
+/** The rule's severity and risk score, each checked as detection-rules has them. */
+export function validateSeverity(rule: TomlTable, check: TomlChecker, required: boolean): { severity: RuleSeverity | undefined; riskScore: number | undefined } {
+  const severity = check.matching(rule, ['rule', 'severity'], required, (v) => (RULE_SEVERITIES as readonly string[]).includes(v), RULE_SEVERITIES.join(', ')) as RuleSeverity | undefined;
+  const riskScore = check.integer(rule, ['rule', 'risk_score'], required, 0, 100);
+  return { severity, riskScore };
+}
+
+/**
+ * The ATT&CK (or other framework) mapping stored as an array of tables at `path`: `rule.threat`
+ * in detection-rules files, top-level `threat` in Defend's. Undefined when it is malformed.
+ */
+export function validateThreat(parent: TomlTable, path: TomlPath, check: TomlChecker): ThreatMapping[] | undefined {
+  const blocks = check.tableArray(parent, path, false);
+  if (blocks === undefined) return parent[path[path.length - 1] as string] === undefined ? [] : undefined;
   const mappings: ThreatMapping[] = [];
   blocks.forEach((block, i) => {
-    const path: TomlPath = ['rule', 'threat', i];
-    check.unknownKeys(block, path, new Set(['framework', 'tactic', 'technique']));
-    const framework = check.string(block, [...path, 'framework'], true);
+    const at: TomlPath = [...path, i];
+    check.unknownKeys(block, at, new Set(['framework', 'tactic', 'technique']));
+    const framework = check.string(block, [...at, 'framework'], true);
     if (framework === undefined) return;
     const mitre = framework === MITRE_FRAMEWORK;
-    const tacticTable = check.table(block, [...path, 'tactic'], true);
-    const tactic = tacticTable && threatEntry(tacticTable, [...path, 'tactic'], check, mitre ? MITRE.tactic : null);
+    const tacticTable = check.table(block, [...at, 'tactic'], true);
+    const tactic = tacticTable && threatEntry(tacticTable, [...at, 'tactic'], check, mitre ? MITRE.tactic : null);
     const technique: ThreatTechnique[] = [];
-    const techniques = check.tableArray(block, [...path, 'technique'], false) ?? [];
+    const techniques = check.tableArray(block, [...at, 'technique'], false) ?? [];
     techniques.forEach((t, j) => {
-      const tPath: TomlPath = [...path, 'technique', j];
+      const tPath: TomlPath = [...at, 'technique', j];
       const entry = threatEntry(t, tPath, check, mitre ? MITRE.technique : null, ['subtechnique']);
       const subtechnique: ThreatEntry[] = [];
       (check.tableArray(t, [...tPath, 'subtechnique'], false) ?? []).forEach((s, k) => {

@@ -29,6 +29,8 @@ export interface RuleSetLoadResult {
   exceptions: ExceptionLoadResult | null;
   /** Rule diagnostics, then exception diagnostics. */
   diagnostics: RuleDiagnostic[];
+  /** The rules' per-rule notes (loader.ts); `diagnostics` holds their summaries. */
+  notes: RuleDiagnostic[];
   ok: boolean;
 }
 
@@ -50,5 +52,5 @@ export async function loadRuleSet(options: LoadRuleSetOptions = {}): Promise<Rul
   }
   const ok = !hasErrors(diagnostics);
   const ruleSet = ok ? new RuleSet(rules.rules, { ...options.ruleSet, ...(exceptions === null ? {} : { exceptions: exceptions.exceptions }) }) : null;
-  return { ruleSet, rules, exceptions, diagnostics, ok };
+  return { ruleSet, rules, exceptions, diagnostics, notes: rules.notes, ok };
 }

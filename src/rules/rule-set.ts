@@ -3,11 +3,17 @@
  * (rule-index.ts); event rules answer at once, sequence rules keep per-rule streaming state (one
  * SequenceMatcher each) and answer when a sequence completes. Matches an exception covers are
  * dropped and counted. Pure: no clock, no I/O.
+ *
+ * Rules in Defend's dialect that use process lineage (`descendant of`, ...) share one
+ * LineageTracker per set: each such rule is compiled against it when the set is built, and every
+ * event is observed in it before any rule sees the event, candidate or not, so the lineage is
+ * the whole stream's. A new set (a reload) starts with no lineage.
  */
-import { parseQuery, type EqlEvent, type SequenceMatcher } from '../eql/index.js';
+import type { ExpressionNode } from '../eql/ast.js';
+import { LineageTracker, type CompiledQuery, type EqlEvent, type LineageStats, type SequenceMatcher } from '../eql/index.js';
 import { ExceptionList } from './exceptions.js';
 import { MEMO_FIELDS, RuleIndex, type StageFilter } from './rule-index.js';
-import { stageRequirement } from './stage-requirements.js';
+import { LINEAGE_FIELD, stageRequirement } from './stage-requirements.js';
 import type { LoadedRule } from './rule-types.js';
 
 export interface RuleMatch {
@@ -25,6 +31,8 @@ export interface RuleSetOptions {
   timestampField?: string;
   /** Cap on open partial sequences per sequence rule (EQL's default when omitted). */
   maxOpenSequences?: number;
+  /** Cap on processes the lineage tracker remembers (EQL's default when omitted). */
+  maxLineageProcesses?: number;
 }
 
 export interface RuleSetStats {
@@ -38,24 +46,54 @@ export interface RuleSetStats {
   matchesByRule: Record<string, number>;
   suppressedByRule: Record<string, number>;
   sequences: Record<string, { open: number; evicted: number; expired: number; completed: number }>;
+  /** Present when a rule uses process lineage. */
+  lineage?: LineageStats;
 }
 
 interface RuleRunner {
   rule: LoadedRule;
+  /** The rule's query, compiled against the set's lineage tracker when it uses lineage. */
+  compiled: CompiledQuery;
   matcher: SequenceMatcher | null;
 }
 
 /**
  * One filter per bracket of the query (a `with runs=N` bracket stands for N identical stages, and
- * one filter covers them all), `until` included, each with its requirement.
+ * one filter covers them all), `until` included, each with its requirement. A bracket whose
+ * stages all come after the first is live only while a partial sequence that completed the stage
+ * before one of them is open; `until` only while any partial sequence is.
  */
-export function indexStages(rule: LoadedRule): StageFilter[] {
-  const body = parseQuery(rule.compiled.source).body;
-  const terms = body.kind === 'eventQuery' ? [body] : [...body.terms, ...(body.kind === 'sequenceQuery' && body.until !== null ? [body.until] : [])];
-  return terms.map(({ filter }) => ({
-    category: filter.category === null || filter.category.toLowerCase() === 'any' ? null : filter.category.toLowerCase(),
-    requirement: stageRequirement(filter.condition, MEMO_FIELDS),
-  }));
+export function indexStages(rule: LoadedRule, options: { lineage?: boolean } = {}): StageFilter[] {
+  // a rule's filters depend on its query alone: worked out once, whatever sets it joins
+  const cache = options.lineage === true ? stagesWithLineage : stagesWithoutLineage;
+  let stages = cache.get(rule.compiled);
+  if (stages === undefined) {
+    stages = computeStages(rule.compiled, options);
+    cache.set(rule.compiled, stages);
+  }
+  return stages;
+}
+
+const stagesWithLineage = new WeakMap<CompiledQuery, StageFilter[]>();
+const stagesWithoutLineage = new WeakMap<CompiledQuery, StageFilter[]>();
+
+function computeStages(compiled: CompiledQuery, options: { lineage?: boolean }): StageFilter[] {
+  const body = compiled.ast.body;
+  const category = (name: string | null): string | null => (name === null || name.toLowerCase() === 'any' ? null : name.toLowerCase());
+  const requirement = (condition: ExpressionNode) => stageRequirement(condition, MEMO_FIELDS, options);
+  if (body.kind === 'eventQuery') return [{ category: category(body.filter.category), requirement: requirement(body.filter.condition) }];
+  const filters: StageFilter[] = [];
+  let first = 0;
+  for (const { filter, runs } of body.terms) {
+    const stage: StageFilter = { category: category(filter.category), requirement: requirement(filter.condition) };
+    if (first > 0) stage.openAfter = { from: first - 1, to: first + runs - 2 };
+    filters.push(stage);
+    first += runs;
+  }
+  if (body.kind === 'sequenceQuery' && body.until !== null) {
+    filters.push({ category: category(body.until.filter.category), requirement: requirement(body.until.filter.condition), openAfter: { from: 0, to: first - 2 } });
+  }
+  return filters;
 }
 
 export class RuleSet {
@@ -66,21 +104,38 @@ export class RuleSet {
   private readonly counters = { events: 0, evaluations: 0, matches: 0, suppressed: 0, errors: 0 };
   private readonly matchesByRule = new Map<string, number>();
   private readonly suppressedByRule = new Map<string, number>();
+  /** Null when no rule uses lineage. */
+  private readonly lineage: LineageTracker | null;
+  /** The candidates of the event being evaluated (reused: evaluate() does not nest). */
+  private readonly scratch: RuleRunner[] = [];
 
   constructor(rules: readonly LoadedRule[], options: RuleSetOptions = {}) {
     this.rules = rules;
     this.exceptions = options.exceptions ?? ExceptionList.empty();
-    this.runners = rules.map((rule) => ({
-      rule,
-      matcher: rule.compiled.kind === 'sequence'
-        ? rule.compiled.createMatcher({
-            timestampField: options.timestampField ?? '@timestamp',
-            ...(rule.tiebreakerField === null ? {} : { tiebreakerField: rule.tiebreakerField }),
-            ...(options.maxOpenSequences === undefined ? {} : { maxOpenSequences: options.maxOpenSequences }),
-          })
-        : null,
-    }));
-    this.index = new RuleIndex(this.runners.map((runner) => ({ item: runner, stages: indexStages(runner.rule) })));
+    const tracker = rules.some((rule) => rule.compiled.lineage !== null) ? new LineageTracker(options.maxLineageProcesses) : null;
+    this.lineage = tracker;
+    this.runners = rules.map((rule) => {
+      const compiled = tracker === null ? rule.compiled : rule.compiled.withLineage(tracker);
+      return {
+        rule,
+        compiled,
+        matcher: compiled.kind === 'sequence'
+          ? compiled.createMatcher({
+              timestampField: options.timestampField ?? '@timestamp',
+              ...(rule.tiebreakerField === null ? {} : { tiebreakerField: rule.tiebreakerField }),
+              ...(options.maxOpenSequences === undefined ? {} : { maxOpenSequences: options.maxOpenSequences }),
+            })
+          : null,
+      };
+    });
+    // with a tracker, a rule needing a lineage relation is offered only the events of processes that have one
+    const lineage = tracker === null ? {} : { lineage: true };
+    this.index = new RuleIndex(
+      this.runners.map((runner) => ({ item: runner, stages: indexStages(runner.rule, lineage) })),
+      undefined,
+      (runner, from, to) => runner.matcher === null || runner.matcher.hasOpen(from, to),
+      tracker === null ? undefined : new Map([[LINEAGE_FIELD, (event: EqlEvent) => tracker.relationsOf(event)]]),
+    );
   }
 
   get size(): number {
@@ -95,9 +150,17 @@ export class RuleSet {
   /** Feeds one event; returns the matches it completes, exceptions already applied. */
   evaluate(event: EqlEvent): RuleMatch[] {
     this.counters.events++;
-    const candidates = this.index.candidates(event);
+    if (this.lineage !== null) {
+      try {
+        this.lineage.observe(event);
+      } catch {
+        this.counters.errors++;
+      }
+    }
+    const candidates = this.scratch;
+    const count = this.index.candidatesInto(event, candidates);
     let out: RuleMatch[] | undefined;
-    for (let i = 0; i < candidates.length; i++) {
+    for (let i = 0; i < count; i++) {
       const runner = candidates[i]!;
       this.counters.evaluations++;
       let found: RuleMatch[] | undefined;
@@ -130,13 +193,14 @@ export class RuleSet {
       matchesByRule: Object.fromEntries(this.matchesByRule),
       suppressedByRule: Object.fromEntries(this.suppressedByRule),
       sequences,
+      ...(this.lineage === null ? {} : { lineage: this.lineage.stats() }),
     };
   }
 
   private run(runner: RuleRunner, event: EqlEvent): RuleMatch[] | undefined {
-    const { rule, matcher } = runner;
+    const { rule, compiled, matcher } = runner;
     if (matcher === null) {
-      if (rule.compiled.kind !== 'event' || !rule.compiled.matches(event)) return undefined;
+      if (compiled.kind !== 'event' || !compiled.matches(event)) return undefined;
       return [{ rule, kind: 'event', events: [event], joinKeys: [] }];
     }
     const completed = matcher.push(event);

@@ -22,7 +22,16 @@
  *   f : / like / like~ patterns         per pattern: no wildcard: equals; otherwise the text
  *                                       before the first wildcard as a prefix, or else the
  *                                       longest literal run as an infix; "*" alone: present
- *   f regex / regex~ patterns           f is present
+ *   f regex / regex~ patterns           what every match must contain (regex-prefilter.ts): with one
+ *                                       alternative, its leading literal as a prefix, each set of
+ *                                       characters one of which it needs as infixes, and each other
+ *                                       literal run as an infix, each a clause of its own (rarest
+ *                                       first); with several, one clause of each alternative's
+ *                                       prefix, else rarest run, else character set; f is present
+ *                                       when an alternative needs no text (a lone letter or digit
+ *                                       does not count: nearly every value has one)
+ *   descendant of / child of / event of the relation, as a value of the LINEAGE_FIELD pseudo-field,
+ *     [q] (when asked for)              which the rule set reads from its lineage tracker
  *   anything else                       none (functions, arithmetic, ?field, numbers, bare fields)
  *
  * An atom mirrors its operator's case handling exactly: a case-insensitive atom lower-cases the
@@ -31,7 +40,11 @@
  * boolean element satisfies any atom (the engine compares numbers with numeric strings), so an
  * atom never refuses an event the operator could accept. Taking "no requirement" is always safe.
  */
-import type { ExpressionNode, LiteralNode } from '../eql/ast.js';
+import type { ExpressionNode, LiteralNode, MatchNode } from '../eql/ast.js';
+import { compileContainsAny, type ContainsAny } from '../eql/infix-search.js';
+import { lineageRelationName, lineageSubqueryKey } from '../eql/lineage.js';
+import { joinedRegexPattern } from '../eql/regex-match.js';
+import { regexNeeds, type RegexNeeds } from '../eql/regex-prefilter.js';
 
 export interface FieldAtom {
   /** Dotted field name. */
@@ -44,6 +57,8 @@ export interface FieldAtom {
   values: ReadonlySet<string>;
   prefixes: readonly string[];
   infixes: readonly string[];
+  /** Tests for any of `infixes` in one pass (infix-search.ts). */
+  containsInfix: ContainsAny;
 }
 
 /** At least one atom must hold. */
@@ -63,10 +78,9 @@ function elementHolds(atom: FieldAtom, element: unknown): boolean {
     return typeof element !== 'object' || atom.present;
   }
   if (atom.present || atom.values.has(element)) return true;
-  const { prefixes, infixes } = atom;
+  const prefixes = atom.prefixes;
   for (let i = 0; i < prefixes.length; i++) if (element.startsWith(prefixes[i]!)) return true;
-  for (let i = 0; i < infixes.length; i++) if (element.includes(infixes[i]!)) return true;
-  return false;
+  return atom.infixes.length > 0 && atom.containsInfix(element);
 }
 
 /**
@@ -96,9 +110,15 @@ function draft(field: ExpressionNode & { kind: 'field' }, caseInsensitive: boole
   return { field: field.name, path: field.path, caseInsensitive, present: false, values: new Set(), prefixes: new Set(), infixes: new Set() };
 }
 
+const NO_INFIX: ContainsAny = () => false;
+
 function finish(d: AtomDraft): FieldAtom {
-  if (d.present) return { field: d.field, path: d.path, caseInsensitive: d.caseInsensitive, present: true, values: new Set(), prefixes: [], infixes: [] };
-  return { field: d.field, path: d.path, caseInsensitive: d.caseInsensitive, present: false, values: d.values, prefixes: [...d.prefixes], infixes: [...d.infixes] };
+  if (d.present) return { field: d.field, path: d.path, caseInsensitive: d.caseInsensitive, present: true, values: new Set(), prefixes: [], infixes: [], containsInfix: NO_INFIX };
+  const infixes = [...d.infixes];
+  return {
+    field: d.field, path: d.path, caseInsensitive: d.caseInsensitive, present: false, values: d.values, prefixes: [...d.prefixes], infixes,
+    containsInfix: infixes.length === 0 ? NO_INFIX : compileContainsAny(infixes),
+  };
 }
 
 function plainField(node: ExpressionNode): (ExpressionNode & { kind: 'field' }) | null {
@@ -163,6 +183,55 @@ function leafAtom(node: ExpressionNode): FieldAtom | null {
   }
 }
 
+/** Characters most command lines and paths have: a run made only of them is a weaker infix. */
+const COMMON_CHARACTERS = /[a-z0-9 ./_-]/g;
+
+/** Longer runs first, then runs with more uncommon characters (`:` before `.`). */
+function rarity(text: string): number {
+  return text.length * 4 + (text.length - (text.match(COMMON_CHARACTERS)?.length ?? 0));
+}
+
+/** A single letter or digit: nearly every value has one, so it is not worth an atom. */
+const WEAK_TEXT = /^[a-z0-9]$/i;
+
+/** A regex's needs without the texts too weak to filter on (the matcher still tests them). */
+function usefulNeeds(needs: RegexNeeds): RegexNeeds {
+  return {
+    prefix: needs.prefix,
+    infixes: needs.infixes.filter((infix) => !WEAK_TEXT.test(infix)),
+    anyOf: needs.anyOf.filter((characters) => !characters.every((c) => WEAK_TEXT.test(c))),
+  };
+}
+
+/** The clauses a regex leaf requires (see the table above). */
+function regexClauses(node: MatchNode): Clause[] {
+  const field = plainField(node.value);
+  if (field === null) return [];
+  const present = [[finish({ ...draft(field, node.caseInsensitive), present: true })]];
+  const found = regexNeeds(joinedRegexPattern(node), node.caseInsensitive);
+  const needs = found?.map(usefulNeeds) ?? null;
+  if (needs === null || needs.some((n) => n.prefix === '' && n.infixes.length === 0 && n.anyOf.length === 0)) return present;
+  const byRarity = (texts: string[]): string[] => [...texts].sort((a, b) => rarity(b) - rarity(a));
+  const atom = (prefixes: string[], infixes: string[]): FieldAtom => finish({ ...draft(field, node.caseInsensitive), prefixes: new Set(prefixes), infixes: new Set(infixes) });
+  if (needs.length === 1) {
+    const { prefix, infixes, anyOf } = needs[0]!;
+    const clauses: Clause[] = [];
+    for (const characters of anyOf) clauses.push([atom([], characters)]);
+    for (const infix of byRarity(infixes)) clauses.push([atom([], [infix])]);
+    // a one-character prefix ("/" of every path) filters little, and as the cheapest clause it
+    // would be the one a disjunction picks: kept only when nothing else is needed
+    if (prefix.length > 1 || (prefix !== '' && clauses.length === 0)) clauses.unshift([atom([prefix], [])]);
+    return clauses;
+  }
+  const d = draft(field, node.caseInsensitive);
+  for (const { prefix, infixes, anyOf } of needs) {
+    if (prefix !== '') d.prefixes.add(prefix);
+    else if (infixes.length > 0) d.infixes.add(byRarity(infixes)[0]!);
+    else for (const c of anyOf[0]!) d.infixes.add(c);
+  }
+  return [[finish(d)]];
+}
+
 const MAX_CLAUSE_ATOMS = 16;
 
 /** Fields nearly every process event shares a value of: a clause on them rarely skips a rule. */
@@ -204,10 +273,21 @@ function mergeClause(atoms: readonly FieldAtom[]): Clause {
 }
 
 /**
- * The requirement of a stage's condition (see the table above). `freeFields` are fields the
- * index resolves without a per-event cost: a disjunction prefers clauses on them.
+ * The pseudo-field whose values are the lineage relations that hold for an event's process
+ * (LineageTracker.relationsOf): no event has it, the rule index reads it from the rule set.
  */
-export function stageRequirement(condition: ExpressionNode, freeFields: ReadonlySet<string> = new Set()): StageRequirement {
+export const LINEAGE_FIELD = '@lineage';
+
+/**
+ * The requirement of a stage's condition (see the table above). `freeFields` are fields the
+ * index resolves without a per-event cost: a disjunction prefers clauses on them. Lineage
+ * relations give clauses only with `lineage`, for an index that can read LINEAGE_FIELD.
+ */
+export function stageRequirement(condition: ExpressionNode, freeFields: ReadonlySet<string> = new Set(), options: { lineage?: boolean } = {}): StageRequirement {
+  const leafClauses = (node: ExpressionNode): Clause[] => {
+    const atom = leafAtom(node);
+    return atom === null ? [] : [[atom]];
+  };
   const requirement = (node: ExpressionNode): Clause[] => {
     switch (node.kind) {
       case 'logical': {
@@ -223,12 +303,17 @@ export function stageRequirement(condition: ExpressionNode, freeFields: Readonly
         const merged = mergeClause(chosen);
         return merged.length > MAX_CLAUSE_ATOMS ? [] : [merged];
       }
+      case 'match':
+        if (node.op === 'regex') return regexClauses(node);
+        return leafClauses(node);
+      case 'lineage': {
+        if (options.lineage !== true) return [];
+        const name = lineageRelationName(node.relation, lineageSubqueryKey(node.filter));
+        return [[finish({ field: LINEAGE_FIELD, path: [LINEAGE_FIELD], caseInsensitive: false, present: false, values: new Set([name]), prefixes: new Set(), infixes: new Set() })]];
+      }
       case 'comparison':
       case 'in':
-      case 'match': {
-        const atom = leafAtom(node);
-        return atom === null ? [] : [[atom]];
-      }
+        return leafClauses(node);
       default:
         return [];
     }
