@@ -411,6 +411,7 @@ void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options
   out.env_value_max_bytes = size("envValueMaxBytes", out.env_value_max_bytes, 1, 1024 * 1024);
   out.env_max_entries = size("envMaxEntries", out.env_max_entries, 1, 4096);
   out.procnet_max_bytes = size("procnetMaxBytes", out.procnet_max_bytes, 0, 256 * 1024 * 1024);
+  out.socket_scan_budget_ns = static_cast<uint64_t>(integer_option(env, options, "socketScanBudgetMs", static_cast<double>(out.socket_scan_budget_ns / 1000000), 0, 1000)) * 1000000;
   Napi::Value stdio = options.Get("stdio");
   if (!stdio.IsUndefined()) {
     if (!stdio.IsBoolean()) throw Napi::TypeError::New(env, "stdio must be a boolean");
@@ -602,6 +603,9 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("snapshotsTaken", static_cast<double>(counters_.snapshots_taken.load()));
     s.Set("snapshotUrgentNs", static_cast<double>(counters_.snapshot_urgent_ns.load()));
     s.Set("snapshotRestNs", static_cast<double>(counters_.snapshot_rest_ns.load()));
+    s.Set("socketCacheHits", static_cast<double>(counters_.socket_cache_hits.load()));
+    s.Set("socketListingScans", static_cast<double>(counters_.socket_listing_scans.load()));
+    s.Set("socketLookupsOverBudget", static_cast<double>(counters_.socket_lookups_over_budget.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
     s.Set("readerCapabilitiesDropped", counters_.reader_capabilities_dropped.load());
@@ -676,20 +680,42 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// snapshotForTest(pid, options) -> snapshot: the reader's /proc snapshot of one process, taken on
-// the calling thread (options.procRoot points it at a fixture tree).
+// snapshotForTest(pid | pids, options) -> snapshot: the reader's /proc snapshot of one process,
+// taken on the calling thread (options.procRoot points it at a fixture tree). Given several pids,
+// one snapshotter takes them in turn (sharing its socket cache and scan budget) and the last
+// snapshot is returned, with the stream probe's counters as stdioStats (only then).
 Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "snapshotForTest(pid, options?)");
+  std::vector<pid_t> pids;
+  if (info.Length() >= 1 && info[0].IsNumber()) {
+    pids.push_back(static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value()));
+  } else if (info.Length() >= 1 && info[0].IsArray()) {
+    const Napi::Array list = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length() && i < 64; ++i) {
+      if (!list.Get(i).IsNumber()) throw Napi::TypeError::New(env, "snapshotForTest: pids must be numbers");
+      pids.push_back(static_cast<pid_t>(list.Get(i).As<Napi::Number>().Int32Value()));
+    }
+  }
+  if (pids.empty()) throw Napi::TypeError::New(env, "snapshotForTest(pid | pids, options?)");
   snapshot_options options;
   if (info.Length() > 1 && info[1].IsObject()) read_snapshot_options(env, info[1].As<Napi::Object>(), options);
   proc_snapshotter snapshotter(std::move(options));
   proc_snapshot snap;
-  const auto pid = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
-  snapshotter.take_urgent(pid, snap);
-  snapshotter.take_rest(pid, snap);
+  for (const pid_t pid : pids) {
+    snap = proc_snapshot{};
+    snapshotter.take_urgent(pid, snap);
+    snapshotter.take_rest(pid, snap);
+  }
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
-  return Napi::Value(env, snapshot_to_js(env, strings, snap));
+  Napi::Object result = Napi::Value(env, snapshot_to_js(env, strings, snap)).As<Napi::Object>();
+  if (!info[0].IsArray()) return result;
+  const stdio_probe_stats& stats = snapshotter.stdio_stats();
+  Napi::Object stdio_stats = Napi::Object::New(env);
+  stdio_stats.Set("socketCacheHits", static_cast<double>(stats.socket_cache_hits));
+  stdio_stats.Set("socketListingScans", static_cast<double>(stats.listing_scans));
+  stdio_stats.Set("socketLookupsOverBudget", static_cast<double>(stats.lookups_over_budget));
+  result.Set("stdioStats", stdio_stats);
+  return result;
 }
 
 // dropCapabilities(caps: number[]): drops the capabilities (by number) from the calling JS thread's

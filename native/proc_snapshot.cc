@@ -206,7 +206,7 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
       cmdline_buffer_(options_.cmdline_max_bytes),
       text_buffer_(text_buffer_size),
       link_buffer_(PATH_MAX + 1),
-      stdio_(options_.proc_root, options_.procnet_max_bytes) {
+      stdio_(options_.proc_root, options_.procnet_max_bytes, options_.socket_scan_budget_ns) {
   for (const std::string& name : options_.env_names) {
     if (name.size() > env_name_max_) env_name_max_ = name.size();
     if (!name.empty()) env_first_bytes_[static_cast<unsigned char>(name[0])] = true;

@@ -119,6 +119,8 @@ struct snapshot_options {
   // Standard streams of the process and its parent; socket listings scanned at most this far.
   bool stdio = true;
   size_t procnet_max_bytes = 4 * 1024 * 1024;
+  // Time the reader may spend scanning socket listings, per second (stdio_probe.h).
+  uint64_t socket_scan_budget_ns = 100'000'000;
 };
 
 class proc_snapshotter {
@@ -135,6 +137,8 @@ class proc_snapshotter {
   // tell, and the parent's stdio.
   // Runs on the reader thread.
   void take_rest(pid_t pid, proc_snapshot& out);
+
+  const stdio_probe_stats& stdio_stats() const { return stdio_.stats(); }
 
  private:
   // Reads a whole small file into `buffer`; returns bytes read or -errno.

@@ -194,7 +194,7 @@ bool reader::drain_connector() {
     for (const proc_event_record& event : received_) accept(event);
     if (r.would_block) break;
   }
-  complete_snapshots();
+  complete_snapshots(true);
   return progressed;
 }
 
@@ -213,18 +213,35 @@ void reader::settle_socket_error() {
 }
 
 // The second half of each exec snapshot of a burst, once every exec in it has its urgent half.
+// Between snapshots it gives way to events waiting on the socket: a wrapper (setsid, nohup)
+// replaces its image within a millisecond, so the urgent half of a new exec cannot wait behind
+// the second halves of earlier ones (a socket lookup can take milliseconds). Those wait at most
+// until the batch leaves (batch_max_age), when flush() completes them without giving way.
 // Runs on the reader thread.
-void reader::complete_snapshots() {
+void reader::complete_snapshots(bool yield_to_events) {
   if (incomplete_.empty()) return;
   const auto started = std::chrono::steady_clock::now();
-  for (auto& [pid, snapshot] : incomplete_) {
+  size_t done = 0;
+  for (; done < incomplete_.size(); ++done) {
+    if (yield_to_events && events_waiting()) break;
+    auto& [pid, snapshot] = incomplete_[done];
     snapshotter_.take_rest(pid, *snapshot);
     if (snapshot->failed != 0) ++counters_.snapshots_partial;
     if (snapshot->gone) ++counters_.snapshots_gone;
   }
   counters_.snapshot_rest_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
-  incomplete_.clear();
+  incomplete_.erase(incomplete_.begin(), incomplete_.begin() + static_cast<std::ptrdiff_t>(done));
+  const stdio_probe_stats& stdio = snapshotter_.stdio_stats();
+  counters_.socket_cache_hits.store(stdio.socket_cache_hits, std::memory_order_relaxed);
+  counters_.socket_listing_scans.store(stdio.listing_scans, std::memory_order_relaxed);
+  counters_.socket_lookups_over_budget.store(stdio.lookups_over_budget, std::memory_order_relaxed);
+}
+
+// Runs on the reader thread.
+bool reader::events_waiting() const {
+  pollfd fd{connector_->fd(), POLLIN, 0};
+  return ::poll(&fd, 1, 0) > 0 && (fd.revents & POLLIN) != 0;
 }
 
 // Runs on the reader thread.
@@ -303,7 +320,7 @@ void reader::note_sequence(uint32_t cpu, uint32_t seq) {
 void reader::flush() {
   if (!batch_ || batch_->events.empty()) return;
   // The batch leaves this thread: its snapshots must be whole first, and no longer reachable.
-  complete_snapshots();
+  complete_snapshots(false);
   for (const int32_t pid : batch_exec_pids_) {
     exec_history::entry* entry = last_exec_.find(pid);
     if (entry != nullptr) entry->in_batch = nullptr;

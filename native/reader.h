@@ -63,6 +63,11 @@ struct capture_counters {
   std::atomic<uint64_t> snapshots_taken{0};
   std::atomic<uint64_t> snapshot_urgent_ns{0};
   std::atomic<uint64_t> snapshot_rest_ns{0};
+  // Socket lookups for the standard streams: answered from the cache, listings scanned, and
+  // sockets left unresolved because the scan budget was spent.
+  std::atomic<uint64_t> socket_cache_hits{0};
+  std::atomic<uint64_t> socket_listing_scans{0};
+  std::atomic<uint64_t> socket_lookups_over_budget{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
   // The reader thread dropped the capabilities it was asked to.
@@ -149,7 +154,9 @@ class reader {
   void note_rename(const proc_event_record& event);
   bool started_after(const proc_snapshot& snapshot, uint64_t event_ns) const;
   void flush();
-  void complete_snapshots();
+  // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
+  void complete_snapshots(bool yield_to_events);
+  bool events_waiting() const;
 
   // Nanoseconds per clock tick of /proc/<pid>/stat's start time (USER_HZ).
   uint64_t ns_per_tick_ = 0;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 namespace execwarden {
@@ -23,6 +24,12 @@ namespace {
 
 constexpr size_t chunk_size = 16384;
 constexpr size_t diag_buffer_size = 8192;
+
+uint64_t now_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
 
 bool starts_with(const std::string& text, const char* prefix) {
   return text.compare(0, std::strlen(prefix), prefix) == 0;
@@ -172,9 +179,11 @@ bool parse_procnet_inet_line(const char* line, size_t size, bool ipv6, uint64_t 
   return true;
 }
 
-stdio_prober::stdio_prober(std::string proc_root, size_t procnet_max_bytes)
+stdio_prober::stdio_prober(std::string proc_root, size_t procnet_max_bytes, uint64_t scan_budget_ns)
     : proc_root_(std::move(proc_root)),
       procnet_max_bytes_(procnet_max_bytes),
+      scan_budget_ns_(scan_budget_ns),
+      scan_budget_left_ns_(static_cast<int64_t>(scan_budget_ns)),
       link_buffer_(PATH_MAX + 1),
       chunk_(chunk_size),
       diag_buffer_(diag_buffer_size) {
@@ -275,17 +284,67 @@ void stdio_prober::complete(pid_t pid, pid_t parent, stdio_set& out) {
           break;
         }
       }
-      if (!shared) {
-        if (listing == 0) listing = listing_pid(pid, parent, out.netns);
-        resolve_socket(listing, stream);
-      }
+      if (!shared) resolve_socket(pid, parent, out.netns, listing, stream);
     }
   }
 }
 
+// Spends from the per-second scan budget; false when it is spent. A scan already started is not
+// cut short, so the budget can go negative by one scan, repaid by the next refills.
 // Runs on the reader thread.
-void stdio_prober::resolve_socket(pid_t pid, stdio_stream& stream) {
-  // pid: whose listings to scan (-1: none describes the namespace; the unix lookup still runs).
+bool stdio_prober::take_scan_budget(uint64_t now) {
+  if (budget_refilled_ns_ == 0) budget_refilled_ns_ = now;
+  const uint64_t elapsed = now - budget_refilled_ns_;
+  if (elapsed > 0) {
+    // budget_ns per second of elapsed time, up to one second's worth.
+    const long double refill = static_cast<long double>(elapsed) * scan_budget_ns_ / 1e9L;
+    const long double left = std::min<long double>(scan_budget_left_ns_ + refill, scan_budget_ns_);
+    scan_budget_left_ns_ = static_cast<int64_t>(left);
+    budget_refilled_ns_ = now;
+  }
+  return scan_budget_left_ns_ > 0;
+}
+
+// Bounded: expired entries go first; if every entry is live, the cache starts over.
+// Runs on the reader thread.
+void stdio_prober::remember(uint64_t key, const socket_details& details, uint64_t now) {
+  if (socket_cache_.size() >= socket_cache_entries) {
+    for (auto it = socket_cache_.begin(); it != socket_cache_.end();) {
+      it = it->second.expires_ns <= now ? socket_cache_.erase(it) : std::next(it);
+    }
+    if (socket_cache_.size() >= socket_cache_entries) socket_cache_.clear();
+  }
+  cached_socket& entry = socket_cache_[key];
+  entry.details = details;
+  entry.expires_ns = now + (details.found ? found_ttl_ns : missing_ttl_ns);
+}
+
+// The cache key: the network namespace's inode ("net:[<n>]") and the socket's, 32 bits each
+// (both are handed out by the kernel's 32-bit get_next_ino counter); 0 when either does not fit.
+// Runs on the reader thread.
+void stdio_prober::resolve_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing,
+                                  stdio_stream& stream) {
+  const uint64_t ns_inode = bracketed_inode(netns, 5);
+  const uint64_t key = ns_inode != 0 && ns_inode <= UINT32_MAX && stream.inode <= UINT32_MAX
+                           ? ns_inode << 32 | stream.inode
+                           : 0;
+  const uint64_t now = now_ns();
+  if (key != 0) {
+    const auto cached = socket_cache_.find(key);
+    if (cached != socket_cache_.end() && cached->second.expires_ns > now) {
+      ++stats_.socket_cache_hits;
+      stream.socket = cached->second.details;
+      return;
+    }
+  }
+  if (!lookup_socket(pid, parent, netns, listing, stream, now)) return;  // over budget: not remembered
+  if (key != 0) remember(key, stream.socket, now);
+}
+
+// False when the listings were not scanned for want of budget.
+// Runs on the reader thread.
+bool stdio_prober::lookup_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing,
+                                 stdio_stream& stream, uint64_t now) {
   uint64_t peer = 0;
   if (unix_lookup(stream.inode, stream.socket, &peer)) {
     if (peer != 0) {
@@ -293,13 +352,23 @@ void stdio_prober::resolve_socket(pid_t pid, stdio_stream& stream) {
       if (unix_lookup(peer, peer_details, nullptr)) stream.socket.remote.address = peer_details.local.address;
       stream.socket.connected = true;
     }
-    return;
+    return true;
   }
-  if (pid <= 0) return;
-  if (procnet_lookup(pid, "net/tcp", false, "tcp", SOCK_STREAM, stream.inode, stream.socket)) return;
-  if (procnet_lookup(pid, "net/tcp6", true, "tcp", SOCK_STREAM, stream.inode, stream.socket)) return;
-  if (procnet_lookup(pid, "net/udp", false, "udp", SOCK_DGRAM, stream.inode, stream.socket)) return;
-  procnet_lookup(pid, "net/udp6", true, "udp", SOCK_DGRAM, stream.inode, stream.socket);
+  if (listing == 0) listing = listing_pid(pid, parent, netns);
+  // -1: no process describes the namespace; the unix lookup above still ran.
+  if (listing <= 0) return true;
+  if (!take_scan_budget(now)) {
+    ++stats_.lookups_over_budget;
+    return false;
+  }
+  ++stats_.listing_scans;
+  if (!procnet_lookup(listing, "net/tcp", false, "tcp", SOCK_STREAM, stream.inode, stream.socket) &&
+      !procnet_lookup(listing, "net/tcp6", true, "tcp", SOCK_STREAM, stream.inode, stream.socket) &&
+      !procnet_lookup(listing, "net/udp", false, "udp", SOCK_DGRAM, stream.inode, stream.socket)) {
+    procnet_lookup(listing, "net/udp6", true, "udp", SOCK_DGRAM, stream.inode, stream.socket);
+  }
+  scan_budget_left_ns_ -= static_cast<int64_t>(now_ns() - now);
+  return true;
 }
 
 // sock_diag's exact lookup of a unix socket by inode, in the agent's network namespace. Never

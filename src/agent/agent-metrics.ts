@@ -55,6 +55,16 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
         { labels: { reason: 'stale' }, value: capture.snapshotsStale },
       ],
     },
+    {
+      name: `${P}stdio_socket_lookups_total`,
+      help: 'Sockets on standard streams looked up at exec, by outcome: answered from the cache, a listing of /proc/<pid>/net scanned, or left unresolved because the scan time budget was spent.',
+      type: 'counter',
+      samples: [
+        { labels: { outcome: 'cached' }, value: capture.socketCacheHits ?? 0 },
+        { labels: { outcome: 'scanned' }, value: capture.socketListingScans ?? 0 },
+        { labels: { outcome: 'over_budget' }, value: capture.socketLookupsOverBudget ?? 0 },
+      ],
+    },
     one('receive_buffer_bytes', 'Socket receive buffer granted by the kernel.', 'gauge', capture.receiveBufferBytes),
     one('realtime', '1 when the reader thread runs SCHED_FIFO.', 'gauge', capture.realtime ? 1 : 0),
     one('process_table_size', 'Processes held in the process table (live and recently exited).', 'gauge', stream.table.size),

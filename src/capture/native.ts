@@ -72,7 +72,10 @@ export interface NativeAddon {
   /** sd_notify(3) to $NOTIFY_SOCKET: 'no-socket' when there is none; throws 'ESYSTEM' when sending fails. */
   notifySystemd(state: string): 'sent' | 'no-socket';
   /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */
-  snapshotForTest(pid: number, options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number; stdio?: boolean; procnetMaxBytes?: number }): ProcSnapshot & { stale: boolean; commRenamed: boolean };
+  snapshotForTest(
+    pid: number | number[],
+    options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number; stdio?: boolean; procnetMaxBytes?: number; socketScanBudgetMs?: number },
+  ): ProcSnapshot & { stale: boolean; commRenamed: boolean; stdioStats?: { socketCacheHits: number; socketListingScans: number; socketLookupsOverBudget: number } };
 }
 
 const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');

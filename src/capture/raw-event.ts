@@ -182,6 +182,13 @@ export interface CaptureStats {
   commsRenamed: number;
   /** Exec snapshots of another process that had taken the pid (the exec'ing one was gone). */
   snapshotsReused?: number;
+  /**
+   * Sockets on standard streams: lookups answered from the cache, listings of /proc/<pid>/net
+   * scanned, and sockets left unresolved because the scan time budget was spent.
+   */
+  socketCacheHits?: number;
+  socketListingScans?: number;
+  socketLookupsOverBudget?: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
   receiveBufferBytes: number;
   realtime: boolean;

@@ -129,6 +129,7 @@ export async function captureAction(
     snapshots_gone: capture.snapshotsGone,
     snapshots_stale: capture.snapshotsStale,
     comms_renamed: capture.commsRenamed,
+    socket_lookups: { cached: capture.socketCacheHits ?? 0, scanned: capture.socketListingScans ?? 0, over_budget: capture.socketLookupsOverBudget ?? 0 },
     losses_reported: losses,
     resync_requests: processes.resyncRequests,
     resyncs: processes.resyncs,

@@ -141,6 +141,39 @@ describe('native stdio probe', () => {
     expect(addon.snapshotForTest(42, { procRoot: root }).stdio![0]!.socket).toEqual({ family: 'unknown' });
   });
 
+  // 32-bit inodes (the cache keys on 32 bits), high enough that no real unix socket has them.
+  const CACHED = 4_000_000_123;
+
+  it('remembers a lookup per network namespace and socket: a second process with the same socket costs no scan', () => {
+    const tcp = HEADER_V4 + v4Line(0, '0100007F:9C40', '0100007F:115C', CACHED);
+    write({ pid: 50, fds: { 0: `socket:[${CACHED}]`, 1: `socket:[${CACHED}]` }, netns: 'net:[4026531850]', net: { tcp } });
+    // Its own listing is empty: only the cache can tell what the socket is.
+    write({ pid: 51, fds: { 0: `socket:[${CACHED}]` }, netns: 'net:[4026531850]', net: { tcp: HEADER_V4 } });
+    const snap = addon.snapshotForTest([50, 51], { procRoot: root, stdio: true });
+    expect(snap.stdio![0]!.socket).toMatchObject({ family: 'ipv4', remote: { ip: '127.0.0.1', port: 4444 } });
+    // 50: fd 0 scanned, fd 1 shares it; 50's and 51's parent (pid 1) is not in the tree; 51: cached.
+    expect(snap.stdioStats).toMatchObject({ socketListingScans: 1, socketCacheHits: 1, socketLookupsOverBudget: 0 });
+    // The same inode in another namespace is another socket: looked up afresh (and not found).
+    write({ pid: 52, fds: { 0: `socket:[${CACHED}]` }, netns: 'net:[4026531852]', net: { tcp: HEADER_V4 } });
+    const other = addon.snapshotForTest([50, 52], { procRoot: root });
+    expect(other.stdio![0]!.socket).toEqual({ family: 'unknown' });
+    expect(other.stdioStats).toMatchObject({ socketListingScans: 2, socketCacheHits: 0 });
+  });
+
+  it('remembers a socket it could not find, so a process that hands every exec one costs one scan', () => {
+    write({ pid: 53, fds: { 0: `socket:[${CACHED + 1}]` }, netns: 'net:[4026531850]', net: { tcp: HEADER_V4 } });
+    const snap = addon.snapshotForTest([53, 53, 53], { procRoot: root });
+    expect(snap.stdio![0]!.socket).toEqual({ family: 'unknown' });
+    expect(snap.stdioStats).toMatchObject({ socketListingScans: 1, socketCacheHits: 2 });
+  });
+
+  it('scans no listing once the time budget is spent, and counts the socket left unresolved', () => {
+    const snap = addon.snapshotForTest([50, 51], { procRoot: root, socketScanBudgetMs: 0 });
+    expect(snap.stdio![0]!.socket).toEqual({ family: 'unknown' });
+    // Not remembered either: once the budget refills, the socket is looked up.
+    expect(snap.stdioStats).toMatchObject({ socketListingScans: 0, socketCacheHits: 0, socketLookupsOverBudget: 2 });
+  });
+
   it("reads the parent's streams too, and nothing of a process that is gone", () => {
     write({ pid: 30, fds: { 0: 'pipe:[1]', 1: 'pipe:[2]', 2: 'pipe:[2]' } });
     write({ pid: 31, ppid: 30, fds: { 0: '/dev/null', 1: '/dev/null', 2: '/dev/null' } });
