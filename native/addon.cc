@@ -28,6 +28,7 @@
 #include "sd_notify.h"
 #include "proc_connector.h"
 #include "proc_snapshot.h"
+#include "process_kill.h"
 #include "reader.h"
 
 namespace execwarden {
@@ -718,6 +719,30 @@ Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// killProcess(pid, startTicks, procRoot?) -> { outcome, errno }: SIGKILL through a pidfd, only
+// if the pid still holds the process that started at startTicks (process_kill.h).
+Napi::Value kill_process_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "killProcess(pid, startTicks, procRoot?)");
+  }
+  const double pid = info[0].As<Napi::Number>().DoubleValue();
+  const double start = info[1].As<Napi::Number>().DoubleValue();
+  if (!(pid >= 2 && pid <= 4194304 && pid == static_cast<double>(static_cast<int64_t>(pid)))) {
+    throw Napi::RangeError::New(env, "killProcess: pid must be an integer from 2 to 4194304");
+  }
+  if (!(start >= 0 && start <= 9007199254740991.0 && start == static_cast<double>(static_cast<int64_t>(start)))) {
+    throw Napi::RangeError::New(env, "killProcess: startTicks must be a non-negative integer");
+  }
+  std::string proc_root = "/proc";
+  if (info.Length() > 2 && info[2].IsString()) proc_root = info[2].As<Napi::String>().Utf8Value();
+  const kill_result result = kill_if_same_process(proc_root, static_cast<pid_t>(pid), static_cast<int64_t>(start));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("outcome", kill_outcome_name(result.outcome));
+  out.Set("errno", result.error);
+  return out;
+}
+
 // dropCapabilities(caps: number[]): drops the capabilities (by number) from the calling JS thread's
 // sets and clears its ambient set (privileges.h).
 Napi::Value drop_capabilities_js(const Napi::CallbackInfo& info) {
@@ -761,6 +786,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ProcMonitor", ProcMonitor::define(env));
   exports.Set("decodeForTest", Napi::Function::New(env, guarded<decode_for_test>, "decodeForTest"));
   exports.Set("snapshotForTest", Napi::Function::New(env, guarded<snapshot_for_test>, "snapshotForTest"));
+  exports.Set("killProcess", Napi::Function::New(env, guarded<kill_process_js>, "killProcess"));
   exports.Set("dropCapabilities", Napi::Function::New(env, guarded<drop_capabilities_js>, "dropCapabilities"));
   exports.Set("notifySystemd", Napi::Function::New(env, guarded<notify_systemd_js>, "notifySystemd"));
   return exports;

@@ -168,7 +168,10 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
       !parse_int(cursor, end, tty)) {
     return false;
   }
-  for (int field = 8; field < 22; ++field) {
+  // Field 8 is tpgid, 9 the kernel's PF_* flags.
+  int64_t flags;
+  if (!skip_field(cursor, end) || !parse_int(cursor, end, flags)) return false;
+  for (int field = 10; field < 22; ++field) {
     if (!skip_field(cursor, end)) return false;
   }
   int64_t start;
@@ -179,6 +182,7 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
   out.sid = static_cast<int32_t>(session);
   out.tty_nr = static_cast<int32_t>(tty);
   out.start_ticks = start;
+  out.flags = flags;
   out.comm.assign(open + 1, static_cast<size_t>(close - 1 - (open + 1)));
   return true;
 }

@@ -68,6 +68,7 @@ struct proc_snapshot {
   int32_t sid = -1;
   int32_t tty_nr = 0;
   int64_t start_ticks = -1;
+  int64_t flags = -1;  // stat field 9, the kernel's PF_* flags (PF_KTHREAD marks a kernel thread)
   // From status: Uid/Gid lines (real, effective, saved) and the capability sets.
   int64_t ruid = -1;
   int64_t euid = -1;

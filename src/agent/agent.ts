@@ -11,7 +11,7 @@ import { AlertThrottle, type AlertDocument } from '../alerts/index.js';
 import type { EventSource } from '../capture/event-source.js';
 import { LiveSource, checkCapturePrivileges } from '../capture/live-source.js';
 import { notifySystemd } from '../capture/systemd-notify.js';
-import { CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, hasCap, readPrivilegeFacts } from '../capture/privileges.js';
+import { CAP_DAC_READ_SEARCH, CAP_KILL, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE, hasCap, readPrivilegeFacts } from '../capture/privileges.js';
 import type { CaptureStats, RawEvent } from '../capture/raw-event.js';
 import { systemClock, type Clock } from '../clock.js';
 import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo } from '../ecs/index.js';
@@ -24,6 +24,8 @@ import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
 import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, internalAlert, LossMonitor, stallAlert } from './internal-alerts.js';
 import { Watchdog } from './watchdog.js';
+import { loadNativeAddon } from '../capture/native.js';
+import { Responder, type ResponseDeps } from '../response/kill-response.js';
 import { collectAgentMetrics } from './agent-metrics.js';
 import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
 
@@ -52,6 +54,11 @@ export interface AgentDeps {
   dropStartupCapabilities?: boolean;
   /** Speak systemd's notify protocol: READY=1, the watchdog, STOPPING=1 (watchdog.ts). `run` asks for it. */
   systemd?: boolean;
+  /**
+   * How a kill response is sent. Default: the native pidfd kill, and only with the live source:
+   * events from any other source (a recording, a test) describe processes that are not these.
+   */
+  kill?: ResponseDeps['kill'];
 }
 
 /** What start-up needs and running does not. */
@@ -69,6 +76,26 @@ export class RulesInvalidError extends ExecwardenError {
     const errors = diagnostics.filter((d) => d.severity === 'error');
     super('RULES_INVALID', `${errors.length} error${errors.length === 1 ? '' : 's'} in the rules:\n${errors.map(formatDiagnostic).join('\n')}`);
   }
+}
+
+/** The kill response when [response] kill_process is on and the events are this host's, live. */
+function createResponder(config: AgentConfig, deps: AgentDeps, stream: ProcessEventStream, clock: Clock): Responder | undefined {
+  if (!config.response.killProcess) return undefined;
+  let kill = deps.kill;
+  if (kill === undefined) {
+    if (deps.source !== undefined) {
+      deps.logger.warn('[response] kill_process is on, but the events do not come from live capture: nothing will be killed');
+      return undefined;
+    }
+    const addon = loadNativeAddon();
+    kill = (pid, startTicks) => addon.killProcess(pid, startTicks);
+    const facts = readPrivilegeFacts();
+    if (!hasCap(facts.effectiveCaps, CAP_KILL)) {
+      deps.logger.warn('[response] kill_process is on without CAP_KILL: processes of other users cannot be killed (the attempts are recorded as failed, errno 1); the service needs CAP_KILL in a drop-in');
+    }
+  }
+  deps.logger.info({ killRules: config.response.killRules.length, neverKill: config.response.neverKill.length }, 'kill response on: processes caught by rules with kill_process actions (and [response] kill_rules) are killed');
+  return new Responder(config.response, { lookup: (pid) => stream.process(pid), kill, clock, selfPid: process.pid });
 }
 
 export class Agent {
@@ -132,12 +159,14 @@ export class Agent {
       envVars: config.capture.envVars,
       capabilityLastBit: readCapabilityLastBit(),
     });
+    const responder = createResponder(config, deps, stream, clock);
     const engine = new Engine({
       stream,
       rules: rules.ruleSet,
       throttle: new AlertThrottle(clock, { windowMs: config.alerts.floodWindowMs, perRuleBudget: config.alerts.floodBudget }),
       clock,
       emitEvents: config.capture.events,
+      ...(responder ? { responder } : {}),
     });
 
     const sinks = [

@@ -14,6 +14,7 @@ import { SEVERITY_SCORE } from '../alerts/severity.js';
 import { DEFEND_RULE_DEFAULTS, type DefendRuleDefaults } from '../rules/behavior-rule-schema.js';
 import { RULE_SEVERITIES, type RuleSeverity } from '../rules/rule-types.js';
 import { OutputsConfigError } from '../outputs/errors.js';
+import type { ResponseConfig } from '../response/kill-response.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/execwarden/config.toml';
 
@@ -39,6 +40,8 @@ export interface AgentConfig {
   alerts: { floodWindowMs: number; floodBudget: number };
   metrics: { listen: ListenAddress | null };
   outputs: OutputsConfig;
+  /** The opt-in kill response ([response]; src/response/kill-response.ts). Off by default. */
+  response: ResponseConfig;
 }
 
 /** Command-line settings; each one, when given, wins over the file. */
@@ -165,6 +168,19 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   const floodBudget = alerts.integer('flood_budget', DEFAULTS.floodBudget, 1, 1_000_000);
   alerts.done();
 
+  const response = section('response');
+  const killProcess = response.bool('kill_process', false);
+  const killRules = response.strings('kill_rules', []);
+  const neverKill = response.strings('never_kill', []);
+  response.done();
+  if (killRules.length > 1024) issues.push('response.kill_rules: at most 1024 rule ids');
+  if (neverKill.length > 1024) issues.push('response.never_kill: at most 1024 paths');
+  for (const path of neverKill) {
+    if (!path.startsWith('/') || path.length > 4096) {
+      issues.push(`response.never_kill: ${JSON.stringify(path.slice(0, 200))} is not an absolute executable path (process names are not accepted: any process can take one)`);
+    }
+  }
+
   const metrics = section('metrics');
   const listenText = metrics.text('listen', '');
   metrics.done();
@@ -213,5 +229,6 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
     shutdown: { drainMs: drainSeconds * 1000 },
     metrics: { listen },
     outputs,
+    response: { killProcess, killRules: [...new Set(killRules)], neverKill: [...new Set(neverKill)] },
   };
 }

@@ -12,6 +12,7 @@ import type { RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
 import type { EcsProcessEvent, ProcessEventStream } from '../ecs/index.js';
 import type { RuleSet } from '../rules/index.js';
+import type { Responder } from '../response/kill-response.js';
 import { LatencyWindow } from './latency.js';
 
 export type EngineDocument = EcsProcessEvent | AlertDocument | Record<string, unknown>;
@@ -28,6 +29,8 @@ export interface EngineOptions {
   clock: Clock;
   /** Also emit every ECS process event (not only alerts). */
   emitEvents: boolean;
+  /** Performs kill responses (live capture with [response] kill_process only). */
+  responder?: Responder;
 }
 
 export interface EngineStats {
@@ -52,6 +55,7 @@ export class Engine {
   private readonly throttle: AlertThrottle;
   private readonly clock: Clock;
   private readonly emitEvents: boolean;
+  private readonly responder: Responder | undefined;
   private readonly latency = new LatencyWindow(4096);
   private readonly counters = { rawEvents: 0, documents: 0, alerts: 0, failedEvents: 0 };
   private evictionsOfEarlierSets = 0;
@@ -62,6 +66,7 @@ export class Engine {
     this.throttle = options.throttle;
     this.clock = options.clock;
     this.emitEvents = options.emitEvents;
+    this.responder = options.responder;
   }
 
   get ruleSet(): RuleSet {
@@ -106,7 +111,11 @@ export class Engine {
     if (this.emitEvents) emit.event(doc);
     const matches = this.rules.evaluate(doc as unknown as Record<string, unknown>);
     for (const match of matches) {
-      const alert = this.throttle.offer(buildAlert(match, this.clock));
+      // Responses come first, and whether or not flood control then holds the alert back.
+      const responses = this.responder?.respond(match) ?? [];
+      const built = buildAlert(match, this.clock);
+      if (responses.length > 0) built.execwarden = { ...built.execwarden, response: responses };
+      const alert = this.throttle.offer(built);
       if (alert === null) continue;
       this.counters.alerts++;
       const eventMs = Date.parse(String((match.events[match.events.length - 1] as { '@timestamp'?: unknown })['@timestamp']));

@@ -9,8 +9,9 @@
  * An Elastic Defend behavior rule's alert has the same fields (rule.id is the rule's `id`,
  * rule.version its `version`, rule.reference its first reference) and, when the rule has
  * `[[actions]]`, lists them as `execwarden.rule.actions`: [{action, field, state}], e.g.
- * kill_process on process.entity_id of stage 0. They are what Defend would do; execwarden never
- * does it. Neither ECS nor Elastic has a field for responses a rule asks for (Defend's own alerts
+ * kill_process on process.entity_id of stage 0. They are what Defend would do; execwarden does
+ * it only when `[response] kill_process` is on, and then records each attempt and its result in
+ * `execwarden.response`. Neither ECS nor Elastic has a field for responses a rule asks for (Defend's own alerts
  * put the responses it performed, with their results, under `Responses`), hence the custom
  * namespace, shaped like Defend's action entries so a reader can map one to the other.
  */
@@ -18,6 +19,7 @@ import type { Clock } from '../clock.js';
 import type { EqlEvent } from '../eql/index.js';
 import type { RuleMatch } from '../rules/rule-set.js';
 import type { LoadedRule } from '../rules/rule-types.js';
+import type { ResponseOutcome } from '../response/kill-response.js';
 import { SEVERITY_SCORE } from './severity.js';
 import { docField } from '../doc-field.js';
 import { terminalSafe } from '../outputs/terminal-text.js';
@@ -72,8 +74,10 @@ export interface AlertDocument {
     /** The matched event's own flags (argv cut, lossy, stale, recovered after a loss, …). */
     process?: Record<string, unknown>;
     sequence?: { join_keys: unknown[]; events: EqlEvent[] };
-    /** A Defend rule's `[[actions]]`, listed and never performed (see the module header). */
+    /** A Defend rule's `[[actions]]`, listed (and performed only with `[response] kill_process`). */
     rule?: { actions: { action: string; field: string; state: number }[] };
+    /** The responses performed for this match, with their results (src/response/kill-response.ts). */
+    response?: ResponseOutcome[];
     /**
      * On a flood-control summary: how many alerts of this kind were held back beyond the rule's
      * budget, and when the first and the latest came (the alert itself is the latest).

@@ -69,6 +69,11 @@ export interface NativeAddon {
    * Irreversible; throws an Error with `code` 'ESYSTEM' when the kernel refuses.
    */
   dropCapabilities(caps: number[]): void;
+  /**
+   * SIGKILL through a pidfd, only if `pid` still holds the process that started at `startTicks`
+   * (native/process_kill.h); `procRoot` names a fixture tree in tests.
+   */
+  killProcess(pid: number, startTicks: number, procRoot?: string): { outcome: 'killed' | 'gone' | 'pid_reused' | 'kernel_thread' | 'unsupported' | 'failed'; errno: number };
   /** sd_notify(3) to $NOTIFY_SOCKET: 'no-socket' when there is none; throws 'ESYSTEM' when sending fails. */
   notifySystemd(state: string): 'sent' | 'no-socket';
   /** The reader's snapshot of one process, taken on the calling thread; procRoot may name a fixture tree (tests only). */

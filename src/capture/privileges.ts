@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 
 export const CAP_DAC_READ_SEARCH = 2;
+export const CAP_KILL = 5;
 export const CAP_NET_ADMIN = 12;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_NICE = 23;

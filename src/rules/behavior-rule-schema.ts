@@ -7,7 +7,7 @@
  *                         optional_actions, and severity / risk_score (which Defend's files do
  *                         not have: the configured defaults apply, see DEFEND_RULE_DEFAULTS)
  *     [[actions]]         action, field, state: a response Defend performs (kill_process on
- *                         process.entity_id of stage N); listed in alerts, never performed here
+ *                         process.entity_id of stage N); listed in alerts, performed only with [response] kill_process
  *     [[threat]]          the ATT&CK mapping, shaped like detection-rules' [[rule.threat]]
  *     [internal]          Elastic's own bookkeeping; accepted as is
  *

@@ -30,7 +30,8 @@ export type RuleFormat = 'detection-rules' | 'defend';
 
 /**
  * A response a Defend behavior rule asks for (`[[actions]]`). execwarden lists it in the rule's
- * alerts (`execwarden.rule.actions`) and never performs it.
+ * alerts (`execwarden.rule.actions`) and performs kill_process only when `[response]
+ * kill_process` is on (src/response/kill-response.ts).
  */
 export interface RuleAction {
   /** What to do, e.g. "kill_process". */
