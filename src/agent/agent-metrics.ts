@@ -82,6 +82,12 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
     one('rule_suppressed_total', 'Matches suppressed by the exceptions file.', 'counter', ruleStats.suppressed),
     one('rule_errors_total', 'Rule evaluations that failed on an event.', 'counter', ruleStats.errors),
     one('alerts_total', 'Alerts written (after de-duplication).', 'counter', engine.alerts),
+    {
+      name: `${P}responses_total`,
+      help: 'Kill responses attempted ([response] kill_process), by result: killed, gone, pid_reused, refused, unsupported, failed.',
+      type: 'counter',
+      samples: ['killed', 'gone', 'pid_reused', 'refused', 'unsupported', 'failed'].map((result) => ({ labels: { result }, value: engine.responses.byResult[result] ?? 0 })),
+    },
     one('evaluation_seconds_total', 'Time spent turning raw events into documents and evaluating rules.', 'counter', Number(input.evaluation.nanoseconds) / 1e9),
     one('evaluated_events_total', 'Raw events handed to the engine.', 'counter', input.evaluation.events),
     {

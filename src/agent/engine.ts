@@ -47,6 +47,8 @@ export interface EngineStats {
    * `mkfifo`s) cannot silently turn a sequence rule off.
    */
   sequenceEvictions: number;
+  /** Kill responses attempted, by result (all zero when the response is off). */
+  responses: { attempts: number; byResult: Record<string, number> };
 }
 
 export class Engine {
@@ -152,6 +154,7 @@ export class Engine {
       ...this.counters,
       alertLatencyMs: this.latency.summary(),
       sequenceEvictions: this.evictionsOfEarlierSets + evictionsOf(this.rules),
+      responses: this.responder?.stats() ?? { attempts: 0, byResult: {} },
     };
   }
 }

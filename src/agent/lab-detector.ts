@@ -9,6 +9,7 @@ import type { LabDetector } from '../lab/run-lab.js';
 import { Agent, type AlertListener } from './agent.js';
 import { resolveConfig, type AgentConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import type { ResponseConfig } from '../response/kill-response.js';
 
 export interface LiveDetectorOptions {
   rules?: string[];
@@ -16,6 +17,8 @@ export interface LiveDetectorOptions {
   logger?: Logger;
   /** Replaces the agent config (defaults: bundled rules, no outputs). */
   config?: AgentConfig;
+  /** The kill response (off unless given). */
+  response?: ResponseConfig;
 }
 
 export function createLiveDetector(options: LiveDetectorOptions = {}): LabDetector {
@@ -30,6 +33,7 @@ export function createLiveDetector(options: LiveDetectorOptions = {}): LabDetect
     // raised, not in a summary after the rule's budget is spent.
     alerts: { ...base.alerts, floodWindowMs: 0 },
     outputs: { queue: base.outputs.queue },
+    response: options.response ?? base.response,
   };
   const logger = options.logger ?? createLogger({ level: 'warn' });
   const listeners: AlertListener[] = [];

@@ -11,6 +11,7 @@ import { exitCodeFor } from './exit.js';
 import { installAction, uninstallAction } from './install.js';
 import type { CommandIo } from './io.js';
 import { labAction } from './lab.js';
+import { RESPONSE_BOUND_MS } from '../lab/run-lab.js';
 import { queryAction } from './query.js';
 import { replayAction } from './replay.js';
 import { rulesListAction, rulesTestAction, rulesValidateAction } from './rules.js';
@@ -190,13 +191,18 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .description('self-test: run every simulation against the live pipeline and check what is caught')
     .option('--storm', 'repeat the run under a background exec storm')
     .option('--json', 'print the result table as JSON')
+    .option('--response', `then check the kill response: reverse shells against an agent with [response] kill_process on, each killed within ${RESPONSE_BOUND_MS} ms of its exec`)
     .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
     .argument('[names...]', 'simulations to run (default: all)')
-    .action(async (names: string[], opts: { storm?: boolean; json?: boolean; rules?: string[] }) => {
+    .action(async (names: string[], opts: { storm?: boolean; json?: boolean; response?: boolean; rules?: string[] }) => {
       const result = await labAction(
-        { storm: opts.storm === true, json: opts.json === true, names },
+        { storm: opts.storm === true, json: opts.json === true, response: opts.response === true, names },
         io,
-        { createDetector: () => createLiveDetector({ rules: opts.rules }) },
+        {
+          createDetector: () => createLiveDetector({ rules: opts.rules }),
+          createResponseDetector: (killRules) =>
+            createLiveDetector({ rules: opts.rules, response: { killProcess: true, killRules, neverKill: [] } }),
+        },
       );
       status = result.exitCode;
     });

@@ -25,7 +25,12 @@ const CONNECTION_LIMIT_MS = 3000;
 /** How long after accepting a connection `exit` is sent. */
 const ANSWER_DELAY_MS = 100;
 
-export async function openLoopbackListener(): Promise<LoopbackListener> {
+/**
+ * `answer: false` (the lab's response check) never sends `exit`: the shell stays connected until
+ * the agent kills it, or until CONNECTION_LIMIT_MS cuts it.
+ */
+export async function openLoopbackListener(options: { answer?: boolean } = {}): Promise<LoopbackListener> {
+  const answers = options.answer ?? true;
   const sockets = new Set<Socket>();
   let accepted = 0;
   let closed = 0;
@@ -38,7 +43,7 @@ export async function openLoopbackListener(): Promise<LoopbackListener> {
     socket.setTimeout(CONNECTION_LIMIT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('data', () => {}); // drain prompts and banners; never interpreted
-    const answer = setTimeout(() => socket.end('exit\n'), ANSWER_DELAY_MS);
+    const answer = answers ? setTimeout(() => socket.end('exit\n'), ANSWER_DELAY_MS) : undefined;
     socket.on('close', () => {
       clearTimeout(answer);
       sockets.delete(socket);

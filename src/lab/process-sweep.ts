@@ -35,12 +35,27 @@ const EMPTY_SCANS = 3;
  * EMPTY_SCANS in a row, 10 ms apart.
  */
 export async function waitForMarkedExit(marker: string, timeoutMs: number): Promise<boolean> {
+  return (await markedExitTime(marker, timeoutMs)) !== null;
+}
+
+/**
+ * waitForMarkedExit, giving the time (ms since the epoch) of the first of the empty scans that
+ * ended the wait, or null when processes were still there at the deadline.
+ */
+export async function markedExitTime(marker: string, timeoutMs: number): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
   let empty = 0;
+  let firstEmptyAt = 0;
   for (;;) {
-    empty = findMarkedProcesses(marker).length === 0 ? empty + 1 : 0;
-    if (empty >= EMPTY_SCANS) return true;
-    if (Date.now() >= deadline) return empty > 0;
+    const now = Date.now();
+    if (findMarkedProcesses(marker).length === 0) {
+      if (empty === 0) firstEmptyAt = now;
+      empty += 1;
+    } else {
+      empty = 0;
+    }
+    if (empty >= EMPTY_SCANS) return firstEmptyAt;
+    if (Date.now() >= deadline) return empty > 0 ? firstEmptyAt : null;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -7,6 +7,11 @@
  * alert for a benign look-alike would still show up.
  *
  * With `storm`, the whole run is repeated under a background exec storm; rows carry their phase.
+ *
+ * With `response`, a last phase runs a few reverse shells against a second detector that kills
+ * what its rules catch ([response] kill_process): the listener never answers, so a shell ends
+ * only if it is killed. A row passes when an alert tied to it records a kill, made within
+ * RESPONSE_BOUND_MS of the matched exec, and no process of the simulation was left running.
  */
 import { alertsForMarker, matchedEventTimeMs, observeAlert, type ObservedAlert, ruleIdOf } from './alert-correlation.js';
 import { docField } from '../doc-field.js';
@@ -21,7 +26,19 @@ export interface LabDetector {
   onAlert(listener: (alert: Record<string, unknown>, observedAtMs: number) => void): void;
 }
 
-export type LabPhase = 'calm' | 'storm';
+export type LabPhase = 'calm' | 'storm' | 'response';
+
+/** The stated bound of the response check: from the matched exec to the kill. */
+export const RESPONSE_BOUND_MS = 1000;
+
+/**
+ * The response check's reverse shells: the seed rule's setsid and nohup forms, a bare /dev/tcp
+ * shell, and a shell served by netcat, socat, python and perl (each caught by another rule).
+ */
+export const RESPONSE_VARIANTS = [
+  'bash-setsid', 'bash-nohup', 'bash-dev-tcp-bare', 'nc-traditional-e-bare', 'socat-exec-pty-bare',
+  'python3-subprocess-bare', 'perl-socket-exec-bare',
+] as const;
 
 export interface LabRow {
   phase: LabPhase;
@@ -40,6 +57,8 @@ export interface LabRow {
   status: 'pass' | 'fail' | 'skipped';
   /** Why it failed or was skipped. */
   reason?: string;
+  /** Response phase: from the matched exec to the kill, when one was made. */
+  killedInMs?: number | null;
 }
 
 export interface LabReport {
@@ -71,6 +90,8 @@ export interface LabOptions {
   /** Replaces the real simulations and storm (unit tests of the runner). */
   simulate?: (variants: LabVariant[], options: { timeoutMs: number }) => Promise<SimulationResult[]>;
   startStorm?: () => ExecStorm;
+  /** Runs the response phase with this detector (its config must have the kill response on). */
+  response?: { detector: LabDetector; variants?: readonly string[] };
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -150,15 +171,84 @@ async function runPhase(
   return { rows, markers: results.map((r) => r.marker), lossReports };
 }
 
+interface KillRecord {
+  result: string;
+  '@timestamp': string;
+}
+
+function responseRow(variant: LabVariant, result: SimulationResult, alerts: readonly ObservedAlert[]): LabRow {
+  const base = { phase: 'response' as const, variant: variant.name, expected: true };
+  if (result.status === 'skipped') {
+    return { ...base, observed: null, rule: null, ruleName: null, rules: [], latencyMs: null, latencyFrom: null, status: 'skipped', reason: result.skipReason, killedInMs: null };
+  }
+  const tied = alertsForMarker(alerts, result.marker);
+  const fired = [...new Set(tied.map((a) => ruleIdOf(a.alert) ?? '?'))];
+  // The earliest kill among the tied alerts, timed from its own alert's matched event.
+  let kill: { alert: ObservedAlert; inMs: number | null } | null = null;
+  for (const observed of tied) {
+    const records = (docField(observed.alert, 'execwarden.response') ?? []) as KillRecord[];
+    const killed = records.find((r) => r.result === 'killed');
+    if (!killed) continue;
+    const eventMs = matchedEventTimeMs(observed.alert);
+    const inMs = eventMs === null ? null : Date.parse(killed['@timestamp']) - eventMs;
+    if (kill === null || (inMs !== null && (kill.inMs === null || inMs < kill.inMs))) kill = { alert: observed, inMs };
+  }
+  const problems: string[] = [];
+  if (tied.length === 0) problems.push('no alert');
+  else if (kill === null) {
+    const outcomes = tied.flatMap((a) => ((docField(a.alert, 'execwarden.response') ?? []) as KillRecord[]).map((r) => r.result));
+    problems.push(`no kill recorded (${outcomes.length > 0 ? outcomes.join(', ') : 'no response on the alerts'})`);
+  } else if (kill.inMs === null || kill.inMs > RESPONSE_BOUND_MS) {
+    problems.push(`killed ${kill.inMs === null ? 'at an unknown time' : `${kill.inMs} ms`} after the matched exec (bound ${RESPONSE_BOUND_MS} ms)`);
+  }
+  if (result.allGoneAtMs === null || result.allGoneAtMs === undefined) problems.push('processes of the simulation were still running at the time limit');
+  const shown = kill?.alert ?? tied[0];
+  const ruleName = shown ? docField(shown.alert, 'rule.name') : null;
+  return {
+    ...base,
+    observed: tied.length > 0,
+    rule: shown ? ruleIdOf(shown.alert) : null,
+    ruleName: typeof ruleName === 'string' ? ruleName : null,
+    rules: fired,
+    latencyMs: kill?.inMs ?? null,
+    latencyFrom: kill?.inMs === null || kill === null ? null : 'event',
+    status: problems.length === 0 ? 'pass' : 'fail',
+    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
+    killedInMs: kill?.inMs ?? null,
+  };
+}
+
+async function runResponsePhase(
+  variants: LabVariant[],
+  detector: LabDetector,
+  opts: LabOptions,
+): Promise<{ rows: LabRow[]; markers: string[]; lossReports: number }> {
+  const alerts: ObservedAlert[] = [];
+  detector.onAlert((alert, observedAtMs) => alerts.push(observeAlert(alert, observedAtMs)));
+  await detector.start();
+  let results: SimulationResult[];
+  try {
+    results = await (opts.simulate ?? runSimulations)(variants, { timeoutMs: 10_000, response: true });
+    // Alerts are delivered as they leave the engine; a moment for the last one to arrive.
+    await delay(opts.settleMs ?? 500);
+  } finally {
+    await detector.stop();
+  }
+  const rows = variants.map((v, i) => responseRow(v, results[i]!, alerts));
+  rows.forEach((row) => opts.onRow?.(row));
+  return { rows, markers: results.map((r) => r.marker), lossReports: alerts.filter((a) => isLossReport(a.alert)).length };
+}
+
 export async function runLab(opts: LabOptions): Promise<LabReport> {
   const started = Date.now();
   const variants = selectVariants(opts.variants ?? []);
   const alerts: ObservedAlert[] = [];
   opts.detector.onAlert((alert, observedAtMs) => alerts.push(observeAlert(alert, observedAtMs)));
+  opts.response?.detector.onAlert((alert, observedAtMs) => alerts.push(observeAlert(alert, observedAtMs)));
 
   const rows: LabRow[] = [];
   const markers: string[] = [];
-  const lossReports: Record<LabPhase, number> = { calm: 0, storm: 0 };
+  const lossReports: Record<LabPhase, number> = { calm: 0, storm: 0, response: 0 };
   await opts.detector.start();
   try {
     const calm = await runPhase('calm', variants, alerts, opts);
@@ -178,6 +268,12 @@ export async function runLab(opts: LabOptions): Promise<LabReport> {
     }
   } finally {
     await opts.detector.stop();
+  }
+  if (opts.response) {
+    const phase = await runResponsePhase(selectVariants([...(opts.response.variants ?? RESPONSE_VARIANTS)]), opts.response.detector, opts);
+    rows.push(...phase.rows);
+    markers.push(...phase.markers);
+    lossReports.response = phase.lossReports;
   }
 
   const counts = { pass: 0, fail: 0, skipped: 0 };

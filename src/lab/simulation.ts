@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LabError } from './lab-error.js';
 import { openLoopbackListener } from './loopback-listener.js';
-import { killMarkedProcesses, MARKER_ENV, waitForMarkedExit } from './process-sweep.js';
+import { killMarkedProcesses, markedExitTime, MARKER_ENV, waitForMarkedExit } from './process-sweep.js';
 import { findExecutable, SYSTEM_PATH } from './system-tools.js';
 import { LAB_VARIANTS, type LabVariant, missingTools } from './variants.js';
 
@@ -32,6 +32,8 @@ export interface SimulationResult {
   leftovers: number;
   /** A failure of the simulation itself (not of detection): e.g. the payload never connected. */
   problem?: string;
+  /** With `response`: when no process of the simulation was left (ms since the epoch), or null if some outlived the time limit. */
+  allGoneAtMs?: number | null;
 }
 
 /** How long processes of a finished simulation may take to exit before they count as leftovers, at least. */
@@ -40,6 +42,11 @@ const EXIT_GRACE_MS = 1000;
 export interface SimulationOptions {
   /** Limit per variant, from launch to the payload's end. Default 10 000 ms. */
   timeoutMs?: number;
+  /**
+   * The response check: the listener never answers, so the payload ends only if the agent kills
+   * it; the result says when every process of the simulation was gone (allGoneAtMs).
+   */
+  response?: boolean;
 }
 
 /** The variants named, in catalogue order; all when `names` is empty. Unknown names are an error. */
@@ -78,7 +85,7 @@ export async function runSimulation(variant: LabVariant, options: SimulationOpti
   const missing = missingTools(variant);
   if (missing.length > 0) return { ...base, skipReason: `${missing.join(', ')} not installed` };
 
-  const listener = await openLoopbackListener();
+  const listener = await openLoopbackListener({ answer: !options.response });
   const scratchDir = mkdtempSync(join(tmpdir(), 'execwarden-lab-'));
   const result: SimulationResult = { ...base, status: 'ran', port: listener.port };
   try {
@@ -100,6 +107,14 @@ export async function runSimulation(variant: LabVariant, options: SimulationOpti
     });
     const started = Date.now();
     result.exitCode = await waitForExit(child, timeoutMs);
+    if (options.response) {
+      // No answer comes: whatever still runs was not killed. The sweep needs a few empty scans in
+      // a row; the time is that of the first of them.
+      const left = Math.max(0, timeoutMs - (Date.now() - started));
+      result.allGoneAtMs = await markedExitTime(marker, left);
+      result.connections = listener.connections();
+      return result;
+    }
     if (variant.connects) {
       const left = Math.max(0, timeoutMs - (Date.now() - started));
       const reached = await listener.waitForClosedConnections(1, left);

@@ -1,12 +1,14 @@
 /**
  * The lab end to end on the real pipeline: live proc-connector capture, the bundled rules and the
- * engine in this process, every simulation run for real, calm and then under an exec storm.
+ * engine in this process, every simulation run for real, calm and then under an exec storm; and
+ * the kill response, with a second agent that kills what its rules catch.
  */
 import { afterAll, expect, it } from 'vitest';
 import { createLiveDetector } from '../../src/agent/lab-detector.js';
 import { type ExecStorm, startExecStorm } from '../../src/lab/exec-storm.js';
 import { formatLabTable } from '../../src/lab/report-table.js';
-import { runLab } from '../../src/lab/run-lab.js';
+import { RESPONSE_BOUND_MS, RESPONSE_VARIANTS, runLab } from '../../src/lab/run-lab.js';
+import { selectVariants } from '../../src/lab/simulation.js';
 import { LAB_VARIANTS, missingTools, OPTIONAL_SHELLS } from '../../src/lab/variants.js';
 import { describeAsRoot } from '../support/require-root.js';
 import { maySkip } from '../support/require-tools.js';
@@ -43,4 +45,24 @@ describeAsRoot('execwarden lab on the live pipeline', () => {
       expect(row.latencyMs, `${row.phase} ${row.variant}`).not.toBeNull();
     }
   }, 900_000);
+
+  it(`kills each reverse shell of the response check within ${RESPONSE_BOUND_MS} ms of its exec, with the kill response on`, async () => {
+    const killRules = [...new Set(selectVariants([...RESPONSE_VARIANTS]).flatMap((v) => v.mustFire))];
+    const report = await runLab({
+      detector: createLiveDetector(),
+      storm: false,
+      variants: ['bash-setsid'],
+      response: { detector: createLiveDetector({ response: { killProcess: true, killRules, neverKill: [] } }) },
+    });
+    const table = formatLabTable(report);
+    const rows = report.rows.filter((r) => r.phase === 'response');
+    expect(rows.map((r) => r.variant), table).toEqual([...RESPONSE_VARIANTS]);
+    // Every response variant's tools are installed by .ci/run; elsewhere a missing one is skipped.
+    const byName = new Map(LAB_VARIANTS.map((v) => [v.name, v]));
+    for (const row of rows) {
+      if (row.status === 'skipped') expect(maySkip(missingTools(byName.get(row.variant)!), new Set()), `${row.variant}: ${row.reason}`).toBe(true);
+      else expect(row.status, `${row.variant}: ${row.reason}\n${table}`).toBe('pass');
+    }
+    expect(rows.filter((r) => r.status === 'pass').length, table).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 });

@@ -173,10 +173,10 @@ describe('runLab', () => {
       return v.name === 'bash-setsid' ? [] : v.mustFire.map((r) => seedAlert(marker, 1, r));
     });
     const report = await runLab({ detector, storm: false, variants: ['bash-setsid', 'bash-nohup'], simulate, ...fast });
-    expect(report.lossReports).toEqual({ calm: 2, storm: 0 });
+    expect(report.lossReports).toEqual({ calm: 2, storm: 0, response: 0 });
     expect(report.unattributedAlerts).toBe(0);
     expect(report.rows[0]).toMatchObject({ status: 'fail', reason: `no alert from rule ${SEED_RULE_ID} (the agent reported lost events in this phase)` });
-    expect(formatLabTable(report)).toContain('the agent reported lost events 2 time(s) during the run (calm 2, storm 0)');
+    expect(formatLabTable(report)).toContain('the agent reported lost events 2 time(s) during the run (calm 2, storm 0, response 0)');
   });
 
   it('stops the detector even when a simulation throws', async () => {
@@ -199,5 +199,64 @@ describe('formatLabTable', () => {
     expect(text).toMatch(/bash-setsid\s+alert\s+alert\s+Potential Reverse Shell via Background Process \(259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39\)\s+7\.0 ms\s+PASS/);
     expect(text).toMatch(/benign-no-dev-tcp\s+none\s+none\s+-\s+-\s+PASS/);
     expect(text.trimEnd().split('\n').at(-1)).toBe('PASS: 4 passed, 0 failed, 0 skipped');
+  });
+});
+
+describe('the response phase', () => {
+  const killedAlert = (marker: string, eventTime: number, killedAfterMs: number | null): Record<string, unknown> => ({
+    ...seedAlert(marker, eventTime),
+    execwarden: {
+      response: [
+        { action: 'kill_process', field: 'process.entity_id', state: 0, result: killedAfterMs === null ? 'gone' : 'killed', '@timestamp': new Date(eventTime + (killedAfterMs ?? 0)).toISOString() },
+      ],
+    },
+  });
+
+  async function responseRun(outcome: (name: string) => { killedAfterMs: number | null; allGone: boolean }) {
+    const detector = new FakeDetector();
+    const responder = new FakeDetector();
+    const calm = scenario(detector);
+    let responsePhase = false;
+    const simulate: LabOptions['simulate'] = async (variants, options) => {
+      if (!(options as { response?: boolean }).response) return calm.simulate(variants);
+      responsePhase = true;
+      return variants.map((v, i) => {
+        const marker = `r-${i}-${v.name}`;
+        const eventTime = 2_000_000 + i * 1000;
+        const { killedAfterMs, allGone } = outcome(v.name);
+        responder.emit(killedAlert(marker, eventTime, killedAfterMs), eventTime + 5);
+        return { variant: v.name, status: 'ran', marker, port: 1, launchedAtMs: eventTime - 2, connections: 1, exitCode: null, leftovers: 0, allGoneAtMs: allGone ? eventTime + 20 : null };
+      });
+    };
+    const report = await runLab({ detector, storm: false, variants: ['bash-setsid'], simulate, settleMs: 0, alertWaitMs: 0, response: { detector: responder, variants: ['bash-setsid', 'bash-nohup', 'bash-dev-tcp-bare'] } });
+    return { report, responder, responsePhase };
+  }
+
+  it('passes a shell killed within the bound with nothing left running, and shows the time to the kill', async () => {
+    const { report, responder, responsePhase } = await responseRun(() => ({ killedAfterMs: 3, allGone: true }));
+    expect(responsePhase).toBe(true);
+    expect(responder.started).toBe(1);
+    expect(responder.stopped).toBe(1);
+    const rows = report.rows.filter((r) => r.phase === 'response');
+    expect(rows.map((r) => [r.variant, r.status, r.killedInMs])).toEqual([
+      ['bash-setsid', 'pass', 3],
+      ['bash-nohup', 'pass', 3],
+      ['bash-dev-tcp-bare', 'pass', 3],
+    ]);
+    expect(report.passed).toBe(true);
+    expect(formatLabTable(report)).toMatch(/response\s+bash-setsid .* killed in 3\.0 ms\s+PASS/);
+  });
+
+  it('fails a shell not killed, killed too late, or with processes left', async () => {
+    const { report } = await responseRun((name) =>
+      name === 'bash-setsid' ? { killedAfterMs: null, allGone: true } : name === 'bash-nohup' ? { killedAfterMs: 5000, allGone: true } : { killedAfterMs: 2, allGone: false },
+    );
+    const reasons = Object.fromEntries(report.rows.filter((r) => r.phase === 'response').map((r) => [r.variant, r.reason]));
+    expect(reasons).toEqual({
+      'bash-setsid': 'no kill recorded (gone)',
+      'bash-nohup': 'killed 5000 ms after the matched exec (bound 1000 ms)',
+      'bash-dev-tcp-bare': 'processes of the simulation were still running at the time limit',
+    });
+    expect(report.passed).toBe(false);
   });
 });
