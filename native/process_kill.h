@@ -8,6 +8,11 @@
 // fails with ESRCH instead of reaching the newcomer. A start time that differs means the pidfd
 // pinned a newcomer: nothing is sent. Kernel threads (PF_KTHREAD) are never signalled. Without
 // pidfds (before Linux 5.3) nothing is killed: there is no safe fallback by pid alone.
+//
+// The pidfd is opened when the kill is decided, not at every exec: holding one per live process
+// would cost up to the process table's 32,768 descriptors, and a user could exhaust them by
+// forking. Checking the start time after the open gives the same guarantee (pid and start time
+// name one process for the life of the system), for one open per kill.
 #pragma once
 
 #include <sys/types.h>
