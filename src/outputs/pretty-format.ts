@@ -4,7 +4,7 @@
  * taken from the document goes through terminalSafe, and colour codes are only added when asked
  * (the caller decides from isTTY / NO_COLOR / config), so a piped `--pretty` stays plain text.
  *
- *   2025-03-01T10:00:00.000Z HIGH     Potential Reverse Shell via Background Process
+ *   2025-03-01T10:00:00.000Z MEDIUM   Potential Reverse Shell via Background Process
  *     process=bash[4242] parent=setsid[4240] user=root cmd: bash -i >& /dev/tcp/127.0.0.1/9 0>&1
  * (on one line; wrapped here for width).
  */

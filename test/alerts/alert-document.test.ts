@@ -32,7 +32,7 @@ describe('buildAlert', () => {
   it('writes the rule, its ATT&CK mapping, severity and the matched process', () => {
     const alert = buildAlert(seedMatch(), clock);
     expect(alert['@timestamp']).toBe('2026-01-12T10:00:01.250Z');
-    expect(alert.event).toMatchObject({ kind: 'alert', severity: 73, risk_score: 73, category: ['process'], type: ['start'], action: 'exec' });
+    expect(alert.event).toMatchObject({ kind: 'alert', severity: 47, risk_score: 47, category: ['process'], type: ['start'], action: 'exec' });
     expect(alert.rule).toMatchObject({
       id: '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39', uuid: '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39',
       name: 'Potential Reverse Shell via Background Process', author: ['execwarden'], license: 'Apache-2.0',

@@ -113,7 +113,7 @@ describe('rules validate / list / test', () => {
     expect(result.exitCode).toBe(0);
     const lines = out.stdout.lines();
     expect(lines[0]).toMatch(/^RULE ID\s+SEVERITY\s+TACTICS\s+NAME$/);
-    expect(lines.find((l) => l.startsWith('259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39'))).toMatch(/high\s+Execution, Command and Control\s+Potential Reverse Shell via Background Process$/);
+    expect(lines.find((l) => l.startsWith('259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39'))).toMatch(/medium\s+Execution, Command and Control\s+Potential Reverse Shell via Background Process$/);
     expect(lines).toHaveLength(result.rules + 1);
     const json = io();
     await rulesListAction({ paths: [], json: true }, json);
