@@ -262,7 +262,7 @@ napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_sn
 }
 
 napi_value event_to_js(napi_env env, const resolved_strings& s, const proc_event_record& e,
-                       const proc_snapshot* snap) {
+                       const proc_snapshot* snap, int64_t start_ticks = -2) {
   object_builder b(env, s);
   napi_value timestamp;
   check(env, napi_create_bigint_uint64(env, e.timestamp_ns, &timestamp));
@@ -273,6 +273,8 @@ napi_value event_to_js(napi_env env, const resolved_strings& s, const proc_event
       .add_int(key_pid, e.pid)
       .add_int(key_tgid, e.tgid);
   if (e.has_parent) b.add_int(key_parentPid, e.parent_pid).add_int(key_parentTgid, e.parent_tgid);
+  // A fork's start time as the reader read it (-1: the process was already gone).
+  if (start_ticks >= -1) b.add(key_startTicks, Napi::Number::New(env, static_cast<double>(start_ticks)));
   switch (e.kind) {
     case event_kind::exit:
       b.add_int(key_exitCode, e.exit_code).add_int(key_exitSignal, e.exit_signal);
@@ -464,7 +466,7 @@ void deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<event_batch
   uint32_t index = 0;
   for (const captured_event& captured : batch->events) {
     check(env, napi_set_element(env, events, index++,
-                                event_to_js(env, strings, captured.event, captured.snapshot.get())));
+                                event_to_js(env, strings, captured.event, captured.snapshot.get(), captured.start_ticks)));
   }
   const uint32_t losses = batch->losses_before;
   batch.reset();

@@ -469,6 +469,16 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
 }
 
 // Runs on the reader thread.
+int64_t proc_snapshotter::read_start_ticks(pid_t pid) {
+  bool truncated = false;
+  format_path(pid, "stat");
+  const ssize_t got = read_file(path_.c_str(), text_buffer_, text_buffer_.size() - 1, truncated);
+  proc_snapshot stat;
+  if (got <= 0 || !parse_stat(text_buffer_.data(), static_cast<size_t>(got), stat)) return -1;
+  return stat.start_ticks;
+}
+
+// Runs on the reader thread.
 void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
   bool truncated = false;
   const size_t text_limit = text_buffer_.size() - 1;

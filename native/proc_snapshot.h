@@ -141,6 +141,10 @@ class proc_snapshotter {
 
   const stdio_probe_stats& stdio_stats() const { return stdio_.stats(); }
 
+  // stat field 22 of a process (clock ticks since boot), or -1 when it cannot be read.
+  // Runs on the reader thread.
+  int64_t read_start_ticks(pid_t pid);
+
  private:
   // Reads a whole small file into `buffer`; returns bytes read or -errno.
   ssize_t read_file(const char* path, std::vector<char>& buffer, size_t limit, bool& truncated);

@@ -219,7 +219,7 @@ void reader::settle_socket_error() {
 // until the batch leaves (batch_max_age), when flush() completes them without giving way.
 // Runs on the reader thread.
 void reader::complete_snapshots(bool yield_to_events) {
-  if (incomplete_.empty()) return;
+  if (incomplete_.empty() && pending_forks_.empty()) return;
   const auto started = std::chrono::steady_clock::now();
   size_t done = 0;
   for (; done < incomplete_.size(); ++done) {
@@ -232,6 +232,16 @@ void reader::complete_snapshots(bool yield_to_events) {
   counters_.snapshot_rest_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
   incomplete_.erase(incomplete_.begin(), incomplete_.begin() + static_cast<std::ptrdiff_t>(done));
+  // A fork's start time never changes (an exec keeps it): read when nothing more urgent waits.
+  size_t forks_done = 0;
+  if (incomplete_.empty() || !yield_to_events) {
+    for (; forks_done < pending_forks_.size(); ++forks_done) {
+      if (yield_to_events && events_waiting()) break;
+      captured_event& fork = batch_->events[pending_forks_[forks_done]];
+      fork.start_ticks = snapshotter_.read_start_ticks(fork.event.tgid);
+    }
+  }
+  pending_forks_.erase(pending_forks_.begin(), pending_forks_.begin() + static_cast<std::ptrdiff_t>(forks_done));
   const stdio_probe_stats& stdio = snapshotter_.stdio_stats();
   counters_.socket_cache_hits.store(stdio.socket_cache_hits, std::memory_order_relaxed);
   counters_.socket_listing_scans.store(stdio.listing_scans, std::memory_order_relaxed);
@@ -255,6 +265,7 @@ void reader::accept(const proc_event_record& event) {
   if (batch_->events.empty()) batch_started_ = std::chrono::steady_clock::now();
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
+  if (event.kind == event_kind::fork && event.pid == event.tgid) pending_forks_.push_back(batch_->events.size() - 1);
   if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.forget(event.tgid);
   if (event.kind == event_kind::comm && event.pid == event.tgid) note_rename(event);
   if (event.kind == event_kind::exec) {

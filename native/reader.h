@@ -38,6 +38,9 @@ enum loss_flag : uint32_t {
 struct captured_event {
   proc_event_record event;
   std::unique_ptr<proc_snapshot> snapshot;  // exec only
+  // fork of a process (not a thread): its start time (stat field 22), read by the reader so JS
+  // need not; -1 when the process was gone, -2 when not read (another kind of event).
+  int64_t start_ticks = -2;
 };
 
 struct event_batch {
@@ -156,6 +159,8 @@ class reader {
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
   void complete_snapshots(bool yield_to_events);
+  // Forks of the current batch (indices into it) whose start time is still to be read.
+  std::vector<size_t> pending_forks_;
   bool events_waiting() const;
 
   // Nanoseconds per clock tick of /proc/<pid>/stat's start time (USER_HZ).

@@ -10,7 +10,7 @@
 import { buildAlert, type AlertDocument, type AlertThrottle } from '../alerts/index.js';
 import type { RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
-import type { EcsProcessEvent, ProcessEventStream } from '../ecs/index.js';
+import { ALL_PROCESS_ACTIONS, PROCESS_EVENT_SHAPES, type EcsProcessEvent, type ProcessEventStream } from '../ecs/index.js';
 import type { RuleSet } from '../rules/index.js';
 import type { Responder } from '../response/kill-response.js';
 import { LatencyWindow } from './latency.js';
@@ -69,6 +69,7 @@ export class Engine {
     this.clock = options.clock;
     this.emitEvents = options.emitEvents;
     this.responder = options.responder;
+    this.documentOnlyWhatRulesRead();
   }
 
   get ruleSet(): RuleSet {
@@ -78,6 +79,15 @@ export class Engine {
   setRules(rules: RuleSet): void {
     this.evictionsOfEarlierSets += evictionsOf(this.rules);
     this.rules = rules;
+    this.documentOnlyWhatRulesRead();
+  }
+
+  /**
+   * Unless events are written out, a document is built only for actions some rule could match
+   * (a fork or an end that no rule reads costs its table update, not an ECS document).
+   */
+  private documentOnlyWhatRulesRead(): void {
+    this.stream.setActions(this.emitEvents ? ALL_PROCESS_ACTIONS : this.rules.shapesMatched(PROCESS_EVENT_SHAPES));
   }
 
   /**

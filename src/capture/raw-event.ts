@@ -159,6 +159,11 @@ export interface RawEvent {
   tracerTgid?: number;
   /** exec: the snapshot of /proc/<pid> taken on the reader thread. */
   snapshot?: ProcSnapshot;
+  /**
+   * fork of a process: its start time (clock ticks since boot, stat field 22) as the reader read
+   * it, -1 when the process was already gone; absent when not read (older recordings).
+   */
+  startTicks?: number;
 }
 
 /** Counters kept by the native reader; every loss is visible here. */

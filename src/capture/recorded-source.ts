@@ -23,7 +23,7 @@ export class RecordingFormatError extends ExecwardenError {
 
 const READS = SNAPSHOT_READS;
 const OPTIONAL_NUMBERS = [
-  'parentPid', 'parentTgid', 'exitCode', 'exitSignal', 'ruid', 'euid', 'rgid', 'egid', 'tracerPid', 'tracerTgid',
+  'parentPid', 'parentTgid', 'exitCode', 'exitSignal', 'ruid', 'euid', 'rgid', 'egid', 'tracerPid', 'tracerTgid', 'startTicks',
 ] as const;
 const SNAPSHOT_NUMBERS = ['ppid', 'pgid', 'sid', 'ttyNr', 'startTicks', 'ruid', 'euid', 'rgid', 'egid'] as const;
 /** Written by newer readers; a recording without them leaves them unknown. */

@@ -1,4 +1,4 @@
-export { ProcessEventStream, ALL_PROCESS_ACTIONS } from './process-event-stream.js';
+export { ProcessEventStream, ALL_PROCESS_ACTIONS, PROCESS_EVENT_SHAPES } from './process-event-stream.js';
 export type { ProcessEventStreamOptions, ProcessEventStreamStats } from './process-event-stream.js';
 export { buildProcessEvent, ttyDevice } from './process-event.js';
 export type { EcsProcessEvent, EcsProcessFields, ProcessAction } from './process-event.js';

@@ -22,12 +22,17 @@ import type { ProcFs } from '../process/procfs.js';
 import { ProcessTable, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
 import { agentInfoFor, type AgentInfo } from './agent.js';
 import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
-import { buildProcessEvent, type EcsProcessEvent, type ProcessAction, type ProcessEventContext, type ProcessEventInput } from './process-event.js';
+import { buildProcessEvent, eventTypeOf, type EcsProcessEvent, type ProcessAction, type ProcessEventContext, type ProcessEventInput } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
 export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>([
   'exec', 'fork', 'end', 'ptrace', 'uid_change', 'gid_change', 'session_id_change',
 ]);
+
+/** What each action's documents carry in event.category, event.type and event.action. */
+export const PROCESS_EVENT_SHAPES: ReadonlyMap<ProcessAction, { 'event.category': readonly string[]; 'event.type': readonly string[]; 'event.action': string }> = new Map(
+  [...ALL_PROCESS_ACTIONS].map((action) => [action, { 'event.category': ['process'], 'event.type': eventTypeOf(action), 'event.action': action }]),
+);
 
 export interface ProcessEventStreamOptions {
   procfs: ProcFs;
@@ -72,7 +77,7 @@ export interface ProcessEventStreamStats {
 export class ProcessEventStream {
   private readonly table: ProcessTable;
   private readonly clock: Clock;
-  private readonly actions: ReadonlySet<ProcessAction>;
+  private actions: ReadonlySet<ProcessAction>;
   private readonly context: ProcessEventContext;
   private readonly timeBase: TimeBase;
   private sequence = 0;
@@ -107,6 +112,11 @@ export class ProcessEventStream {
     };
     this.timeBase = new TimeBase(opts.clock, opts.monotonicNs);
     this.minResyncIntervalMs = opts.minResyncIntervalMs ?? DEFAULT_MIN_RESYNC_INTERVAL_MS;
+  }
+
+  /** Changes which actions become documents (the table follows every event either way). */
+  setActions(actions: ReadonlySet<ProcessAction>): void {
+    this.actions = actions;
   }
 
   /** Scans /proc so processes already running have names and parents. */

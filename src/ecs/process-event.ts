@@ -85,6 +85,11 @@ export type ProcessAction = 'exec' | 'fork' | 'end' | 'ptrace' | 'uid_change' | 
 /** The actions that describe a change of a running process (event.type ["change"]). */
 const CHANGE_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>(['uid_change', 'gid_change', 'session_id_change']);
 
+/** event.type of an action's documents. */
+export function eventTypeOf(action: ProcessAction): ['start'] | ['end'] | ['change'] {
+  return action === 'end' ? ['end'] : CHANGE_ACTIONS.has(action) ? ['change'] : ['start'];
+}
+
 export interface EcsPreviousImage {
   args?: string[];
   args_count?: number;
@@ -406,7 +411,7 @@ export function buildProcessEvent(input: ProcessEventInput, context: ProcessEven
     event: {
       kind: 'event',
       category: ['process'],
-      type: action === 'end' ? ['end'] : CHANGE_ACTIONS.has(action) ? ['change'] : ['start'],
+      type: eventTypeOf(action),
       action,
       created: isoDate(input.createdMs),
       sequence: input.sequence,

@@ -32,7 +32,21 @@ export class TimeBase {
   }
 }
 
-/** ISO 8601 in UTC with milliseconds, as ECS dates are written. */
+/** "YYYY-MM-DDTHH:MM:SS." of recent seconds: a document has several dates, mostly in a few seconds. */
+const secondPrefixes = new Map<number, string>();
+const MAX_FOUR_DIGIT_YEAR_SECOND = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+/** ISO 8601 in UTC with milliseconds, as ECS dates are written (what Date#toISOString gives). */
 export function isoDate(ms: number): string {
-  return new Date(Math.floor(ms)).toISOString();
+  const t = Math.floor(ms);
+  const second = Math.floor(t / 1000);
+  if (!(second >= 0 && second <= MAX_FOUR_DIGIT_YEAR_SECOND)) return new Date(t).toISOString();
+  let prefix = secondPrefixes.get(second);
+  if (prefix === undefined) {
+    prefix = new Date(second * 1000).toISOString().slice(0, 20);
+    if (secondPrefixes.size >= 256) secondPrefixes.clear();
+    secondPrefixes.set(second, prefix);
+  }
+  const milli = t - second * 1000;
+  return `${prefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }

@@ -13,7 +13,7 @@ import type { ExpressionNode } from '../eql/ast.js';
 import { LineageTracker, type CompiledQuery, type EqlEvent, type LineageStats, type SequenceMatcher } from '../eql/index.js';
 import { ExceptionList } from './exceptions.js';
 import { MEMO_FIELDS, RuleIndex, type StageFilter } from './rule-index.js';
-import { LINEAGE_FIELD, stageRequirement } from './stage-requirements.js';
+import { atomHolds, LINEAGE_FIELD, stageRequirement } from './stage-requirements.js';
 import type { LoadedRule } from './rule-types.js';
 
 export interface RuleMatch {
@@ -96,6 +96,29 @@ function computeStages(compiled: CompiledQuery, options: { lineage?: boolean }):
   return filters;
 }
 
+/** The fields of an event that its kind alone fixes. */
+export interface EventShape {
+  'event.category': readonly string[];
+  'event.type': readonly string[];
+  'event.action': string;
+}
+
+function stageMayAccept(stage: StageFilter, shape: EventShape): boolean {
+  if (stage.category !== null && !shape['event.category'].some((c) => c.toLowerCase() === stage.category)) return false;
+  return stage.requirement.every((clause) =>
+    clause.some((atom) => {
+      const value = (shape as unknown as Record<string, unknown>)[atom.field];
+      if (value === undefined) return true;
+      return atomHolds(atom, atom.caseInsensitive ? lowerCased(value) : value);
+    }),
+  );
+}
+
+function lowerCased(value: unknown): unknown {
+  if (typeof value === 'string') return value.toLowerCase();
+  return Array.isArray(value) ? value.map(lowerCased) : value;
+}
+
 export class RuleSet {
   readonly rules: readonly LoadedRule[];
   readonly exceptions: ExceptionList;
@@ -140,6 +163,24 @@ export class RuleSet {
 
   get size(): number {
     return this.rules.length;
+  }
+
+  /**
+   * Which of the given event shapes (the fields an action fixes: event.category, event.type,
+   * event.action) some stage of some rule could accept. A stage could when its category fits and
+   * each clause of its requirement either holds on the shape or reads another field (unknown
+   * until the event is there). With process lineage every shape counts: the tracker learns from
+   * every event. The agent builds documents only for the shapes returned (and all of them when
+   * it writes events out), so an event no rule can match costs no document.
+   */
+  shapesMatched<K extends string>(shapes: ReadonlyMap<K, EventShape>): Set<K> {
+    if (this.lineage !== null) return new Set(shapes.keys());
+    const needed = new Set<K>();
+    const stages = this.runners.flatMap((runner) => indexStages(runner.rule));
+    for (const [key, shape] of shapes) {
+      if (stages.some((stage) => stageMayAccept(stage, shape))) needed.add(key);
+    }
+    return needed;
   }
 
   /** The rules `event` is offered to. */

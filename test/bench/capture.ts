@@ -9,7 +9,7 @@
  * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/capture.js
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -172,6 +172,62 @@ function hasForkstat(): boolean {
   }
 }
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+
+interface CliRun {
+  storm: StormResult;
+  /** Markers seen with their argument (capture only; null for run, which writes no events). */
+  argvSeen: number | null;
+  cpuMs: number;
+}
+
+/**
+ * The same storm under the agent as users run it, in its own process: `execwarden capture
+ * --actions exec` (events to a pipe read here) or `execwarden run` with the bundled rules and a
+ * file output, no --events. CPU is the process's (every thread) from /proc/<pid>/stat.
+ */
+async function cliStorm(tools: Tools, count: number, prefix: string, mode: 'capture' | 'run'): Promise<CliRun> {
+  const config = path.join(tools.dir, 'bench.toml');
+  const args = mode === 'capture'
+    ? ['capture', '--actions', 'exec']
+    : ['run', '--config', config];
+  if (mode === 'run') writeFileSync(config, `[outputs.file]\npath = "${path.join(tools.dir, 'alerts.ndjson')}"\n`);
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'execwarden.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tools.dir });
+  const marker = `${prefix}-`;
+  const seen = new Set<string>();
+  let pending = '';
+  let lines = 0;
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const parts = pending.split('\n');
+    pending = parts.pop()!;
+    for (const line of parts) {
+      lines++;
+      if (!line.includes(marker)) continue;
+      const args = (JSON.parse(line) as { process?: { args?: string[] } }).process?.args;
+      if (args && args.length === 2 && args[0] === tools.noop && args[1]!.startsWith(marker)) seen.add(args[1]!);
+    }
+  });
+  let log = '';
+  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Ready: run says so in its log; capture once it has written an event.
+  for (let waited = 0; waited < 15_000; waited += 100) {
+    if (mode === 'run' ? log.includes('execwarden started') : lines > 0) break;
+    if (mode === 'capture') execFileSync('true');
+    await sleep(100);
+  }
+  await sleep(300);
+  const before = cpuTicks(child.pid!);
+  const storm = await runStorm(tools, count, prefix);
+  await sleep(300);
+  const ticks = cpuTicks(child.pid!) - before;
+  child.kill('SIGINT');
+  await exited;
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return { storm, argvSeen: mode === 'capture' ? seen.size : null, cpuMs: (ticks * 1000) / clockTicks };
+}
+
 /** The same storm under `forkstat -e exec`, counting markers it printed with their argument. */
 async function forkstatStorm(tools: Tools, count: number, prefix: string) {
   const forkstat = spawn('forkstat', ['-e', 'exec', '-l'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -210,12 +266,17 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
     const captured: CapturedRun[] = [];
     const withoutEnviron: CapturedRun[] = [];
     const forkstatRuns: Awaited<ReturnType<typeof forkstatStorm>>[] = [];
+    const captureCli: CliRun[] = [];
+    const runCli: CliRun[] = [];
     const withForkstat = hasForkstat();
+    // Alternated within each round, so a change in the machine's load touches every column alike.
     for (let run = 0; run < runs; run++) {
       baseline.push(await runStorm(tools, count, `base${run}`));
       captured.push(await captureStorm(tools, count, `ours${run}`));
       withoutEnviron.push(await captureStorm(tools, count, `noenv${run}`, []));
       if (withForkstat) forkstatRuns.push(await forkstatStorm(tools, count, `fstat${run}`));
+      captureCli.push(await cliStorm(tools, count, `cli${run}`, 'capture'));
+      runCli.push(await cliStorm(tools, count, `run${run}`, 'run'));
     }
     const wrapper = await wrapperAttribution(tools, launches);
 
@@ -257,6 +318,14 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
       },
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
     };
+    const cliFigures = (list: CliRun[]) => ({
+      argvCapturedPct: list[0]?.argvSeen === null ? null : pct(list.reduce((sum, r) => sum + (r.argvSeen ?? 0), 0), totalExecs),
+      stormRate: median(list.map((r) => r.storm.rate)),
+      rateRatio: median(list.map((r) => r.storm.rate)) / baseRate,
+      cpuMsPer1000Execs: median(list.map((r) => r.cpuMs / (count / 1000))),
+    });
+    result.captureCli = cliFigures(captureCli);
+    result.runCli = cliFigures(runCli);
     if (withForkstat) {
       const fsRate = median(forkstatRuns.map((r) => r.storm.rate));
       result.forkstat = {
@@ -267,7 +336,7 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
         stormRate: fsRate,
         stormRates: forkstatRuns.map((r) => r.storm.rate),
         rateRatio: fsRate / baseRate,
-        cpuMsPer1000Execs: forkstatRuns.reduce((sum, r) => sum + r.cpuMs, 0) / (totalExecs / 1000),
+        cpuMsPer1000Execs: median(forkstatRuns.map((r) => r.cpuMs / (count / 1000))),
       };
     }
     printFigures(result);
@@ -307,6 +376,21 @@ function printFigures(r: Record<string, unknown>): void {
   console.log(line(header));
   for (const row of rows) console.log(line(row));
   console.log(`storm rates without: ${(r.stormRatesWithout as number[]).map((v) => f(v)).join(', ')}; with: ${(r.stormRatesWith as number[]).map((v) => f(v)).join(', ')}`);
+  const cap = r.captureCli as Record<string, number | null>;
+  const run = r.runCli as Record<string, number | null>;
+  const side: string[][] = [
+    ['side by side (medians)', 'capture --actions exec', 'run (bundled rules)', fs ? 'forkstat -e exec' : '(no forkstat)'],
+    ['argv captured %', f(cap.argvCapturedPct, 2), '- (writes alerts only)', f(fs?.argvCapturedPct, 2)],
+    ['CPU ms per 1000 execs', f(cap.cpuMsPer1000Execs), f(run.cpuMsPer1000Execs), f(fs?.cpuMsPer1000Execs)],
+    ['storm rate with / without', f(cap.rateRatio, 3), f(run.rateRatio, 3), f(fs?.rateRatio, 3)],
+  ];
+  const sideWidths = side[0]!.map((_, i) => Math.max(...side.map((row) => row[i]!.length)));
+  console.log('\nthe agent as users run it (its own process, every thread), beside forkstat, same storm:');
+  for (const row of side) console.log(row.map((cell, i) => cell.padEnd(sideWidths[i]!)).join('  '));
+  if (fs) {
+    const ok = (run.cpuMsPer1000Execs ?? Infinity) <= fs.cpuMsPer1000Execs! && (run.rateRatio ?? 0) >= fs.rateRatio!;
+    console.log(`target: run at or below forkstat's CPU per exec, at or above its storm ratio: ${ok ? 'met' : 'MISSED'} (run ${f(run.cpuMsPer1000Execs)} ms vs ${f(fs.cpuMsPer1000Execs)} ms; ${f(run.rateRatio, 3)} vs ${f(fs.rateRatio, 3)})`);
+  }
   const readWidths = reads[0]!.map((_, i) => Math.max(...reads.map((row) => row[i]!.length)));
   console.log('\ncost of the exec snapshot on the reader thread, same storm:');
   for (const row of reads) console.log(row.map((cell, i) => cell.padEnd(readWidths[i]!)).join('  '));

@@ -255,6 +255,9 @@ describeAsRoot('Defend-faithful fields on the live kernel', () => {
   it('every field the rule loader counts as filled appeared in this run', () => {
     const seen = new Set<string>();
     for (const doc of result.all) documentFields(doc, seen);
-    expect([...FILLED_FIELDS].filter((field) => !seen.has(field))).toEqual([]);
+    // Filled only when the reader loses a race: a fork whose child was reaped before the reader
+    // read its start time (test/ecs/process-event.test.ts and the process table's tests show it).
+    const raceOnly = new Set(['execwarden.process.start_estimated']);
+    expect([...FILLED_FIELDS].filter((field) => !seen.has(field) && !raceOnly.has(field))).toEqual([]);
   });
 });
