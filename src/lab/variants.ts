@@ -27,6 +27,8 @@
 import { classVariants, type LaunchForm, type ShellClass } from './reverse-shell-classes.js';
 import { DEV_TCP_RULE_ID, SEED_RULE_ID } from './rule-ids.js';
 import { findExecutable, interpreterRuns } from './system-tools.js';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export {
   BUILTIN_TCP_RULE_ID,
@@ -122,6 +124,55 @@ function reverseShell(name: string, summary: string, requires: string[], launch:
   };
 }
 
+const CSH_FAMILY: ReadonlySet<string> = new Set(['csh', 'tcsh']);
+
+/** The parent names the seed rule accepts (its process.parent.name list, as Elastic wrote it). */
+const SEED_RULE_SHELLS: ReadonlySet<string> = new Set(['bash', 'dash', 'sh', 'tcsh', 'csh', 'zsh', 'ksh', 'fish']);
+
+/**
+ * The name a shell's processes carry here: the basename of the executable its command resolves
+ * to (Debian's ksh is ksh93 and its csh bsd-csh, through alternatives), as process.name reads
+ * /proc/<pid>/exe. Null when the shell is not installed.
+ */
+function processNameOf(shell: string): string | null {
+  const found = findExecutable(shell);
+  if (found === null) return null;
+  try {
+    return basename(realpathSync(found));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A setsid or nohup reverse shell launched from `shell`. The seed rule, like Elastic's, names its
+ * parent shells: from a shell whose process name is not on that list (ksh93, mksh, bsd-csh) it
+ * stays silent, as it would on Defend's events, and the /dev/tcp rule is what must catch it.
+ */
+function launcherShellVariant(shell: string, detacher: 'setsid' | 'nohup'): LabVariant {
+  const variant = reverseShell(
+    `${shell}-${detacher}`,
+    `${shell} runs ${detacher} bash -c '<reverse shell>'`,
+    [shell, detacher, 'bash'],
+    fromShell(shell, (t) => `${detacher} bash -c '${payload('dup-both', t)}'`),
+    // The class's setsid form; its bare and nohup forms are in reverse-shell-classes.ts.
+    shell === 'bash' && detacher === 'setsid' ? 'setsid' : undefined,
+  );
+  const name = processNameOf(shell);
+  // csh and tcsh have nohup built in: no nohup process is started, and the seed rule has none to see.
+  const builtinNohup = detacher === 'nohup' && CSH_FAMILY.has(shell);
+  if (name === null || (SEED_RULE_SHELLS.has(name) && !builtinNohup)) return variant;
+  return {
+    ...variant,
+    summary: builtinNohup
+      ? `${variant.summary}; ${shell}'s nohup is a builtin, so no nohup process runs`
+      : `${variant.summary}; ${shell} runs as ${name}, not a parent the seed rule names`,
+    expectedRuleId: DEV_TCP_RULE_ID,
+    mustFire: [DEV_TCP_RULE_ID],
+    mustNotFire: [SEED_RULE_ID],
+  };
+}
+
 /** A variant the seed rule must not flag; `caughtBy` lists the rules that still must. */
 function lookAlike(name: string, summary: string, caughtBy: string[], connects: boolean, requires: string[], launch: (t: LaunchTarget) => Launch): LabVariant {
   return {
@@ -137,18 +188,7 @@ function benign(name: string, summary: string, requires: string[], launch: (t: L
 function buildCatalogue(): LabVariant[] {
   const variants: LabVariant[] = [];
   for (const shell of LAUNCHER_SHELLS) {
-    for (const detacher of ['setsid', 'nohup'] as const) {
-      variants.push(
-        reverseShell(
-          `${shell}-${detacher}`,
-          `${shell} runs ${detacher} bash -c '<reverse shell>'`,
-          [shell, detacher, 'bash'],
-          fromShell(shell, (t) => `${detacher} bash -c '${payload('dup-both', t)}'`),
-          // The class's setsid form; its bare and nohup forms are in reverse-shell-classes.ts.
-          shell === 'bash' && detacher === 'setsid' ? 'setsid' : undefined,
-        ),
-      );
-    }
+    for (const detacher of ['setsid', 'nohup'] as const) variants.push(launcherShellVariant(shell, detacher));
   }
   variants.push(
     reverseShell('bash-setsid-fork', "setsid -f (always forks) from bash", ['bash', 'setsid'],
