@@ -13,7 +13,11 @@
  * - the bundled rules are used in place from the package (`[rules] paths = []`), so an upgrade of
  *   the package upgrades the engine and its rules together. The service runs as a dynamic user
  *   under ProtectHome=yes, so the package and node must be readable from outside /home and /root:
- *   the plan checks that and refuses to install a service that could not start.
+ *   the plan checks that and refuses to install a service that could not start;
+ * - the service runs the package with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so the plan also
+ *   refuses a package (or node) that anyone but root could change, or one under /tmp, /var/tmp or
+ *   /dev/shm, where PrivateTmp would hide it (install-guard.ts);
+ * - a dry run also prints the full text of each file it would write.
  *
  * systemctl is called only when systemd is running (/run/systemd/system exists under the prefix).
  */
@@ -22,11 +26,16 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, st
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecwardenError } from '../errors.js';
+import { terminalSafe } from '../outputs/terminal-text.js';
+import { checkServiceFiles, resolveReal, temporaryDirOf, type GuardReport } from './install-guard.js';
 import type { CommandIo } from './io.js';
 
 export const UNIT_NAME = 'execwarden.service';
 
 export class InstallError extends ExecwardenError {}
+
+/** Characters of a path shown in a message (after escaping), before it is cut. */
+const PATH_CHARS = 512;
 
 /** Runs `systemctl ARGS…`; the default runs the real one, tests pass a recorder. */
 export type SystemctlRunner = (args: string[]) => { status: number; output: string };
@@ -56,33 +65,44 @@ export interface InstallStep {
   note?: string;
   /** Applies the step; present only when state is "pending". */
   apply?: () => void;
+  /** For a file written by the step: its full text and mode, printed by a dry run. */
+  file?: { content: string; mode: number };
 }
 
 export interface InstallResult {
   dryRun: boolean;
-  steps: Array<Omit<InstallStep, 'apply'>>;
+  steps: Array<Omit<InstallStep, 'apply' | 'file'>>;
   /** Steps that changed something (or would have, in a dry run). */
   changed: number;
   exitCode: number;
 }
 
+/**
+ * Characters a path may hold in ExecStart as is. systemd splits the line on whitespace and expands
+ * `%` specifiers, `$` variables and `\` escapes; quoting would work, but a path that needs it is
+ * almost surely a mistake, and refusing keeps the unit exactly what the plan shows.
+ */
+const UNIT_PATH = /^\/[A-Za-z0-9._+,:=@~/-]*$/;
+const PLACEHOLDERS = { node: '@NODE@', bin: '@EXECWARDEN_BIN@' } as const;
+
 /** Replaces the template's placeholders with absolute paths; the single rendering of the unit. */
 export function renderUnit(template: string, paths: { node: string; bin: string }): string {
   for (const [name, value] of Object.entries(paths)) {
     if (!value.startsWith('/')) {
-      throw new InstallError('INSTALL_BAD_PATH', `the unit needs an absolute ${name} path, got "${value}"`);
+      throw new InstallError('INSTALL_BAD_PATH', `the unit needs an absolute ${name} path, got "${terminalSafe(value, PATH_CHARS)}"`);
     }
-    if (/\s/.test(value)) {
-      // ExecStart splits on whitespace; quoting would work but such a path is almost surely wrong.
-      throw new InstallError('INSTALL_BAD_PATH', `the ${name} path contains whitespace: "${value}"`);
+    if (!UNIT_PATH.test(value)) {
+      throw new InstallError(
+        'INSTALL_BAD_PATH',
+        `the ${name} path "${terminalSafe(value, PATH_CHARS)}" has characters the unit would reinterpret or that need quoting ` +
+          '(accepted: letters, digits and / . _ + , : = @ ~ -)',
+      );
     }
   }
-  const rendered = template.replaceAll('@NODE@', paths.node).replaceAll('@EXECWARDEN_BIN@', paths.bin);
-  if (rendered.includes('@')) {
-    const leftover = /@[A-Z_]+@/.exec(rendered);
-    if (leftover) throw new InstallError('INSTALL_BAD_TEMPLATE', `unknown placeholder ${leftover[0]} in the unit`);
-  }
-  return rendered;
+  const known = new Set<string>(Object.values(PLACEHOLDERS));
+  const unknown = (template.match(/@[A-Z_]+@/g) ?? []).find((p) => !known.has(p));
+  if (unknown) throw new InstallError('INSTALL_BAD_TEMPLATE', `unknown placeholder ${unknown} in the unit`);
+  return template.replaceAll(PLACEHOLDERS.node, paths.node).replaceAll(PLACEHOLDERS.bin, paths.bin);
 }
 
 /** The package directory: the nearest ancestor of this module holding execwarden's package.json. */
@@ -174,12 +194,13 @@ function writeFileStep(
     writeFileSync(path, content, { mode });
     chmodSync(path, mode); // writeFileSync's mode is filtered by the umask and ignored for existing files
   };
+  const file = { content, mode };
   if (current === content) return { what, target, state: 'in-place' };
-  if (current === null) return { what, target, state: 'pending', apply: write };
+  if (current === null) return { what, target, state: 'pending', apply: write, file };
   if (policy === 'if-absent') {
     return { what, target, state: 'kept', note: 'exists and belongs to the host owner; never overwritten' };
   }
-  return { what, target, state: 'pending', note: 'replaces a different version', apply: write };
+  return { what, target, state: 'pending', note: 'replaces a different version', apply: write, file };
 }
 
 function systemctlStep(ctx: Context, what: string, args: string[], needed: boolean): InstallStep {
@@ -193,7 +214,7 @@ function systemctlStep(ctx: Context, what: string, args: string[], needed: boole
     apply: () => {
       const run = ctx.systemctl(args);
       if (run.status !== 0) {
-        throw new InstallError('INSTALL_SYSTEMCTL_FAILED', `${target} failed (${run.status}): ${run.output}`);
+        throw new InstallError('INSTALL_SYSTEMCTL_FAILED', `${target} failed (${run.status}): ${terminalSafe(run.output)}`);
       }
     },
   };
@@ -208,17 +229,19 @@ function planInstall(ctx: Context): InstallStep[] {
   const bin = join(pkg, 'bin', 'execwarden.js');
   const steps: InstallStep[] = [];
 
+  for (const [label, path] of [['node', ctx.nodePath], ['the execwarden package', pkg]] as const) refuseTemporary(label, path);
   for (const [label, path] of [['node', ctx.nodePath], ['execwarden', bin]] as const) {
-    if (!existsSync(path)) throw new InstallError('INSTALL_NO_PACKAGE', `${label} not found at ${path}`);
+    if (!existsSync(path)) throw new InstallError('INSTALL_NO_PACKAGE', `${label} not found at ${terminalSafe(path, PATH_CHARS)}`);
     const reason = unreachableReason(path);
     if (reason) {
       throw new InstallError(
         'INSTALL_PACKAGE_UNREACHABLE',
-        `the service runs as an unprivileged user and could not start ${label}: ${reason}. ` +
+        `the service runs as an unprivileged user and could not start ${label}: ${terminalSafe(reason)}. ` +
           'Install execwarden system-wide (npm install -g execwarden) and run install from there.',
       );
     }
   }
+  refuseUnsafe(checkServiceFiles({ packageRoot: pkg, nodePath: ctx.nodePath }), pkg);
 
   const unitTarget = `/etc/systemd/system/${UNIT_NAME}`;
   const unit = renderUnit(readFileSync(join(pkg, 'systemd', UNIT_NAME), 'utf8'), { node: ctx.nodePath, bin });
@@ -256,6 +279,47 @@ function planInstall(ctx: Context): InstallStep[] {
   return steps;
 }
 
+/** A package or node under /tmp, /var/tmp or /dev/shm, as given or once links are resolved, is refused. */
+function refuseTemporary(label: string, path: string): void {
+  const real = existsSync(path) ? resolveReal(path) : null;
+  const dir = temporaryDirOf(path) ?? (real === null ? null : temporaryDirOf(real));
+  if (dir === null) return;
+  const shown = terminalSafe(path, PATH_CHARS) + (real !== null && real !== resolve(path) ? ` (${terminalSafe(real, PATH_CHARS)})` : '');
+  throw new InstallError(
+    'INSTALL_PACKAGE_IN_TMP',
+    `refusing to install: ${label} is under ${dir}: ${shown}. The service runs with PrivateTmp=yes and would not ` +
+      `see it, and any user can create files in ${dir}. Put it in a root-owned directory such as /opt/execwarden ` +
+      '(or npm install -g execwarden) and run install from there.',
+  );
+}
+
+/** Everything the service runs or reads must be root's alone (install-guard.ts). */
+function refuseUnsafe(report: GuardReport, packageRoot: string): void {
+  if (report.stoppedIn !== null) {
+    throw new InstallError(
+      'INSTALL_PACKAGE_TOO_LARGE',
+      `refusing to install: stopped checking the package's files after ${report.entries - 1} entries, in ` +
+        `${terminalSafe(report.stoppedIn, PATH_CHARS)}; a package this large is not what npm installs. ` +
+        'Install from a clean copy (npm ci --omit=dev, or npm install -g execwarden).',
+    );
+  }
+  if (report.problemCount === 0) return;
+  // A path the unit can hold needs no quoting in a shell either.
+  const shownPackage = UNIT_PATH.test(packageRoot) ? packageRoot : 'PACKAGE';
+  const lines = report.problems.map((p) => `  ${terminalSafe(p.path, PATH_CHARS)} ${p.reason}`);
+  const more = report.problemCount - report.problems.length;
+  if (more > 0) lines.push(`  … and ${more} more`);
+  throw new InstallError(
+    'INSTALL_PACKAGE_UNSAFE',
+    'refusing to install: the service would run or read files that someone other than root can change. ' +
+      'It runs them with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so whoever can write them controls this host:\n' +
+      `${lines.join('\n')}\n` +
+      'Each directory from / down, the package (bin, dist, node_modules, rules, systemd, prebuilds, build/Release/*.node, ' +
+      'package.json) and node must be owned by root and not writable by group or others; for the package: ' +
+      `chown -R root:root ${shownPackage} && chmod -R go-w ${shownPackage}`,
+  );
+}
+
 function planUninstall(ctx: Context): InstallStep[] {
   const steps: InstallStep[] = [];
   const unitTarget = `/etc/systemd/system/${UNIT_NAME}`;
@@ -284,18 +348,33 @@ const LABELS: Record<StepState, { done: string; planned: string }> = {
   skipped: { done: 'skipped', planned: 'would skip' },
 };
 
+/** A file's text for the terminal: each line escaped (the package's files are checked, but text is text). */
+function showFile(content: string): string {
+  const lines = content.endsWith('\n') ? content.slice(0, -1).split('\n') : content.split('\n');
+  return lines.map((line) => terminalSafe(line, SHOWN_LINE_CHARS)).join('\n');
+}
+const SHOWN_LINE_CHARS = 4096;
+
 function execute(steps: InstallStep[], dryRun: boolean, io: CommandIo): InstallResult {
   const width = Math.max(...Object.values(LABELS).map((l) => (dryRun ? l.planned : l.done).length));
   for (const step of steps) {
     if (!dryRun) step.apply?.();
     const label = dryRun ? LABELS[step.state].planned : LABELS[step.state].done;
-    const note = step.note ? ` (${step.note})` : '';
-    io.stdout.write(`${label.padEnd(width)}  ${step.what}: ${step.target}${note}\n`);
+    const note = step.note ? ` (${terminalSafe(step.note)})` : '';
+    io.stdout.write(`${label.padEnd(width)}  ${step.what}: ${terminalSafe(step.target, PATH_CHARS)}${note}\n`);
   }
   const changed = steps.filter((s) => s.state === 'pending').length;
-  if (dryRun) io.stdout.write(`dry run: ${changed} change(s) planned, nothing written\n`);
-  else if (changed === 0) io.stdout.write('everything already in place\n');
-  return { dryRun, steps: steps.map(({ apply: _apply, ...rest }) => rest), changed, exitCode: 0 };
+  if (dryRun) {
+    io.stdout.write(`dry run: ${changed} change(s) planned, nothing written\n`);
+    for (const step of steps) {
+      if (step.state !== 'pending' || step.file === undefined) continue;
+      const mode = step.file.mode.toString(8).padStart(4, '0');
+      io.stdout.write(`\n--- ${step.target} (mode ${mode}), as it would be written ---\n${showFile(step.file.content)}\n--- end of ${step.target} ---\n`);
+    }
+  } else if (changed === 0) {
+    io.stdout.write('everything already in place\n');
+  }
+  return { dryRun, steps: steps.map(({ apply: _apply, file: _file, ...rest }) => rest), changed, exitCode: 0 };
 }
 
 export async function installAction(opts: InstallOptions, io: CommandIo): Promise<InstallResult> {

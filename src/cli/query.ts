@@ -2,12 +2,14 @@
  * `execwarden query '<EQL>' [FILE…|-]`: runs one EQL query over NDJSON events and prints each
  * match as a JSON line: the event itself for an event query, `{"join_keys":[…],"events":[…]}`
  * for a sequence. A query that does not compile prints the error with a caret under the spot
- * and exits 2.
+ * and exits 2. One that compiles but reads fields execwarden never fills, or compares with an
+ * unquoted word, gets a warning on stderr and runs (query-warnings.ts).
  */
 import { compileQuery, EqlError, type CompiledQuery } from '../eql/index.js';
 import { EXIT_OK, EXIT_USAGE } from './exit.js';
 import type { CommandIo } from './io.js';
 import { readEvents, writeJsonLine, writeText } from './ndjson.js';
+import { queryWarnings } from './query-warnings.js';
 
 export interface QueryActionOptions {
   query: string;
@@ -45,6 +47,7 @@ export async function queryAction(options: QueryActionOptions, io: CommandIo): P
     await writeText(io.stderr, `execwarden: query error: ${error.render(options.query)}\n`);
     return { ...result, exitCode: EXIT_USAGE };
   }
+  for (const warning of queryWarnings(compiled.ast, options.query)) await writeText(io.stderr, `execwarden: ${warning}\n`);
   const matcher = compiled.kind === 'sequence'
     ? compiled.createMatcher({
         timestampField: options.timestampField ?? '@timestamp',

@@ -20,9 +20,9 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileQuery, EqlError, parseQuery, type EqlEvent } from '../../src/eql/index.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const ROOT = path.resolve(process.cwd(), '../shared/corpus/es-eql');
+const ROOT = path.join(CORPUS_DIR, 'es-eql');
 
 interface Spec {
   name: string;

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { compileQuery, EqlError } from '../../src/eql/index.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
+const CORPUS = CORPUS_DIR;
 
 function ruleQueries(folder: string): { file: string; query: string }[] {
   const dir = path.join(CORPUS, folder);

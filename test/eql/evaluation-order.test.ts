@@ -9,9 +9,9 @@ import type { ExpressionNode, LogicalNode } from '../../src/eql/ast.js';
 import { orderedOperands } from '../../src/eql/evaluation-order.js';
 import { compileQuery, parseQuery, type CompiledQuery, type EqlEvent } from '../../src/eql/index.js';
 import { random } from '../support/random.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
+const CORPUS = CORPUS_DIR;
 
 function whereClause(query: string): LogicalNode {
   const ast = parseQuery(query);

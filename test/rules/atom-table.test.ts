@@ -6,9 +6,9 @@ import { loadRules } from '../../src/rules/index.js';
 import { AtomTable } from '../../src/rules/atom-table.js';
 import { atomHolds, stageRequirement, type FieldAtom } from '../../src/rules/stage-requirements.js';
 import { literalEventMix } from './support/literal-event-mix.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const CORPUS = CORPUS_DIR;
 
 /** Every atom of every stage of the queries. */
 function atomsOf(sources: readonly string[]): FieldAtom[] {

@@ -2,9 +2,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, loadRules, RuleDiagnosticCode } from '../../src/rules/index.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const CORPUS = CORPUS_DIR;
 const FOLDERS = ['elastic-linux-process', 'elastic-linux-sequence'];
 
 function tomlCount(folder: string): number {

@@ -6,9 +6,9 @@ import { indexStages } from '../../src/rules/rule-set.js';
 import { execEvent } from './support/exec-event.js';
 import { execMix } from './support/exec-mix.js';
 import { literalEventMix } from './support/literal-event-mix.js';
-import { describeWithCorpus } from '../support/corpus.js';
+import { describeWithCorpus, CORPUS_DIR } from '../support/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const CORPUS = CORPUS_DIR;
 
 describeWithCorpus('rule index', () => {
   const load = loadRules([join(CORPUS, 'elastic-linux-process'), join(CORPUS, 'elastic-linux-sequence'), join(process.cwd(), 'rules')]);
