@@ -119,6 +119,12 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
       samples: outputs.sinks.map((s) => ({ labels: { output: s.name }, value: s.dropped })),
     },
     {
+      name: `${P}output_filtered_total`,
+      help: "Alerts an output left out on purpose: below its min_severity (not a loss).",
+      type: 'counter',
+      samples: outputs.sinks.map((s) => ({ labels: { output: s.name }, value: s.filtered ?? 0 })),
+    },
+    {
       name: `${P}reloads_total`,
       help: 'SIGHUP reloads, by result.',
       type: 'counter',

@@ -18,8 +18,8 @@ import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo }
 import { ExecwardenError } from '../errors.js';
 import { createSinks, SinkFanout, type Sink } from '../outputs/index.js';
 import { RealProcFs, namesToRead, readCapabilityLastBit, type ProcFs } from '../process/index.js';
-import { formatDiagnostic, loadRuleSet, type RuleDiagnostic } from '../rules/index.js';
-import type { AgentConfig } from './config.js';
+import { formatDiagnostic, type RuleDiagnostic } from '../rules/index.js';
+import { loadConfiguredRules, type AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
 import type { Logger } from './logger.js';
 import { CAPTURE_STOPPED_RULE_ID, CAPTURE_STOPPED_RULE_NAME, internalAlert, LossMonitor, stallAlert } from './internal-alerts.js';
@@ -466,15 +466,7 @@ function throttledDeliveryLog(logger: Logger, clock: Clock): (sink: string, erro
   };
 }
 
-function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet> {
-  return loadRuleSet({
-    paths: config.rules.paths,
-    allowEmpty: config.rules.allowEmpty,
-    ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }),
-    ...(config.rules.defend === undefined ? {} : { defendDefaults: config.rules.defend }),
-  });
-}
-
+/** The configured rules, exceptions and rule selection; at start-up and on every reload alike. */
 function logDiagnostics(logger: Logger, diagnostics: readonly RuleDiagnostic[]): void {
   for (const d of diagnostics) {
     const fields = { code: d.code, file: d.file, line: d.line, column: d.column };

@@ -6,13 +6,21 @@
  */
 import { DEFAULT_ENV_VARS, ENV_NAMES_MAX, envNameProblem } from '../process/environment.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parse as parseToml } from 'smol-toml';
 import { ExecwardenError } from '../errors.js';
 import { TableReader, type Table } from '../config-table.js';
 import { parseOutputsConfig, type OutputsConfig } from '../outputs/config.js';
+import { DEFAULT_MIN_SEVERITY } from '../outputs/severity.js';
 import { SEVERITY_SCORE } from '../alerts/severity.js';
 import { DEFEND_RULE_DEFAULTS, type DefendRuleDefaults } from '../rules/behavior-rule-schema.js';
 import { RULE_SEVERITIES, type RuleSeverity } from '../rules/rule-types.js';
+import { loadRuleSet } from '../rules/rule-set-loader.js';
+import {
+  commandLineSelection, isEmptySelection, mergeSelections, SELECTION_LIMITS, selectionNameProblem,
+  type RuleSelection, type SelectionName,
+} from '../rules/rule-selection.js';
+import { TomlKeyLocator, type SourcePosition } from '../rules/toml-positions.js';
+import { tomlSyntaxProblem } from '../rules/toml-syntax.js';
 import { OutputsConfigError } from '../outputs/errors.js';
 import type { ResponseConfig } from '../response/kill-response.js';
 
@@ -31,7 +39,18 @@ export interface AgentConfig {
    * ([rules] defend_severity, defend_risk_score); undefined when neither is set, for the built-in
    * DEFEND_RULE_DEFAULTS. A severity given alone brings the risk score Elastic pairs with it.
    */
-  rules: { paths: string[]; exceptions: string | null; allowEmpty: boolean; defend?: DefendRuleDefaults };
+  rules: {
+    paths: string[];
+    exceptions: string | null;
+    allowEmpty: boolean;
+    defend?: DefendRuleDefaults;
+    /**
+     * Which loaded rules run ([rules] enable, enable_tags, disable, disable_tags, plus the command
+     * line's --enable-rule, --enable-tag, --disable-rule, --disable-tag; src/rules/rule-selection.ts).
+     * Undefined when nothing is named: every rule runs.
+     */
+    selection?: RuleSelection;
+  };
   capture: { receiveBufferBytes: number; realtime: boolean; events: boolean; envVars: string[] };
   /** How long outputs may take to deliver what is queued when the agent stops. */
   shutdown: { drainMs: number };
@@ -55,6 +74,11 @@ export interface ConfigOverrides {
   receiveBuffer?: number;
   realtime?: boolean;
   maxProcesses?: number;
+  /** Rule selection options; they add to the file's lists. */
+  enableRules?: string[];
+  enableTags?: string[];
+  disableRules?: string[];
+  disableTags?: string[];
 }
 
 export class ConfigError extends ExecwardenError {
@@ -82,7 +106,10 @@ export function parseListenAddress(text: string, where: string): ListenAddress {
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
-function readConfigFile(path: string): Table {
+/** Where a key path sits in the config file (1-based), for messages that point into it. */
+export type ConfigKeyLocator = (path: readonly string[]) => SourcePosition;
+
+function readConfigFile(path: string): { table: Table; locate: ConfigKeyLocator } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -90,15 +117,15 @@ function readConfigFile(path: string): Table {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new ConfigError(`${path}: cannot read the config file (${reason})`);
   }
+  let table: Table;
   try {
-    return parseToml(text) as Table;
+    table = parseToml(text) as Table;
   } catch (error) {
-    if (error instanceof TomlError) {
-      const first = error.message.split('\n')[0];
-      throw new ConfigError(`${path}:${error.line}:${error.column}: ${first}`);
-    }
-    throw error;
+    const problem = tomlSyntaxProblem(error, text);
+    throw new ConfigError(`${path}:${problem.line}:${problem.column}: invalid TOML: ${problem.message}`);
   }
+  let locator: TomlKeyLocator | undefined;
+  return { table, locate: (keyPath) => (locator ??= new TomlKeyLocator(text)).position(keyPath) };
 }
 
 /**
@@ -107,22 +134,59 @@ function readConfigFile(path: string): Table {
  */
 export function loadAgentConfig(overrides: ConfigOverrides = {}, defaultPath = DEFAULT_CONFIG_PATH): AgentConfig {
   let file: string | null = null;
-  let table: Table = {};
-  if (overrides.config !== undefined) {
-    file = overrides.config;
-    table = readConfigFile(file);
-  } else if (existsSync(defaultPath)) {
-    file = defaultPath;
-    table = readConfigFile(file);
+  if (overrides.config !== undefined) file = overrides.config;
+  else if (existsSync(defaultPath)) file = defaultPath;
+  if (file === null) return resolveConfig({}, null, overrides);
+  const { table, locate } = readConfigFile(file);
+  return resolveConfig(table, file, overrides, locate);
+}
+
+const SELECTION_KEYS = [
+  ['enableRules', 'enable', 'rule ids'],
+  ['enableTags', 'enable_tags', 'tags'],
+  ['disableRules', 'disable', 'rule ids'],
+  ['disableTags', 'disable_tags', 'tags'],
+] as const;
+
+/** Checks one list of rule ids or tags (from the file or the command line) into `issues`. */
+function checkSelectionNames(values: readonly string[], setting: string, what: string, issues: string[]): void {
+  if (values.length > SELECTION_LIMITS.names) issues.push(`${setting}: at most ${SELECTION_LIMITS.names} ${what}`);
+  for (const value of values.slice(0, SELECTION_LIMITS.names)) {
+    const problem = selectionNameProblem(value);
+    if (problem !== null) issues.push(`${setting}: ${JSON.stringify(value.slice(0, 80))} ${problem}`);
   }
-  return resolveConfig(table, file, overrides);
+}
+
+/** The [rules] selection lists and the command line's, checked; undefined when both name nothing. */
+function readSelection(
+  rules: TableReader,
+  file: string | null,
+  overrides: ConfigOverrides,
+  locate: ConfigKeyLocator | undefined,
+  issues: string[],
+): RuleSelection | undefined {
+  const fromFile = {} as Record<keyof RuleSelection, SelectionName[]>;
+  for (const [list, key, what] of SELECTION_KEYS) {
+    const values = rules.strings(key, []);
+    const setting = `rules.${key}`;
+    checkSelectionNames(values, setting, what, issues);
+    const at = file !== null && locate !== undefined && values.length > 0 ? locate(['rules', key]) : { line: 0, column: 0 };
+    fromFile[list] = values.map((value) => ({ value, from: { file: file ?? 'config', line: at.line, column: at.column, setting } }));
+  }
+  const fromCommandLine = commandLineSelection(overrides);
+  for (const [list, , what] of SELECTION_KEYS) {
+    const names = fromCommandLine[list];
+    if (names.length > 0) checkSelectionNames(names.map((n) => n.value), names[0]!.from.setting, what, issues);
+  }
+  const selection = mergeSelections(fromFile, fromCommandLine);
+  return isEmptySelection(selection) ? undefined : selection;
 }
 
 /**
  * Applies defaults, the parsed file table and the overrides; exported for tests. Every problem in
  * the file is reported in one ConfigError.
  */
-export function resolveConfig(table: Table, file: string | null, overrides: ConfigOverrides = {}): AgentConfig {
+export function resolveConfig(table: Table, file: string | null, overrides: ConfigOverrides = {}, locate?: ConfigKeyLocator): AgentConfig {
   const where = file ?? 'config';
   const issues: string[] = [];
   const root = new TableReader(table, '', issues);
@@ -138,6 +202,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
     const riskScore = rules.integer('defend_risk_score', SEVERITY_SCORE[severity], 0, 100);
     defend = { severity, riskScore };
   }
+  const selection = readSelection(rules, file, overrides, locate, issues);
   rules.done();
 
   const capture = section('capture');
@@ -205,7 +270,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
   }
   root.done();
   if (issues.length > 0 || outputs === undefined) throw new ConfigError(`${where}: ${issues.join('; ')}`);
-  if (overrides.pretty) outputs = { ...outputs, stdout: { ...(outputs.stdout ?? {}), format: 'pretty' } };
+  if (overrides.pretty) outputs = { ...outputs, stdout: { minSeverity: DEFAULT_MIN_SEVERITY, ...outputs.stdout, format: 'pretty' } };
 
   return {
     file,
@@ -214,6 +279,7 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
       exceptions: overrides.exceptions ?? (exceptions === '' ? null : exceptions),
       allowEmpty,
       ...(defend === undefined ? {} : { defend }),
+      ...(selection === undefined ? {} : { selection }),
     },
     capture: {
       receiveBufferBytes: overrides.receiveBuffer ?? receiveBufferBytes,
@@ -231,4 +297,15 @@ export function resolveConfig(table: Table, file: string | null, overrides: Conf
     outputs,
     response: { killProcess, killRules: [...new Set(killRules)], neverKill: [...new Set(neverKill)] },
   };
+}
+
+/** The rule set the agent runs for a config: paths, exceptions, Defend defaults and selection. */
+export function loadConfiguredRules(config: AgentConfig): ReturnType<typeof loadRuleSet> {
+  return loadRuleSet({
+    paths: config.rules.paths,
+    allowEmpty: config.rules.allowEmpty,
+    ...(config.rules.exceptions === null ? {} : { exceptionsFile: config.rules.exceptions }),
+    ...(config.rules.defend === undefined ? {} : { defendDefaults: config.rules.defend }),
+    ...(config.rules.selection === undefined ? {} : { selection: config.rules.selection }),
+  });
 }

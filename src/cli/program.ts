@@ -3,7 +3,7 @@
  * own file and returns an exit status; errors escaping an action are turned into a message and a
  * status in one place (exit.ts). Long-running commands get an AbortSignal tied to SIGINT/SIGTERM.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLiveDetector } from '../agent/lab-detector.js';
 import { readAgentVersion } from '../ecs/agent.js';
 import { captureAction } from './capture.js';
@@ -14,9 +14,12 @@ import { labAction } from './lab.js';
 import { RESPONSE_BOUND_MS } from '../lab/run-lab.js';
 import { queryAction } from './query.js';
 import { replayAction } from './replay.js';
-import { rulesListAction, rulesTestAction, rulesValidateAction } from './rules.js';
+import { addRuleSelectionOptions, ruleSelectionOf, rulesListAction, rulesTestAction, rulesValidateAction, type RuleSelectionFlags } from './rules.js';
+import { RULE_SEVERITIES, type RuleFormat, type RuleSeverity } from '../rules/rule-types.js';
+import { commandLineSelection } from '../rules/rule-selection.js';
 import { runAction } from './run.js';
 import { simulateAction } from './simulate.js';
+import { statusAction } from './status.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -79,7 +82,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     }
   };
 
-  program
+  const run = program
     .command('run')
     .description('run the agent: capture every program start, evaluate the rules, write alerts (default: bundled rules, NDJSON to stdout)')
     .option('-c, --config <file>', 'TOML config file (default: /etc/execwarden/config.toml when it exists)')
@@ -90,8 +93,9 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('--metrics <host:port>', 'serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)')
     .option('--receive-buffer <bytes>', 'proc connector socket receive buffer', positiveInt)
     .option('--no-realtime', 'do not raise the reader thread to SCHED_FIFO')
-    .option('--max-processes <n>', 'process table size cap', positiveInt)
-    .action(async (opts: { config?: string; rules?: string[]; exceptions?: string; pretty?: boolean; events?: boolean; metrics?: string; receiveBuffer?: number; realtime: boolean; maxProcesses?: number }) => {
+    .option('--max-processes <n>', 'process table size cap', positiveInt);
+  addRuleSelectionOptions(run)
+    .action(async (opts: { config?: string; rules?: string[]; exceptions?: string; pretty?: boolean; events?: boolean; metrics?: string; receiveBuffer?: number; realtime: boolean; maxProcesses?: number } & RuleSelectionFlags) => {
       await longRunning((signal) =>
         runAction(
           {
@@ -105,6 +109,8 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
             // Only an explicit --no-realtime overrides the config file.
             realtime: opts.realtime === false ? false : undefined,
             maxProcesses: opts.maxProcesses,
+            // They add to the config file's [rules] selection.
+            ...ruleSelectionOf(opts),
           },
           { ...io, signal },
           { onReload: onSighup },
@@ -142,14 +148,16 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
       status = (await queryAction({ query: eql, files }, io)).exitCode;
     });
 
-  program
+  const replay = program
     .command('replay')
     .description('run a rule set over recorded ECS events and print the alerts as NDJSON')
     .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
     .option('--exceptions <file>', 'exceptions (allow-list) file')
-    .argument('<files...>', "NDJSON event files ('-' for stdin)")
-    .action(async (files: string[], opts: { rules?: string[]; exceptions?: string }) => {
-      status = (await replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions }, io)).exitCode;
+    .argument('<files...>', "NDJSON event files ('-' for stdin)");
+  addRuleSelectionOptions(replay)
+    .action(async (files: string[], opts: { rules?: string[]; exceptions?: string } & RuleSelectionFlags) => {
+      const selection = commandLineSelection(ruleSelectionOf(opts));
+      status = (await replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions, selection }, io)).exitCode;
     });
 
   const rules = program.command('rules').description('check, list and test detection rules');
@@ -161,20 +169,34 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .action(async (paths: string[], opts: { exceptions?: string }) => {
       status = (await rulesValidateAction({ paths, exceptions: opts.exceptions }, io)).exitCode;
     });
-  rules
+  const rulesList = rules
     .command('list')
-    .description('list rules: id, name, severity, tactics')
+    .description('list rules: id, name, severity, tactics; rules the selection leaves out are marked')
     .option('--json', 'one JSON object per rule')
-    .argument('[paths...]', 'rule files or folders (default: the bundled rules)')
-    .action(async (paths: string[], opts: { json?: boolean }) => {
-      status = (await rulesListAction({ paths, json: opts.json === true }, io)).exitCode;
+    .option('-c, --config <file>', "start from this config file's [rules]: paths (unless given), Defend severity, rule selection")
+    .option('--id <id>', 'show only this rule (repeatable)', collect)
+    .option('--tag <tag>', 'show only rules carrying this tag (repeatable)', collect)
+    .addOption(new Option('--severity <level>', 'show only rules at least this severe').choices(RULE_SEVERITIES))
+    .addOption(new Option('--format <format>', 'show only rules of this format').choices(['detection-rules', 'defend']))
+    .argument('[paths...]', 'rule files or folders (default: the bundled rules)');
+  addRuleSelectionOptions(rulesList)
+    .action(async (paths: string[], opts: { json?: boolean; config?: string; id?: string[]; tag?: string[]; severity?: RuleSeverity; format?: RuleFormat } & RuleSelectionFlags) => {
+      const filters = {
+        ...(opts.id === undefined ? {} : { ids: opts.id }),
+        ...(opts.tag === undefined ? {} : { tags: opts.tag }),
+        ...(opts.severity === undefined ? {} : { minSeverity: opts.severity }),
+        ...(opts.format === undefined ? {} : { format: opts.format }),
+      };
+      status = (await rulesListAction({ paths, json: opts.json === true, config: opts.config, ...filters, ...ruleSelectionOf(opts) }, io)).exitCode;
     });
-  rules
+  const rulesTest = rules
     .command('test')
-    .description("run each rule's test cases")
-    .argument('[paths...]', 'rule files or folders (default: the bundled rules)')
-    .action(async (paths: string[]) => {
-      status = (await rulesTestAction({ paths }, io)).exitCode;
+    .description("run each rule's test cases (of the rules the selection keeps)")
+    .option('-c, --config <file>', "start from this config file's [rules]: paths (unless given), Defend severity, rule selection")
+    .argument('[paths...]', 'rule files or folders (default: the bundled rules)');
+  addRuleSelectionOptions(rulesTest)
+    .action(async (paths: string[], opts: { config?: string } & RuleSelectionFlags) => {
+      status = (await rulesTestAction({ paths, config: opts.config, ...ruleSelectionOf(opts) }, io)).exitCode;
     });
 
   program
@@ -205,6 +227,17 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
         },
       );
       status = result.exitCode;
+    });
+
+  program
+    .command('status')
+    .alias('doctor')
+    .description('say whether this host is protected: kernel, privileges, service, counters, config, rules, outputs (exit 0 only when protected)')
+    .option('--json', 'print the report as JSON')
+    .option('-c, --config <file>', "judge this config file (default: the service's, else /etc/execwarden/config.toml when it exists)")
+    .option('--no-probe', 'do not subscribe to the proc connector for a moment to prove it works')
+    .action(async (opts: { json?: boolean; config?: string; probe: boolean }) => {
+      status = (await statusAction({ json: opts.json === true, config: opts.config, probe: opts.probe }, io)).exitCode;
     });
 
   program

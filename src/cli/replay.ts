@@ -1,12 +1,14 @@
 /**
- * `execwarden replay [--rules PATH…] [--exceptions FILE] FILE…`: runs a rule set (the bundled
- * rules by default) over recorded ECS events and prints the alerts as NDJSON. The same engine as
- * the live agent, fed from files. Rule errors stop it before any event is read (exit 1).
+ * `execwarden replay [--rules PATH…] [--exceptions FILE] [rule selection] FILE…`: runs a rule set
+ * (the bundled rules by default, with run's --enable/--disable selection) over recorded ECS events
+ * and prints the alerts as NDJSON. The same engine as the live agent, fed from files. Rule errors
+ * stop it before any event is read (exit 1). Recorded events are never acted on.
  */
 import { buildAlert } from '../alerts/alert-document.js';
 import { AlertThrottle } from '../alerts/alert-throttle.js';
 import { systemClock, type Clock } from '../clock.js';
-import { formatDiagnostic } from '../rules/diagnostics.js';
+import { formatDiagnostic, RuleDiagnosticCode } from '../rules/diagnostics.js';
+import type { RuleSelection } from '../rules/rule-selection.js';
 import { loadRuleSet } from '../rules/rule-set-loader.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit.js';
 import type { CommandIo } from './io.js';
@@ -17,6 +19,8 @@ export interface ReplayActionOptions {
   /** Rule files or folders; default: the bundled rules. */
   rules?: string[];
   exceptions?: string;
+  /** Which loaded rules run (run's --enable-rule, --disable-tag, ...). */
+  selection?: RuleSelection;
   /** De-duplicate identical alerts within this many milliseconds; off when absent or 0. */
   throttleMs?: number;
   clock?: Clock;
@@ -47,7 +51,11 @@ export const replayCommand = {
 export async function replayAction(options: ReplayActionOptions, io: CommandIo): Promise<ReplayResult> {
   const result: ReplayResult = { exitCode: EXIT_OK, events: 0, alerts: 0, suppressed: 0, throttled: 0, malformed: 0 };
   const clock = options.clock ?? systemClock;
-  const loaded = await loadRuleSet({ ...(options.rules === undefined ? {} : { paths: options.rules }), ...(options.exceptions === undefined ? {} : { exceptionsFile: options.exceptions }) });
+  const loaded = await loadRuleSet({
+    ...(options.rules === undefined ? {} : { paths: options.rules }),
+    ...(options.exceptions === undefined ? {} : { exceptionsFile: options.exceptions }),
+    ...(options.selection === undefined ? {} : { selection: options.selection }),
+  });
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
   if (loaded.ruleSet === null) {
     for (const d of errors) await writeText(io.stderr, `${formatDiagnostic(d)}\n`);
@@ -55,7 +63,9 @@ export async function replayAction(options: ReplayActionOptions, io: CommandIo):
     return { ...result, exitCode: EXIT_FAILURE };
   }
   const ruleSet = loaded.ruleSet;
-  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').length;
+  // A selection name that matches no rule is this command's to report: rules validate has no selection.
+  for (const d of loaded.diagnostics) if (d.code === RuleDiagnosticCode.SelectionUnmatched) await writeText(io.stderr, `${formatDiagnostic(d)}\n`);
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning' && d.code !== RuleDiagnosticCode.SelectionUnmatched).length;
   if (warnings > 0) await writeText(io.stderr, `execwarden: ${warnings} rule warning(s); see \`execwarden rules validate\`\n`);
   const throttle = options.throttleMs ? new AlertThrottle(clock, { windowMs: options.throttleMs }) : null;
 

@@ -12,30 +12,41 @@
  *   [outputs.webhook] url (http/https), timeout_ms (5000), retries (5), headers = { Name = "value" },
  *                     ca_file (extra trusted CA, PEM)
  *   [outputs.queue]   max_documents (10000, per sink)
+ *
+ * Every sink table also takes min_severity = "low" | "medium" | "high" | "critical" (default low:
+ * every alert): alerts below it are not sent to that output, and counted (severity.ts).
  */
 import { isAbsolute } from 'node:path';
 import { isTable, TableReader, type Table } from '../config-table.js';
 import { OutputsConfigError } from './errors.js';
 import { DEFAULT_QUEUE_SIZE } from './queued-sink.js';
 import type { ColorMode, StdoutFormat } from './stdout-sink.js';
+import { DEFAULT_MIN_SEVERITY, MIN_SEVERITIES, type MinSeverity } from './severity.js';
 import { SYSLOG_FACILITIES } from './syslog-format.js';
 import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT, type SyslogTransportKind } from './syslog-sink.js';
 import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-sink.js';
 
-export interface StdoutOutputConfig {
+/** What every output takes: alerts of at least this severity (other documents always). */
+export interface OutputFilterConfig {
+  minSeverity: MinSeverity;
+}
+
+export interface StdoutOutputConfig extends OutputFilterConfig {
   format: StdoutFormat;
   color?: ColorMode;
 }
 
-export interface FileOutputConfig {
+export interface FileOutputConfig extends OutputFilterConfig {
   path: string;
 }
 
-export type SyslogOutputConfig =
-  | { transport: 'unix' | 'unix-stream'; path: string; facility: string }
-  | { transport: 'udp' | 'tcp'; host: string; port: number; facility: string };
+export type SyslogOutputConfig = OutputFilterConfig &
+  (
+    | { transport: 'unix' | 'unix-stream'; path: string; facility: string }
+    | { transport: 'udp' | 'tcp'; host: string; port: number; facility: string }
+  );
 
-export interface WebhookOutputConfig {
+export interface WebhookOutputConfig extends OutputFilterConfig {
   url: string;
   timeoutMs: number;
   retries: number;
@@ -64,8 +75,12 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Visible ASCII, space, tab and non-ASCII; no CR, LF or other controls. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
 
+function readMinSeverity(reader: TableReader): MinSeverity {
+  return reader.choice('min_severity', MIN_SEVERITIES, DEFAULT_MIN_SEVERITY);
+}
+
 function readStdout(reader: TableReader): StdoutOutputConfig {
-  const config: StdoutOutputConfig = { format: reader.choice('format', ['ndjson', 'pretty'] as const, 'ndjson') };
+  const config: StdoutOutputConfig = { format: reader.choice('format', ['ndjson', 'pretty'] as const, 'ndjson'), minSeverity: readMinSeverity(reader) };
   if (reader.has('color')) config.color = reader.choice('color', ['auto', 'always', 'never'] as const, 'auto');
   reader.done();
   return config;
@@ -73,6 +88,7 @@ function readStdout(reader: TableReader): StdoutOutputConfig {
 
 function readFile(reader: TableReader): FileOutputConfig | undefined {
   const path = reader.string('path');
+  const minSeverity = readMinSeverity(reader);
   reader.done();
   if (path === undefined) {
     if (!reader.has('path')) reader.fail('path', 'required');
@@ -82,11 +98,12 @@ function readFile(reader: TableReader): FileOutputConfig | undefined {
     reader.fail('path', 'expected an absolute path');
     return undefined;
   }
-  return { path };
+  return { path, minSeverity };
 }
 
 function readSyslog(reader: TableReader): SyslogOutputConfig | undefined {
   const transport = reader.choice('transport', SYSLOG_TRANSPORTS, 'unix');
+  const minSeverity = readMinSeverity(reader);
   const facility = reader.string('facility', DEFAULT_SYSLOG_FACILITY);
   if (SYSLOG_FACILITIES[facility] === undefined) {
     reader.fail('facility', `unknown facility "${facility}" (expected one of ${Object.keys(SYSLOG_FACILITIES).join(', ')})`);
@@ -102,11 +119,11 @@ function readSyslog(reader: TableReader): SyslogOutputConfig | undefined {
   if (isUnix) {
     const path = reader.string('path', DEFAULT_SYSLOG_PATH);
     if (!isAbsolute(path)) reader.fail('path', 'expected an absolute path');
-    config = { transport, path, facility };
+    config = { transport, path, facility, minSeverity };
   } else {
     const host = reader.string('host', DEFAULT_SYSLOG_HOST);
     const port = reader.integer('port', DEFAULT_SYSLOG_PORT, 1, 65_535, 'a port number (1-65535)');
-    config = { transport, host, port, facility };
+    config = { transport, host, port, facility, minSeverity };
   }
   reader.done();
   return config;
@@ -149,11 +166,12 @@ function readWebhook(reader: TableReader): WebhookOutputConfig | undefined {
   const concurrency = reader.integer('concurrency', DEFAULT_WEBHOOK_CONCURRENCY, 1, 64, 'an integer from 1 to 64');
   const maxAgeSeconds = reader.integer('max_age_seconds', DEFAULT_WEBHOOK_MAX_AGE_MS / 1000, 1, 7 * 86_400, 'an integer from 1 to 604800');
   const headers = readHeaders(reader);
+  const minSeverity = readMinSeverity(reader);
   const caFile = reader.string('ca_file');
   if (caFile !== undefined && !isAbsolute(caFile)) reader.fail('ca_file', 'expected an absolute path');
   reader.done();
   if (!valid || url === undefined) return undefined;
-  return { url, timeoutMs, retries, concurrency, maxAgeMs: maxAgeSeconds * 1000, headers, ...(caFile !== undefined ? { caFile } : {}) };
+  return { url, timeoutMs, retries, concurrency, maxAgeMs: maxAgeSeconds * 1000, headers, minSeverity, ...(caFile !== undefined ? { caFile } : {}) };
 }
 
 /**
@@ -187,6 +205,6 @@ export function parseOutputsConfig(table: unknown, keyPrefix = 'outputs'): Outpu
   if (issues.length > 0) throw new OutputsConfigError(issues);
   const source: Table = table ?? {};
   const anySink = ['stdout', 'file', 'syslog', 'webhook'].some((key) => source[key] !== undefined);
-  if (!anySink) config.stdout = { format: 'ndjson' };
+  if (!anySink) config.stdout = { format: 'ndjson', minSeverity: DEFAULT_MIN_SEVERITY };
   return config;
 }

@@ -22,11 +22,11 @@ export function createSinks(cfg: OutputsConfig, deps: SinkDeps = {}): Sink[] {
   const common = { maxQueued: cfg.queue.maxDocuments, onError: deps.onError, retry: deps.retry };
   const sinks: Sink[] = [];
   if (cfg.stdout) sinks.push(new StdoutSink({ ...common, ...cfg.stdout, stream: deps.stdout }));
-  if (cfg.file) sinks.push(new FileSink({ ...common, path: cfg.file.path }));
+  if (cfg.file) sinks.push(new FileSink({ ...common, path: cfg.file.path, minSeverity: cfg.file.minSeverity }));
   if (cfg.syslog) sinks.push(new SyslogSink({ ...common, ...cfg.syslog, hostname: deps.hostname }));
   if (cfg.webhook) {
-    const { url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile } = cfg.webhook;
-    sinks.push(new WebhookSink({ ...common, url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile }));
+    const { url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile, minSeverity } = cfg.webhook;
+    sinks.push(new WebhookSink({ ...common, url, timeoutMs, retries, concurrency, maxAgeMs, headers, caFile, minSeverity }));
   }
   return sinks;
 }

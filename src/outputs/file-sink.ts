@@ -14,6 +14,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { toJsonLine } from './json-line.js';
 import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
+import type { MinSeverity } from './severity.js';
 
 export const FILE_MODE = 0o600;
 export const DIRECTORY_MODE = 0o700;
@@ -23,6 +24,8 @@ export interface FileSinkOptions {
   maxQueued?: number;
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
+  /** Alerts below this are counted as filtered, not written. Default low: every alert. */
+  minSeverity?: MinSeverity;
 }
 
 class AppendFileTransport implements SinkTransport<string> {
@@ -85,6 +88,7 @@ export class FileSink extends QueuedSink<string> {
       maxQueued: options.maxQueued,
       retry: options.retry,
       onError: options.onError,
+      minSeverity: options.minSeverity,
     });
     this.path = options.path;
   }

@@ -2,6 +2,9 @@
  * The one queue-and-retry engine behind every sink. A sink is a `SinkTransport` (how to open,
  * send one item, reopen and close) plus an `encode` step; QueuedSink adds the rest:
  *
+ * - An alert below the output's `minSeverity` is not taken: it is counted as filtered (not as
+ *   dropped: it is no loss) and nothing else happens. Documents that are not alerts (process
+ *   events) are always taken (severity.ts).
  * - `write` encodes the document at once (later mutation by the caller cannot change what is
  *   sent, and a document that cannot be serialised is counted, not thrown) and queues it. A full
  *   queue (`maxQueued` documents, or `maxQueuedBytes` of encoded text, waiting or in flight)
@@ -27,6 +30,7 @@
  */
 import { BoundedQueue } from './bounded-queue.js';
 import { describeError, DeliveryRejectedError, SinkStartError } from './errors.js';
+import { DEFAULT_MIN_SEVERITY, meetsMinSeverity, type MinSeverity } from './severity.js';
 import type { Sink, SinkStats } from './sink.js';
 
 export interface SinkTransport<T> {
@@ -87,6 +91,8 @@ export interface QueuedSinkOptions<T> {
   breaker?: Partial<BreakerPolicy>;
   /** Items older than this when their turn comes are dropped as expired. Default: never. */
   maxAgeMs?: number;
+  /** Alerts below this severity are counted as filtered, not sent. Default low: every alert. */
+  minSeverity?: MinSeverity;
   /** Monotonic milliseconds (tests). */
   nowMs?: () => number;
 }
@@ -134,7 +140,8 @@ export class QueuedSink<T> implements Sink {
   private readonly maxAgeMs: number;
   private readonly nowMs: () => number;
   private readonly onError: SinkErrorHandler | undefined;
-  private counters = { written: 0, dropped: 0, failures: 0, expired: 0 };
+  private readonly minSeverity: MinSeverity;
+  private counters = { written: 0, dropped: 0, failures: 0, expired: 0, filtered: 0 };
   private started = false;
   private closing = false;
   private workers = 0;
@@ -165,6 +172,7 @@ export class QueuedSink<T> implements Sink {
     this.maxAgeMs = options.maxAgeMs ?? Infinity;
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.onError = options.onError;
+    this.minSeverity = options.minSeverity ?? DEFAULT_MIN_SEVERITY;
   }
 
   async start(): Promise<void> {
@@ -179,6 +187,15 @@ export class QueuedSink<T> implements Sink {
   }
 
   write(doc: Record<string, unknown>): void {
+    if (!meetsMinSeverity(doc, this.minSeverity)) {
+      this.counters.filtered += 1;
+      return;
+    }
+    this.accept(doc);
+  }
+
+  /** Queues a document the output takes (see write). */
+  protected accept(doc: Record<string, unknown>): void {
     if (this.closing) {
       this.counters.dropped += 1;
       return;

@@ -1,8 +1,9 @@
 /**
- * One reading of "how bad is this document", shared by the pretty printer (label, colour) and the
- * syslog sink (RFC 5424 severity). Alerts carry the rule's severity as `event.severity`, either as
- * a name (low/medium/high/critical) or as a number on the 0-100 risk scale Elastic uses
- * (21/47/73/99); `event.risk_score` is the fallback. Non-alert documents are informational.
+ * One reading of "how bad is this document", shared by the pretty printer (label, colour), the
+ * syslog sink (RFC 5424 severity) and every output's `min_severity`. Alerts carry the rule's
+ * severity as `event.severity`, either as a name (low/medium/high/critical) or as a number on the
+ * 0-100 risk scale Elastic uses (21/47/73/99); `event.risk_score` is the fallback. Non-alert
+ * documents are informational.
  */
 import { docField } from '../doc-field.js';
 
@@ -31,6 +32,24 @@ export function severityOf(doc: Record<string, unknown>): SeverityLevel {
   const risk = docField(doc, 'event.risk_score');
   if (typeof risk === 'number' && Number.isFinite(risk)) return fromRisk(risk);
   return docField(doc, 'event.kind') === 'alert' ? 'medium' : 'info';
+}
+
+/** What `[outputs.<name>] min_severity` can be, lowest first. */
+export const MIN_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type MinSeverity = (typeof MIN_SEVERITIES)[number];
+/** Every alert. */
+export const DEFAULT_MIN_SEVERITY: MinSeverity = 'low';
+
+const RANK: Readonly<Record<SeverityLevel, number>> = Object.freeze({ info: 0, low: 1, medium: 2, high: 3, critical: 4 });
+
+/**
+ * Whether an output that takes alerts of at least `minimum` takes `doc`. Only alerts
+ * (`event.kind: alert`, the agent's own included) are held to it: process events written with
+ * `--events` are not alerts and always pass. `low`, the default, takes every alert.
+ */
+export function meetsMinSeverity(doc: Record<string, unknown>, minimum: MinSeverity): boolean {
+  if (minimum === DEFAULT_MIN_SEVERITY || docField(doc, 'event.kind') !== 'alert') return true;
+  return RANK[severityOf(doc)] >= RANK[minimum];
 }
 
 /** RFC 5424 severities: 2 critical, 3 error, 4 warning, 5 notice, 6 informational. */

@@ -11,6 +11,8 @@ export interface FanoutStats {
   written: number;
   dropped: number;
   failures: number;
+  /** Alerts below some output's min_severity (not a loss). */
+  filtered: number;
 }
 
 export class SinkFanout {
@@ -48,6 +50,7 @@ export class SinkFanout {
   stats(): FanoutStats {
     const sinks = this.sinks.map((sink) => sink.stats());
     const total = (key: 'queued' | 'written' | 'dropped' | 'failures'): number => sinks.reduce((sum, s) => sum + s[key], 0);
-    return { sinks, queued: total('queued'), written: total('written'), dropped: total('dropped'), failures: total('failures') };
+    const filtered = sinks.reduce((sum, s) => sum + (s.filtered ?? 0), 0);
+    return { sinks, queued: total('queued'), written: total('written'), dropped: total('dropped'), failures: total('failures'), filtered };
   }
 }

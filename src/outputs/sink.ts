@@ -14,13 +14,18 @@ export interface SinkStats {
   failures: number;
   /** Of the dropped: too old when their turn came (sinks with a maximum age). */
   expired?: number;
+  /**
+   * Alerts not taken because they are below the output's `min_severity`: left out on purpose,
+   * so counted apart from `dropped` (which is loss).
+   */
+  filtered?: number;
 }
 
 export interface Sink {
   readonly name: string;
   /** Opens the sink; rejects with a coded error when it cannot work at all (start-up failure). */
   start(): Promise<void>;
-  /** Enqueues one document (an alert or an event). Never blocks, never throws. */
+  /** Enqueues one document (an alert or an event), or counts it as filtered. Never blocks, never throws. */
   write(doc: Record<string, unknown>): void;
   /** Reopens files / reconnects (SIGHUP). Optional. */
   reopen?(): Promise<void>;

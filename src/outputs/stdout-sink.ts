@@ -27,6 +27,7 @@ import { DeliveryRejectedError, describeError } from './errors.js';
 import { fitDocument } from './fit-document.js';
 import { formatPretty } from './pretty-format.js';
 import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
+import type { MinSeverity } from './severity.js';
 import type { SinkStats } from './sink.js';
 import { isReaderGone, writeToStream } from './stream-write.js';
 
@@ -41,6 +42,8 @@ export interface StdoutSinkOptions {
   maxQueued?: number;
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
+  /** Alerts below this are counted as filtered, not written. Default low: every alert. */
+  minSeverity?: MinSeverity;
   env?: NodeJS.ProcessEnv;
   /** Longest NDJSON line (bytes, newline excluded). Default: journald's LineMax when stdout is the journal, else none. */
   maxLineBytes?: number;
@@ -138,6 +141,7 @@ export class StdoutSink extends QueuedSink<string> {
       encode: format === 'pretty' ? (doc) => `${formatPretty(doc, { color })}\n` : (doc) => `${fitDocument(doc, maxLineBytes).json}\n`,
       maxQueued: options.maxQueued,
       retry: options.retry,
+      minSeverity: options.minSeverity,
       onError: onError && ((name, error) => {
         // The end of the stream is reported once, not again for each document queued behind it.
         if (error === transport.closed) {
@@ -156,14 +160,14 @@ export class StdoutSink extends QueuedSink<string> {
     return this.output.closed !== null;
   }
 
-  override write(doc: Record<string, unknown>): void {
+  protected override accept(doc: Record<string, unknown>): void {
     // Until a send has failed on the closed stream (it may have closed under someone else's
     // write), documents still go to the queue, so that the failure is counted and reported once.
     if (this.output.closedSeen) {
       this.droppedClosed += 1;
       return;
     }
-    super.write(doc);
+    super.accept(doc);
   }
 
   override stats(): SinkStats {

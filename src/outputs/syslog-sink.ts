@@ -6,6 +6,7 @@
 import { hostname as osHostname } from 'node:os';
 import { fitDocument } from './fit-document.js';
 import { QueuedSink, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
+import type { MinSeverity } from './severity.js';
 import { formatSyslogMessage, syslogMsgId, syslogPriority, SYSLOG_FACILITIES } from './syslog-format.js';
 import { LoggerDatagramTransport, StreamTransport, UdpTransport, type SyslogItem } from './syslog-transports.js';
 
@@ -24,6 +25,8 @@ export interface SyslogSinkOptions {
   maxQueued?: number;
   retry?: Partial<RetryPolicy>;
   onError?: SinkErrorHandler;
+  /** Alerts below this are counted as filtered, not sent. Default low: every alert. */
+  minSeverity?: MinSeverity;
   now?: () => Date;
 }
 
@@ -81,6 +84,7 @@ export class SyslogSink extends QueuedSink<SyslogItem> {
       maxQueued: options.maxQueued,
       retry: options.retry,
       onError: options.onError,
+      minSeverity: options.minSeverity,
     });
   }
 }

@@ -18,6 +18,7 @@ import https from 'node:https';
 import { DeliveryRejectedError } from './errors.js';
 import { toJsonLine } from './json-line.js';
 import { QueuedSink, type BreakerPolicy, type RetryPolicy, type SinkErrorHandler, type SinkTransport } from './queued-sink.js';
+import type { MinSeverity } from './severity.js';
 import { trustedCas } from './trusted-cas.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
@@ -46,6 +47,8 @@ export interface WebhookSinkOptions {
   /** Documents not delivered this long after they were written are dropped as expired. Default 1 h. */
   maxAgeMs?: number;
   onError?: SinkErrorHandler;
+  /** Alerts below this are counted as filtered, not sent. Default low: every alert. */
+  minSeverity?: MinSeverity;
 }
 
 /** Statuses worth trying again: the receiver is busy or broken now, not refusing the document. */
@@ -136,6 +139,7 @@ export class WebhookSink extends QueuedSink<string> {
       breaker: options.breaker,
       maxAgeMs: options.maxAgeMs ?? DEFAULT_WEBHOOK_MAX_AGE_MS,
       onError: options.onError,
+      minSeverity: options.minSeverity,
     });
     this.url = options.url;
   }

@@ -7,7 +7,7 @@
  * summary, so the agent's log does not get a line per rule of a large rule pack.
  *
  * Codes: RULE01xx reading and TOML syntax, RULE02xx schema, RULE03xx query, RULE04xx the set as a
- * whole, RULE05xx exceptions files.
+ * whole (and the rule selection, rule-selection.ts), RULE05xx exceptions files.
  */
 export const RuleDiagnosticCode = {
   PathNotFound: 'RULE0101',
@@ -26,6 +26,8 @@ export const RuleDiagnosticCode = {
   NeverMatches: 'RULE0303',
   DuplicateRuleId: 'RULE0401',
   NoRules: 'RULE0402',
+  SelectionUnmatched: 'RULE0403',
+  RulesDisabled: 'RULE0404',
   ExceptionUnknownRule: 'RULE0501',
 } as const;
 export type RuleDiagnosticCode = (typeof RuleDiagnosticCode)[keyof typeof RuleDiagnosticCode];
@@ -35,7 +37,9 @@ export type DiagnosticSeverity = 'error' | 'warning' | 'note';
 export interface RuleDiagnostic {
   severity: DiagnosticSeverity;
   code: RuleDiagnosticCode;
+  /** The file, or what else the diagnostic is about (`command line` for an option). */
   file: string;
+  /** 1-based; 0 (with column 0) when there is no position to point at, as for a command-line option. */
   line: number;
   column: number;
   message: string;
@@ -43,10 +47,14 @@ export interface RuleDiagnostic {
   ruleId?: string;
 }
 
-/** `file:line:column: error RULE0201 message` — the one text form, used by every command. */
+/**
+ * `file:line:column: error RULE0201 message` — the one text form, used by every command
+ * (`file: …` alone when there is no position).
+ */
 export function formatDiagnostic(d: RuleDiagnostic): string {
   const rule = d.ruleId === undefined ? '' : ` (rule ${d.ruleId})`;
-  return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.code} ${d.message}${rule}`;
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;
+  return `${where}: ${d.severity} ${d.code} ${d.message}${rule}`;
 }
 
 export function hasErrors(diagnostics: readonly RuleDiagnostic[]): boolean {

@@ -9,3 +9,8 @@ export type { LoadedRule, RuleAction, RuleDefinition, RuleFormat, RuleSeverity, 
 export { DEFEND_RULE_DEFAULTS, type DefendRuleDefaults } from './behavior-rule-schema.js';
 export { ruleFormatOf } from './rule-format.js';
 export { loadRuleSet, type LoadRuleSetOptions, type RuleSetLoadResult } from './rule-set-loader.js';
+export {
+  EMPTY_SELECTION, SELECTION_LIMITS, commandLineSelection, isEmptySelection, mergeSelections, selectRules, selectionNameProblem, selectionTags,
+  type DisabledRule, type RuleSelection, type SelectionName, type SelectionOutcome, type SelectionSource,
+} from './rule-selection.js';
+export { tomlSyntaxProblem, type TomlSyntaxProblem } from './toml-syntax.js';

@@ -14,7 +14,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parse, TomlError } from 'smol-toml';
+import { parse } from 'smol-toml';
 import { compileQuery, EqlError, type CompiledQuery, type EqlDialect, type EqlLimits } from '../eql/index.js';
 import { validateBehaviorRule, type DefendRuleDefaults, type OtherOsSkip } from './behavior-rule-schema.js';
 import { BUNDLED_RULESET, bundledRulesDir } from './bundled.js';
@@ -25,6 +25,7 @@ import { validateRuleDocument } from './rule-schema.js';
 import type { LoadedRule, RuleDefinition } from './rule-types.js';
 import { TomlChecker } from './toml-checker.js';
 import { TomlKeyLocator, type TomlPath } from './toml-positions.js';
+import { tomlSyntaxProblem } from './toml-syntax.js';
 
 export type QueryCompiler = (text: string, options?: { limits?: Partial<EqlLimits>; dialect?: EqlDialect }) => CompiledQuery;
 
@@ -156,9 +157,7 @@ export function parseToml(text: string, file: string): { doc: Record<string, unk
   try {
     return { doc: parse(text) as Record<string, unknown> };
   } catch (error) {
-    const line = error instanceof TomlError ? error.line : 1;
-    const column = error instanceof TomlError ? error.column : 1;
-    const message = error instanceof Error ? error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '') : String(error);
+    const { line, column, message } = tomlSyntaxProblem(error, text);
     return { diagnostic: { severity: 'error', code: RuleDiagnosticCode.TomlSyntax, file, line, column, message: `invalid TOML: ${message}` } };
   }
 }
@@ -186,7 +185,8 @@ function rulesetName(root: string, isFile: boolean): string {
 }
 
 function pathDiagnostic(code: RuleDiagnosticCode, file: string, message: string, severity: DiagnosticSeverity = 'error'): RuleDiagnostic {
-  return { severity, code, file, line: 1, column: 1, message };
+  // Line 0: the problem is the path itself, not a place in a file (formatDiagnostic shows no position).
+  return { severity, code, file, line: 0, column: 0, message };
 }
 
 /** Loads rule files and folders; never throws for content or missing paths. */

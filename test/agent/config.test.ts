@@ -21,7 +21,7 @@ describe('agent config', () => {
     expect(config.rules).toEqual({ paths: [], exceptions: null, allowEmpty: false });
     expect(config.shutdown).toEqual({ drainMs: 5000 });
     expect(config.capture).toEqual({ receiveBufferBytes: 8 * 1024 * 1024, realtime: true, events: false, envVars: [...DEFAULT_ENV_VARS] });
-    expect(config.outputs.stdout).toEqual({ format: 'ndjson' });
+    expect(config.outputs.stdout).toEqual({ format: 'ndjson', minSeverity: 'low' });
     expect(config.metrics.listen).toBeNull();
     expect(config.alerts).toEqual({ floodWindowMs: 60_000, floodBudget: 20 });
   });
@@ -44,7 +44,7 @@ describe('agent config', () => {
     expect(flood.alerts).toEqual({ floodWindowMs: 30_000, floodBudget: 5 });
     expect(() => loadAgentConfig({}, file('zero.toml', '[alerts]\nflood_budget = 0\n'))).toThrow(/flood_budget/);
     expect(fromFile.metrics.listen).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(fromFile.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
+    expect(fromFile.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson', minSeverity: 'low' });
     expect(fromFile.outputs.stdout).toBeUndefined();
 
     const overridden = loadAgentConfig(
@@ -52,8 +52,8 @@ describe('agent config', () => {
       join(dir, 'absent.toml'),
     );
     expect(overridden.rules.paths).toEqual(['/tmp/r']);
-    expect(overridden.outputs.stdout).toEqual({ format: 'pretty' });
-    expect(overridden.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson' });
+    expect(overridden.outputs.stdout).toEqual({ format: 'pretty', minSeverity: 'low' });
+    expect(overridden.outputs.file).toEqual({ path: '/var/log/execwarden/alerts.ndjson', minSeverity: 'low' });
     expect(overridden.capture).toMatchObject({ receiveBufferBytes: 65536, realtime: true, events: false });
     expect(overridden.metrics.listen).toEqual({ host: '::1', port: 9000 });
     expect(overridden.processTable.maxEntries).toBe(500);
@@ -90,7 +90,68 @@ describe('agent config', () => {
 
   it('reports TOML syntax errors with line and column', () => {
     const path = file('syntax.toml', '[capture]\nrealtime = tru\n');
-    expect(() => loadAgentConfig({ config: path })).toThrow(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: `));
+    expect(() => loadAgentConfig({ config: path })).toThrow(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: invalid TOML: `));
+  });
+
+  it('says what is wrong with a string left open, not "control characters are not allowed"', () => {
+    const path = file('open-string.toml', '[rules]\ndisable = ["259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39]\n');
+    expect(() => loadAgentConfig({ config: path })).toThrow(`${path}:2:50: invalid TOML: string not closed before the end of the line`);
+  });
+
+  it('reads the rule selection, with where each name was written, and adds the command line to it', () => {
+    const path = file(
+      'selection.toml',
+      '[rules]\nallow_empty = false\ndisable = ["259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39"]\n  disable_tags = ["Noisy", "noisy"]\nenable_tags = ["Tactic: Execution"]\nenable = []\n',
+    );
+    const at = (line: number, column: number, setting: string) => ({ file: path, line, column, setting });
+    const config = loadAgentConfig({ config: path, disableRules: ['39a356fb-218c-4721-8503-d9887b537ca3'], enableTags: ['Tactic: Command and Control'] });
+    expect(config.rules.selection).toEqual({
+      enableRules: [],
+      enableTags: [
+        { value: 'Tactic: Execution', from: at(5, 1, 'rules.enable_tags') },
+        { value: 'Tactic: Command and Control', from: { file: 'command line', line: 0, column: 0, setting: '--enable-tag' } },
+      ],
+      disableRules: [
+        { value: '259be2d8-3b1a-4c2c-a0eb-0c8e77f35e39', from: at(3, 1, 'rules.disable') },
+        { value: '39a356fb-218c-4721-8503-d9887b537ca3', from: { file: 'command line', line: 0, column: 0, setting: '--disable-rule' } },
+      ],
+      disableTags: [
+        { value: 'Noisy', from: at(4, 3, 'rules.disable_tags') },
+        { value: 'noisy', from: at(4, 3, 'rules.disable_tags') },
+      ],
+    });
+    // Naming nothing is no selection at all: every rule runs.
+    expect(loadAgentConfig({ config: file('none.toml', '[rules]\ndisable = []\nenable_tags = []\n') }).rules.selection).toBeUndefined();
+    expect(resolveConfig({}, null, { disableTags: [] }).rules.selection).toBeUndefined();
+    expect(resolveConfig({}, null, { disableTags: ['x'] }).rules.selection?.disableTags).toEqual([
+      { value: 'x', from: { file: 'command line', line: 0, column: 0, setting: '--disable-tag' } },
+    ]);
+  });
+
+  it.each([
+    [{ disable: 'x' }, 'rules.disable: expected an array of strings'],
+    [{ enable: [1] }, 'rules.enable: expected an array of strings'],
+    [{ disable_tags: [''] }, 'rules.disable_tags: "" must not be empty'],
+    [{ enable_tags: ['a\u0000b'] }, 'rules.enable_tags: "a\\u0000b" must not contain control characters'],
+    [{ disable: ['x'.repeat(257)] }, `rules.disable: "${'x'.repeat(80)}" is longer than 256 characters`],
+    [{ disable: Array.from({ length: 1025 }, (_, i) => `id-${i}`) }, 'rules.disable: at most 1024 rule ids'],
+    [{ disabled: ['x'] }, 'rules.disabled: unknown key'],
+  ])('refuses a bad rule selection: %j', (rules, message) => {
+    expect(() => resolveConfig({ rules }, '/etc/execwarden/config.toml')).toThrow(`/etc/execwarden/config.toml: ${message}`);
+  });
+
+  it('checks command-line selections as it checks the file', () => {
+    expect(() => resolveConfig({}, null, { enableRules: [''] })).toThrow('config: --enable-rule: "" must not be empty');
+  });
+
+  it('reads min_severity per output', () => {
+    const path = file('min.toml', '[outputs.stdout]\nmin_severity = "high"\n[outputs.file]\npath = "/var/log/a.ndjson"\nmin_severity = "critical"\n');
+    const config = loadAgentConfig({ config: path, pretty: true });
+    expect(config.outputs.stdout).toEqual({ format: 'pretty', minSeverity: 'high' });
+    expect(config.outputs.file).toEqual({ path: '/var/log/a.ndjson', minSeverity: 'critical' });
+    expect(() => loadAgentConfig({ config: file('min-bad.toml', '[outputs.stdout]\nmin_severity = "severe"\n') })).toThrow(
+      'outputs.stdout.min_severity: expected one of "low", "medium", "high", "critical"',
+    );
   });
 
   it('requires a file named with --config to exist', () => {
@@ -107,7 +168,7 @@ describe('agent config', () => {
   it('accepts the shipped default config as it is', () => {
     const config = loadAgentConfig({ config: join(import.meta.dirname, '../../systemd/config.toml') });
     expect(config.rules.paths).toEqual([]);
-    expect(config.outputs.stdout).toEqual({ format: "ndjson" });
+    expect(config.outputs.stdout).toEqual({ format: 'ndjson', minSeverity: 'low' });
     expect(config.outputs.file?.path).toBe('/var/log/execwarden/alerts.ndjson');
   });
 

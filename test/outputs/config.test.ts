@@ -16,9 +16,10 @@ function issuesOf(table: unknown): readonly string[] {
 
 describe('parseOutputsConfig', () => {
   it('defaults to stdout NDJSON when there is no sink table', () => {
-    expect(parseOutputsConfig(undefined)).toEqual({ stdout: { format: 'ndjson' }, queue: { maxDocuments: 10_000 } });
-    expect(parseOutputsConfig({})).toEqual({ stdout: { format: 'ndjson' }, queue: { maxDocuments: 10_000 } });
-    expect(parseOutputsConfig({ queue: { max_documents: 5 } })).toEqual({ stdout: { format: 'ndjson' }, queue: { maxDocuments: 5 } });
+    const stdout = { format: 'ndjson', minSeverity: 'low' };
+    expect(parseOutputsConfig(undefined)).toEqual({ stdout, queue: { maxDocuments: 10_000 } });
+    expect(parseOutputsConfig({})).toEqual({ stdout, queue: { maxDocuments: 10_000 } });
+    expect(parseOutputsConfig({ queue: { max_documents: 5 } })).toEqual({ stdout, queue: { maxDocuments: 5 } });
   });
 
   it('reads the documented format', () => {
@@ -26,9 +27,12 @@ describe('parseOutputsConfig', () => {
 [outputs.stdout]
 format = "pretty"
 color = "never"
+min_severity = "medium"
 [outputs.file]
 path = "/var/log/execwarden/alerts.ndjson"
+min_severity = "low"
 [outputs.syslog]
+min_severity = "high"
 transport = "tcp"
 host = "10.0.0.5"
 port = 6514
@@ -41,13 +45,14 @@ concurrency = 2
 max_age_seconds = 600
 headers = { Authorization = "Bearer abc" }
 ca_file = "/etc/execwarden/ca.pem"
+min_severity = "critical"
 [outputs.queue]
 max_documents = 500
 `);
     expect(parseOutputsConfig(toml.outputs)).toEqual({
-      stdout: { format: 'pretty', color: 'never' },
-      file: { path: '/var/log/execwarden/alerts.ndjson' },
-      syslog: { transport: 'tcp', host: '10.0.0.5', port: 6514, facility: 'local4' },
+      stdout: { format: 'pretty', color: 'never', minSeverity: 'medium' },
+      file: { path: '/var/log/execwarden/alerts.ndjson', minSeverity: 'low' },
+      syslog: { transport: 'tcp', host: '10.0.0.5', port: 6514, facility: 'local4', minSeverity: 'high' },
       webhook: {
         url: 'https://siem.example/hooks/execwarden',
         timeoutMs: 2500,
@@ -56,6 +61,7 @@ max_documents = 500
         maxAgeMs: 600_000,
         headers: { Authorization: 'Bearer abc' },
         caFile: '/etc/execwarden/ca.pem',
+        minSeverity: 'critical',
       },
       queue: { maxDocuments: 500 },
     });
@@ -63,11 +69,11 @@ max_documents = 500
 
   it('fills syslog and webhook defaults and leaves stdout off when another sink is configured', () => {
     expect(parseOutputsConfig({ syslog: {}, webhook: { url: 'http://127.0.0.1:8080/' } })).toEqual({
-      syslog: { transport: 'unix', path: '/dev/log', facility: 'auth' },
-      webhook: { url: 'http://127.0.0.1:8080/', timeoutMs: 5000, retries: 5, concurrency: 4, maxAgeMs: 3_600_000, headers: {} },
+      syslog: { transport: 'unix', path: '/dev/log', facility: 'auth', minSeverity: 'low' },
+      webhook: { url: 'http://127.0.0.1:8080/', timeoutMs: 5000, retries: 5, concurrency: 4, maxAgeMs: 3_600_000, headers: {}, minSeverity: 'low' },
       queue: { maxDocuments: 10_000 },
     });
-    expect(parseOutputsConfig({ syslog: { transport: 'udp' } }).syslog).toEqual({ transport: 'udp', host: '127.0.0.1', port: 514, facility: 'auth' });
+    expect(parseOutputsConfig({ syslog: { transport: 'udp' } }).syslog).toEqual({ transport: 'udp', host: '127.0.0.1', port: 514, facility: 'auth', minSeverity: 'low' });
   });
 
   it.each([
@@ -91,6 +97,11 @@ max_documents = 500
     [{ syslog: { transport: 'unix', host: 'h' } }, 'outputs.syslog.host: not used with transport "unix"'],
     [{ syslog: { facility: 'local9' } }, 'outputs.syslog.facility: unknown facility "local9"'],
     [{ queue: { max_documents: 0 } }, 'outputs.queue.max_documents: expected a positive integer (at most 10000000)'],
+    [{ stdout: { min_severity: 'info' } }, 'outputs.stdout.min_severity: expected one of "low", "medium", "high", "critical"'],
+    [{ file: { path: '/a', min_severity: 3 } }, 'outputs.file.min_severity: expected one of "low", "medium", "high", "critical"'],
+    [{ syslog: { min_severity: 'HIGH' } }, 'outputs.syslog.min_severity: expected one of "low", "medium", "high", "critical"'],
+    [{ webhook: { url: 'https://x/', min_severity: ['high'] } }, 'outputs.webhook.min_severity: expected one of "low", "medium", "high", "critical"'],
+    [{ queue: { min_severity: 'high' } }, 'outputs.queue.min_severity: unknown key'],
   ])('rejects %j', (table, issue) => {
     const issues = issuesOf(table);
     expect(issues.some((text) => text.startsWith(issue))).toBe(true);

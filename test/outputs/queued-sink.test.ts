@@ -41,7 +41,7 @@ describe('QueuedSink', () => {
     for (let i = 0; i < 5; i += 1) sink.write({ i });
     await sink.close();
     expect(transport.sent).toEqual(['{"i":0}', '{"i":1}', '{"i":2}', '{"i":3}', '{"i":4}']);
-    expect(sink.stats()).toEqual({ name: 'fake', queued: 0, written: 5, dropped: 0, failures: 0, expired: 0 });
+    expect(sink.stats()).toEqual({ name: 'fake', queued: 0, written: 5, dropped: 0, failures: 0, expired: 0, filtered: 0 });
     expect(transport.closed).toBe(1);
   });
 

@@ -62,7 +62,7 @@ describe('WebhookSink', () => {
     expect(received.map((r) => JSON.parse(r.body))).toEqual(expect.arrayContaining([doc, alert(2)]));
     expect(received).toHaveLength(2);
     expect(received[0]).toMatchObject({ method: 'POST', headers: { authorization: 'Bearer s3cret', 'content-type': 'application/json' } });
-    expect(sink.stats()).toEqual({ name: 'webhook', queued: 0, written: 2, dropped: 0, failures: 0, expired: 0 });
+    expect(sink.stats()).toEqual({ name: 'webhook', queued: 0, written: 2, dropped: 0, failures: 0, expired: 0, filtered: 0 });
   });
 
   it('retries 5xx, 408 and 429, then delivers', async () => {

@@ -73,7 +73,7 @@ describeWithCorpus("Elastic Defend's Linux behavior rules (corpus)", () => {
     for (const entry of elsewhere) expect(rule(entry.file).neverMatches, entry.file).toMatch(/^it reads (network|file|dns|library) events, which execwarden does not produce$/);
     const summary = result.diagnostics.filter((d) => d.code === Code.NeverMatches && d.file === DIR);
     expect(summary).toHaveLength(1);
-    expect(summary[0]).toMatchObject({ severity: 'warning', line: 1, column: 1 });
+    expect(summary[0]).toMatchObject({ severity: 'warning', line: 0, column: 0 });
     expect(summary[0]!.message).toBe('59 rules need events execwarden does not produce (network 34, file 18, dns 7): loaded, they never match on this agent (rules validate lists them)');
     const notes = result.notes.filter((n) => n.code === Code.NeverMatches);
     expect(notes).toHaveLength(59);
@@ -93,7 +93,7 @@ describeWithCorpus("Elastic Defend's Linux behavior rules (corpus)", () => {
     expect(validated).toMatchObject({ exitCode: 0, rules: 233, errors: 0 });
     expect(validate.stdout.lines().at(-1)).toMatch(/^233 rules from 233 files: 0 errors, \d+ warnings, 0 skipped, \d+ never match on this agent$/);
     const list = { stdout: new TextSink(), stderr: new TextSink(), stdin: new PassThrough() };
-    expect(await rulesListAction({ paths: [DIR] }, list)).toEqual({ exitCode: 0, rules: 233 });
+    expect(await rulesListAction({ paths: [DIR] }, list)).toEqual({ exitCode: 0, rules: 233, disabled: 0 });
     expect(list.stdout.lines()).toHaveLength(234);
   });
 

@@ -209,8 +209,8 @@ describe('Defend rules in a rule pack', () => {
     ]);
     // one summary per kind in the diagnostics (what the agent logs), the per-rule notes apart
     expect(result.diagnostics.map((d) => [d.severity, d.code, d.file, d.line, d.column, d.message])).toEqual([
-      ['warning', Code.NeverMatches, pack, 1, 1, '2 rules need events execwarden does not produce (dns 1, network 1): loaded, they never match on this agent (rules validate lists them)'],
-      ['note', Code.OtherOperatingSystem, pack, 1, 1, '1 Elastic Defend rule is for other systems (windows 1) and was skipped'],
+      ['warning', Code.NeverMatches, pack, 0, 0, '2 rules need events execwarden does not produce (dns 1, network 1): loaded, they never match on this agent (rules validate lists them)'],
+      ['note', Code.OtherOperatingSystem, pack, 0, 0, '1 Elastic Defend rule is for other systems (windows 1) and was skipped'],
     ]);
     expect(result.notes.map((n) => [n.code, n.file.slice(pack.length + 1), n.line])).toEqual([
       [Code.NeverMatches, 'b_network.toml', lineOf(NETWORK_RULE, "query = '''")],
