@@ -85,10 +85,17 @@ export interface NativeAddon {
 
 const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');
 
-/** From src/capture (tests, tsx) the package root is two levels up; from dist/src/capture, three. */
-export function addonCandidates(fromUrl: string = import.meta.url): string[] {
+/**
+ * Where the addon may be, in the order tried: first the stripped prebuilt shipped for this
+ * platform and CPU (`prebuilds/linux-x64/`, in the npm tarball and the Debian package), then a
+ * local build (`build/Release/`: a checkout, or a source build when no prebuilt fits). From
+ * src/capture (tests, tsx) the package root is two levels up; from dist/src/capture, three.
+ */
+export function addonCandidates(fromUrl: string = import.meta.url, target = `${process.platform}-${process.arch}`): string[] {
   const here = path.dirname(fileURLToPath(fromUrl));
-  return [path.resolve(here, '..', '..', ADDON_FILE), path.resolve(here, '..', '..', '..', ADDON_FILE)];
+  const roots = [path.resolve(here, '..', '..'), path.resolve(here, '..', '..', '..')];
+  const prebuilt = path.join('prebuilds', target, path.basename(ADDON_FILE));
+  return [...roots.map((root) => path.join(root, prebuilt)), ...roots.map((root) => path.join(root, ADDON_FILE))];
 }
 
 let loaded: NativeAddon | undefined;
@@ -96,22 +103,32 @@ let loaded: NativeAddon | undefined;
 export function loadNativeAddon(): NativeAddon {
   if (loaded) return loaded;
   const candidates = addonCandidates();
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) {
+  const present = candidates.filter((candidate) => existsSync(candidate));
+  const howToBuild =
+    'npm run build:native in a checkout, npm rebuild execwarden in an installed package (needs cmake, g++ and make)';
+  if (present.length === 0) {
     throw new ExecwardenError(
       'ADDON_NOT_BUILT',
-      `the native addon is not built (looked for ${candidates.join(', ')}): run npm run build:native`,
+      `the native addon is not built (looked for ${candidates.join(', ')}): build it with ${howToBuild}`,
     );
   }
+  // A prebuilt addon that does not load here (an older glibc or libstdc++, another libc) gives
+  // way to a local build of the same addon, when there is one.
   const require = createRequire(import.meta.url);
-  try {
-    loaded = require(found) as NativeAddon;
-  } catch (cause) {
-    throw new ExecwardenError(
-      'ADDON_LOAD_FAILED',
-      `could not load ${found} (${(cause as Error).message}): rebuild it with npm run build:native`,
-      { cause },
-    );
+  const failures: string[] = [];
+  let lastCause: unknown;
+  for (const candidate of present) {
+    try {
+      loaded = require(candidate) as NativeAddon;
+      return loaded;
+    } catch (cause) {
+      lastCause = cause;
+      failures.push(`${candidate}: ${(cause as Error).message}`);
+    }
   }
-  return loaded;
+  throw new ExecwardenError(
+    'ADDON_LOAD_FAILED',
+    `could not load the native addon (${failures.join('; ')}): build it for this host with ${howToBuild}`,
+    { cause: lastCause },
+  );
 }

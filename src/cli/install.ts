@@ -242,6 +242,13 @@ function planInstall(ctx: Context): InstallStep[] {
     }
   }
   refuseUnsafe(checkServiceFiles({ packageRoot: pkg, nodePath: ctx.nodePath }), pkg);
+  if (!existsSync(join(pkg, 'systemd', UNIT_NAME))) {
+    // The Debian package ships no templates: it installs the unit, config and logrotate itself.
+    throw new InstallError(
+      'INSTALL_NO_TEMPLATES',
+      `${terminalSafe(join(pkg, 'systemd'), PATH_CHARS)} holds no unit template: a Debian package of execwarden installs the service itself (systemctl status execwarden)`,
+    );
+  }
 
   const unitTarget = `/etc/systemd/system/${UNIT_NAME}`;
   const unit = renderUnit(readFileSync(join(pkg, 'systemd', UNIT_NAME), 'utf8'), { node: ctx.nodePath, bin });

@@ -111,11 +111,6 @@ function fromShell(shell: string, command: (t: LaunchTarget) => string): (t: Lau
 
 const LAUNCHER_SHELLS = ['bash', 'sh', 'dash', 'zsh', 'ksh', 'mksh', 'fish', 'tcsh', 'csh'] as const;
 
-/**
- * Launcher shells the sweep tries when they are installed. CI does not install them, so their
- * variants may be skipped anywhere; every other tool the lab asks for, CI provides (.ci/run).
- */
-export const OPTIONAL_SHELLS: ReadonlySet<string> = new Set(['ksh', 'mksh', 'fish', 'tcsh', 'csh']);
 
 function reverseShell(name: string, summary: string, requires: string[], launch: (t: LaunchTarget) => Launch, form?: LaunchForm): LabVariant {
   return {

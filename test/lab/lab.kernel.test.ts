@@ -9,9 +9,12 @@ import { type ExecStorm, startExecStorm } from '../../src/lab/exec-storm.js';
 import { formatLabTable } from '../../src/lab/report-table.js';
 import { RESPONSE_BOUND_MS, RESPONSE_VARIANTS, runLab } from '../../src/lab/run-lab.js';
 import { selectVariants } from '../../src/lab/simulation.js';
-import { LAB_VARIANTS, missingTools, OPTIONAL_SHELLS } from '../../src/lab/variants.js';
+import { LAB_VARIANTS, missingTools } from '../../src/lab/variants.js';
 import { describeAsRoot } from '../support/require-root.js';
 import { maySkip } from '../support/require-tools.js';
+
+/** .ci/run installs every tool the lab uses, launcher shells included: in CI none may be missing. */
+const NOTHING_OPTIONAL: ReadonlySet<string> = new Set();
 
 describeAsRoot('execwarden lab on the live pipeline', () => {
   // A run cut short by the time limit must not leave its storm loops spinning.
@@ -30,11 +33,11 @@ describeAsRoot('execwarden lab on the live pipeline', () => {
     }
     if (report.lossReports.calm + report.lossReports.storm === 0) expect(report.passed, table).toBe(true);
     // Outside CI a variant whose interpreter is not installed is skipped with the reason; in CI,
-    // where .ci/run installs them all, only the optional launcher shells may be missing.
+    // where .ci/run installs them all, launcher shells included, none may be missing.
     const byName = new Map(LAB_VARIANTS.map((v) => [v.name, v]));
     for (const row of report.rows.filter((r) => r.status === 'skipped')) {
       const missing = missingTools(byName.get(row.variant)!);
-      expect(maySkip(missing, OPTIONAL_SHELLS), `${row.variant}: ${row.reason}, and CI=true forbids skipping`).toBe(true);
+      expect(maySkip(missing, NOTHING_OPTIONAL), `${row.variant}: ${row.reason}, and CI=true forbids skipping`).toBe(true);
     }
     const ran = report.rows.filter((r) => r.status !== 'skipped');
     expect(ran.some((r) => r.phase === 'calm' && r.expected && r.status === 'pass'), table).toBe(true);
@@ -60,7 +63,7 @@ describeAsRoot('execwarden lab on the live pipeline', () => {
     // Every response variant's tools are installed by .ci/run; elsewhere a missing one is skipped.
     const byName = new Map(LAB_VARIANTS.map((v) => [v.name, v]));
     for (const row of rows) {
-      if (row.status === 'skipped') expect(maySkip(missingTools(byName.get(row.variant)!), new Set()), `${row.variant}: ${row.reason}`).toBe(true);
+      if (row.status === 'skipped') expect(maySkip(missingTools(byName.get(row.variant)!), NOTHING_OPTIONAL), `${row.variant}: ${row.reason}`).toBe(true);
       else expect(row.status, `${row.variant}: ${row.reason}\n${table}`).toBe('pass');
     }
     expect(rows.filter((r) => r.status === 'pass').length, table).toBeGreaterThanOrEqual(3);
