@@ -108,6 +108,19 @@ async function waitForAlerts(
   await delay(settleMs);
 }
 
+/** The row fields every phase fills alike from the alerts tied to a variant and the one shown. */
+function observedFields(tied: readonly ObservedAlert[], shown: ObservedAlert | undefined, fired: string[], problems: string[]) {
+  const ruleName = shown ? docField(shown.alert, 'rule.name') : null;
+  return {
+    observed: tied.length > 0,
+    rule: shown ? ruleIdOf(shown.alert) : null,
+    ruleName: typeof ruleName === 'string' ? ruleName : null,
+    rules: fired,
+    status: problems.length === 0 ? ('pass' as const) : ('fail' as const),
+    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
+  };
+}
+
 function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, alerts: readonly ObservedAlert[]): LabRow {
   const base = { phase, variant: variant.name, expected: variant.expectAlert };
   if (result.status === 'skipped') {
@@ -129,18 +142,7 @@ function rowFor(phase: LabPhase, variant: LabVariant, result: SimulationResult, 
   for (const rule of variant.mustFire) if (!fired.includes(rule)) problems.push(`no alert from rule ${rule}`);
   const forbidden = variant.mustNotFire === 'any' ? fired : fired.filter((r) => (variant.mustNotFire as string[]).includes(r));
   for (const rule of forbidden) problems.push(`unexpected alert from rule ${rule}`);
-  const ruleName = shown ? docField(shown.alert, 'rule.name') : null;
-  return {
-    ...base,
-    observed: tied.length > 0,
-    rule: shown ? ruleIdOf(shown.alert) : null,
-    ruleName: typeof ruleName === 'string' ? ruleName : null,
-    rules: fired,
-    latencyMs,
-    latencyFrom,
-    status: problems.length === 0 ? 'pass' : 'fail',
-    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
-  };
+  return { ...base, ...observedFields(tied, shown, fired, problems), latencyMs, latencyFrom };
 }
 
 /** The agent's internal loss alerts carry `execwarden.loss` (counts by cause). */
@@ -202,19 +204,13 @@ function responseRow(variant: LabVariant, result: SimulationResult, alerts: read
     problems.push(`killed ${kill.inMs === null ? 'at an unknown time' : `${kill.inMs} ms`} after the matched exec (bound ${RESPONSE_BOUND_MS} ms)`);
   }
   if (result.allGoneAtMs === null || result.allGoneAtMs === undefined) problems.push('processes of the simulation were still running at the time limit');
-  const shown = kill?.alert ?? tied[0];
-  const ruleName = shown ? docField(shown.alert, 'rule.name') : null;
+  const killedInMs = kill?.inMs ?? null;
   return {
     ...base,
-    observed: tied.length > 0,
-    rule: shown ? ruleIdOf(shown.alert) : null,
-    ruleName: typeof ruleName === 'string' ? ruleName : null,
-    rules: fired,
-    latencyMs: kill?.inMs ?? null,
-    latencyFrom: kill?.inMs === null || kill === null ? null : 'event',
-    status: problems.length === 0 ? 'pass' : 'fail',
-    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
-    killedInMs: kill?.inMs ?? null,
+    ...observedFields(tied, kill?.alert ?? tied[0], fired, problems),
+    latencyMs: killedInMs,
+    latencyFrom: killedInMs === null ? null : 'event',
+    killedInMs,
   };
 }
 

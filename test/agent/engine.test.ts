@@ -2,55 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertThrottle } from '../../src/alerts/index.js';
 import { Engine, type EngineEmitter } from '../../src/agent/engine.js';
 import { loadRuleSet, RuleSet } from '../../src/rules/index.js';
-import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
-import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
+import type { RawEvent } from '../../src/capture/raw-event.js';
+import { ProcessEventStream } from '../../src/ecs/index.js';
 import { FixtureProcFs } from '../../src/process/index.js';
-import { execEvent, forkEvent, exitEvent, SteppedClock } from '../process/raw-events.js';
+import { execEvent, exitEvent, forkEvent, SteppedClock } from '../process/raw-events.js';
+import { HOST, reverseShellLaunch, snapshot } from './engine-fixtures.js';
 import { makeProcTree, writeProcess, removeProcess, removeTree } from '../process/proc-tree.js';
-
-const HOST: HostInfo = {
-  name: 'lab-host',
-  hostname: 'lab-host',
-  id: '0123456789abcdef0123456789abcdef',
-  architecture: 'x86_64',
-  os: { type: 'linux', kernel: '6.18.0', name: 'Debian GNU/Linux', version: '12', platform: 'debian', family: 'debian', full: 'Debian GNU/Linux 12' },
-};
-
-function snapshot(argv: string[], exe: string, ppid: number, pid: number): ProcSnapshot {
-  return {
-    cmdline: Buffer.from(`${argv.join('\0')}\0`),
-    cmdlineTruncated: false,
-    comm: exe.split('/').pop()!.slice(0, 15),
-    exe,
-    cwd: '/root',
-    ppid,
-    pgid: pid,
-    sid: pid,
-    ttyNr: 0,
-    startTicks: 5000 + pid,
-    ruid: 0,
-    euid: 0,
-    rgid: 0,
-    egid: 0,
-    cgroup: '/user.slice',
-    failed: [],
-  };
-}
 
 function collector(): EngineEmitter & { events: Record<string, unknown>[]; alerts: Record<string, unknown>[] } {
   const events: Record<string, unknown>[] = [];
   const alerts: Record<string, unknown>[] = [];
   return { events, alerts, event: (d) => events.push(d as unknown as Record<string, unknown>), alert: (d) => alerts.push(d as unknown as Record<string, unknown>) };
-}
-
-/** A shell (pid 100) that runs `setsid bash -c '<payload>'` as pid `child`; setsid then execs bash. */
-function reverseShellLaunch(child: number, payload: string): RawEvent[] {
-  return [
-    forkEvent(100, child),
-    execEvent(child, snapshot(['setsid', 'bash', '-c', payload], '/usr/bin/setsid', 100, child)),
-    execEvent(child, snapshot(['bash', '-c', payload], '/usr/bin/bash', 100, child)),
-    exitEvent(child, 0),
-  ];
 }
 
 describe('Engine', () => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertThrottle } from '../../src/alerts/index.js';
 import { Engine, type EngineEmitter } from '../../src/agent/engine.js';
 import { resolveConfig } from '../../src/agent/config.js';
-import type { ProcSnapshot, RawEvent } from '../../src/capture/raw-event.js';
-import { ProcessEventStream, type HostInfo } from '../../src/ecs/index.js';
+import type { RawEvent } from '../../src/capture/raw-event.js';
+import { ProcessEventStream } from '../../src/ecs/index.js';
 import { SEED_RULE_ID } from '../../src/lab/rule-ids.js';
 import { FixtureProcFs } from '../../src/process/index.js';
 import type { ProcessEntry } from '../../src/process/process-table.js';
@@ -17,36 +17,8 @@ import { loadRuleSet } from '../../src/rules/index.js';
 import type { RuleMatch } from '../../src/rules/rule-set.js';
 import type { LoadedRule } from '../../src/rules/rule-types.js';
 import { execEvent, forkEvent, SteppedClock } from '../process/raw-events.js';
+import { HOST, snapshot } from '../agent/engine-fixtures.js';
 import { makeProcTree, removeTree, writeProcess } from '../process/proc-tree.js';
-
-const HOST: HostInfo = {
-  name: 'lab-host',
-  hostname: 'lab-host',
-  id: '0123456789abcdef0123456789abcdef',
-  architecture: 'x86_64',
-  os: { type: 'linux', kernel: '6.18.0', name: 'Debian GNU/Linux', version: '12', platform: 'debian', family: 'debian', full: 'Debian GNU/Linux 12' },
-};
-
-function snapshot(argv: string[], exe: string, ppid: number, pid: number): ProcSnapshot {
-  return {
-    cmdline: Buffer.from(`${argv.join('\0')}\0`),
-    cmdlineTruncated: false,
-    comm: exe.split('/').pop()!.slice(0, 15),
-    exe,
-    cwd: '/root',
-    ppid,
-    pgid: pid,
-    sid: pid,
-    ttyNr: 0,
-    startTicks: 5000 + pid,
-    ruid: 0,
-    euid: 0,
-    rgid: 0,
-    egid: 0,
-    cgroup: '/user.slice',
-    failed: [],
-  };
-}
 
 function collector(): EngineEmitter & { alerts: Record<string, unknown>[] } {
   const alerts: Record<string, unknown>[] = [];
