@@ -505,9 +505,9 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     return at_boundary(info.Env(), [&] { return (this->*Method)(info); });
   }
 
-  // batchSize and maxQueuedBatches bound what the reader holds while JS is behind: a batch grows
-  // to batchSize events of about 100 bytes each (plus their snapshots) and up to maxQueuedBatches
-  // of them wait for JS.
+  // batchSize, batchMaxBytes and maxQueuedBatches bound what the reader holds while JS is behind:
+  // a batch grows to batchSize events of about 100 bytes each, or until its snapshots hold
+  // batchMaxBytes of text, and up to maxQueuedBatches of them wait for JS.
   void read_options(Napi::Object options) {
     auto number = [&](const char* name, double fallback, double min, double max) {
       return integer_option(Env(), options, name, fallback, min, max);
@@ -515,6 +515,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     connector_options_.receive_buffer_bytes =
         static_cast<int>(number("receiveBufferBytes", connector_options_.receive_buffer_bytes, 0, 1 << 30));
     reader_options_.batch_size = static_cast<size_t>(number("batchSize", static_cast<double>(reader_options_.batch_size), 1, 65536));
+    reader_options_.batch_max_bytes = static_cast<size_t>(number("batchMaxBytes", static_cast<double>(reader_options_.batch_max_bytes), 64 * 1024, 1 << 30));
     reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
     max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 65536));
     read_snapshot_options(Env(), options, reader_options_.snapshot);

@@ -283,12 +283,15 @@ void reader::accept(const proc_event_record& event) {
       ++counters_.snapshots_reused;
     }
     ++counters_.snapshots_taken;
+    const proc_snapshot& taken = *captured.snapshot;
+    batch_->snapshot_bytes += taken.cmdline.size() + taken.exe.size();
+    for (const std::string& entry : taken.env) batch_->snapshot_bytes += entry.size();
     counters_.snapshot_urgent_ns += captured.snapshot->urgent_done_ns - captured.snapshot->taken_ns;
     incomplete_.emplace_back(event.tgid, captured.snapshot.get());
     last_exec_.record(event.tgid, {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()});
     batch_exec_pids_.push_back(event.tgid);
   }
-  if (batch_->events.size() >= options_.batch_size) flush();
+  if (batch_->events.size() >= options_.batch_size || batch_->snapshot_bytes >= options_.batch_max_bytes) flush();
 }
 
 // A process that renames itself right after its exec may do so before the urgent reads: then
@@ -348,6 +351,7 @@ void reader::flush() {
   counters_.events_dropped += count;
   pending_losses_ |= loss_batch_dropped;
   batch_->events.clear();
+  batch_->snapshot_bytes = 0;
 }
 
 }  // namespace execwarden

@@ -45,6 +45,7 @@ struct captured_event {
 
 struct event_batch {
   std::vector<captured_event> events;
+  size_t snapshot_bytes = 0;  // cmdline, exe, cwd, cgroup and environ text the snapshots hold
   uint32_t losses_before = 0;  // loss_flag bits for losses since the previous delivered batch
 };
 
@@ -79,6 +80,9 @@ struct capture_counters {
 
 struct reader_options {
   size_t batch_size = 512;
+  // A batch also leaves once its snapshots hold this much text: 512 execs with 128 KiB of argv
+  // each would otherwise reach JS as 64 MiB at once (and stay in the heap's high-water mark).
+  size_t batch_max_bytes = 4 * 1024 * 1024;
   // The longest an event waits for company before JS sees it: this bounds the exec-to-alert
   // latency added by batching, while a storm still fills batches by count.
   std::chrono::milliseconds batch_max_age{2};

@@ -209,6 +209,8 @@ export interface CaptureOptions {
   /** Flush a batch to JS at this many events or this age, whichever comes first. */
   batchSize?: number;
   batchMaxAgeMs?: number;
+  /** Flush a batch once its snapshots hold this many bytes of text (argv, environ). Default 4 MiB. */
+  batchMaxBytes?: number;
   /** Batches allowed to wait for JS before new ones are dropped (and counted). */
   maxQueuedBatches?: number;
   /** Cap on cmdline bytes kept per exec. Default 128 KiB. */

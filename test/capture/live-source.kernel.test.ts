@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { checkCapturePrivileges } from '../../src/capture/live-source.js';
+import { checkCapturePrivileges, LiveSource } from '../../src/capture/live-source.js';
 import type { RawEvent } from '../../src/capture/raw-event.js';
 import { describeAsRoot } from '../support/require-root.js';
 import { argv, captureShell, runShell, startCapture, treeOf } from './kernel-capture.js';
@@ -49,6 +49,24 @@ describeAsRoot('live capture from the proc connector', () => {
     expect(exec.snapshot).toMatchObject({ ppid: pid });
     expect(exec.snapshot!.startTicks).toBeGreaterThan(0);
     expect(exec.timestampNs).toBeGreaterThan(fork!.timestampNs);
+  });
+
+  it('sends a batch on once its snapshots hold batchMaxBytes of argv, however few events it has', async () => {
+    const source = new LiveSource({ batchMaxBytes: 64 * 1024, batchMaxAgeMs: 1000, batchSize: 512 });
+    const batches: RawEvent[][] = [];
+    await source.start((batch) => batches.push(batch));
+    try {
+      const { pid } = await runShell('big=$(head -c 50000 /dev/zero | tr "\\0" x); for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true "$big" big-argv-marker; done');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const mine = (e: RawEvent) => e.kind === 'exec' && argv(e)?.[2] === 'big-argv-marker' && e.snapshot?.ppid === pid;
+      const holding = batches.filter((b) => b.some(mine));
+      expect(holding.flatMap((b) => b.filter(mine))).toHaveLength(10);
+      // Each batch went on at the first exec that took it past 64 KiB: no batch holds two of them.
+      for (const batch of holding) expect(batch.filter(mine).length).toBeLessThanOrEqual(2);
+      expect(holding.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await source.stop();
+    }
   });
 
   it('reports the exit status of a process as the kernel gives it (wait status)', async () => {
