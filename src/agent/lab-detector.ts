@@ -33,7 +33,8 @@ export function createLiveDetector(options: LiveDetectorOptions = {}): LabDetect
     // raised, not in a summary after the rule's budget is spent.
     alerts: { ...base.alerts, floodWindowMs: 0 },
     outputs: { queue: base.outputs.queue },
-    response: options.response ?? base.response,
+    // A response check kills only the lab's own simulations (they carry its marker variable).
+    response: options.response ? { ...options.response, onlyWithEnv: MARKER_ENV } : base.response,
   };
   const logger = options.logger ?? createLogger({ level: 'warn' });
   const listeners: AlertListener[] = [];

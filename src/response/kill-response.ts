@@ -36,6 +36,12 @@ export interface ResponseConfig {
   killRules: string[];
   /** Absolute executable paths that are never killed. */
   neverKill: string[];
+  /**
+   * Only processes whose event lists this environment variable in process.env_vars are killed
+   * (not a config key: the lab sets it to its marker variable, so that its response check can
+   * kill nothing but its own simulations, whatever else on the host its rules catch meanwhile).
+   */
+  onlyWithEnv?: string;
 }
 
 export const DEFAULT_RESPONSE_CONFIG: ResponseConfig = { killProcess: false, killRules: [], neverKill: [] };
@@ -75,12 +81,23 @@ export interface ResponseStats {
   byResult: Record<string, number>;
 }
 
+/**
+ * Whether the event's process (only it: a parent's environment is not on the event) lists `name`
+ * among its process.env_vars ("NAME=value" entries).
+ */
+function carriesEnv(event: EqlEvent, name: string, field: string): boolean {
+  if (field !== 'process.entity_id') return false;
+  const vars = docField(event, 'process.env_vars');
+  return Array.isArray(vars) && vars.some((v) => typeof v === 'string' && v.startsWith(`${name}=`));
+}
+
 /** Pid 2 is kthreadd, the parent of every kernel thread. */
 const KTHREADD = 2;
 
 export class Responder {
   private readonly killRules: ReadonlySet<string>;
   private readonly neverKill: ReadonlySet<string>;
+  private readonly onlyWithEnv: string | undefined;
   private readonly counts: Record<string, number> = {};
   private attempts = 0;
 
@@ -90,6 +107,7 @@ export class Responder {
   ) {
     this.killRules = new Set(config.killRules);
     this.neverKill = new Set(config.neverKill);
+    this.onlyWithEnv = config.onlyWithEnv;
   }
 
   /** Performs the responses the match asks for; empty when it asks for none. */
@@ -138,6 +156,9 @@ export class Responder {
     if (entry.ppid === KTHREADD) return outcome('refused', 'kernel threads are never killed', target);
     if (entry.image.executable !== null && this.neverKill.has(entry.image.executable)) {
       return outcome('refused', `${entry.image.executable} is on [response] never_kill`, target);
+    }
+    if (this.onlyWithEnv !== undefined && !carriesEnv(event, this.onlyWithEnv, action.field)) {
+      return outcome('refused', `not a process of this run (no ${this.onlyWithEnv} in its environment)`, target);
     }
     if (entry.startEstimated) return outcome('refused', 'its start time is not known exactly, so the pid could not be checked', target);
     let result: { outcome: NativeKillOutcome; errno: number };

@@ -151,6 +151,21 @@ describe('kill response', () => {
       expect(kills).toEqual([]);
     });
 
+    it('with onlyWithEnv (the lab), kills only a process whose event carries the variable', () => {
+      const labKills: number[] = [];
+      const lab = new Responder(
+        { killProcess: true, killRules: [], neverKill: [], onlyWithEnv: 'LAB_MARK' },
+        { lookup: (pid) => table.get(pid), kill: (pid) => (labKills.push(pid), { outcome: 'killed', errno: 0 }), clock, selfPid: 1 },
+      );
+      const action = [{ action: 'kill_process', field: 'process.entity_id', state: 0 }];
+      const marked = { process: { ...event(300).process, env_vars: ['PATH=/bin', 'LAB_MARK=lab-x-1'] } };
+      const other = { process: { ...event(301).process, env_vars: ['LAB_MARKER=no'] } };
+      expect(lab.respond(match(action, [marked])).map((o) => o.result)).toEqual(['killed']);
+      expect(lab.respond(match(action, [other]))[0]).toMatchObject({ result: 'refused', reason: 'not a process of this run (no LAB_MARK in its environment)' });
+      expect(lab.respond(match([{ action: 'kill_process', field: 'process.parent.entity_id', state: 0 }], [event(350, 301)]))[0]!.result).toBe('refused');
+      expect(labKills).toEqual([300]);
+    });
+
     it('performs only kill_process, and says why it cannot act on a stage or field that is not there', () => {
       expect(results(match([{ action: 'isolate_host', field: 'process.entity_id', state: 0 }], [event(300)]))[0]![0]).toBe('unsupported');
       expect(results(match([{ action: 'kill_process', field: 'process.entity_id', state: 3 }], [event(300)]))[0]).toEqual(['failed', 'the match has no stage 3', undefined]);
