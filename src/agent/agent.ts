@@ -16,7 +16,9 @@ import type { CaptureStats, RawEvent } from '../capture/raw-event.js';
 import { systemClock, type Clock } from '../clock.js';
 import { loadHostInfo, ProcessEventStream, type EcsProcessEvent, type HostInfo } from '../ecs/index.js';
 import { ExecwardenError } from '../errors.js';
-import { createSinks, SinkFanout, type Sink } from '../outputs/index.js';
+import { createSinks } from '../outputs/create-sinks.js';
+import type { Sink } from '../outputs/sink.js';
+import { SinkFanout } from '../outputs/sink-fanout.js';
 import { RealProcFs, namesToRead, readCapabilityLastBit, type ProcFs } from '../process/index.js';
 import { formatDiagnostic, type RuleDiagnostic } from '../rules/index.js';
 import { loadConfiguredRules, type AgentConfig } from './config.js';
@@ -27,7 +29,7 @@ import { Watchdog } from './watchdog.js';
 import { loadNativeAddon } from '../capture/native.js';
 import { Responder, type ResponseDeps } from '../response/kill-response.js';
 import { collectAgentMetrics } from './agent-metrics.js';
-import { startMetricsServer, type Metric, type MetricsServer } from './metrics.js';
+import type { Metric, MetricsServer } from './metrics.js';
 
 export interface AgentDeps {
   logger: Logger;
@@ -170,11 +172,11 @@ export class Agent {
     });
 
     const sinks = [
-      ...createSinks(config.outputs, {
+      ...(await createSinks(config.outputs, {
         stdout: deps.stdout,
         hostname: host.hostname,
         onError: throttledDeliveryLog(logger, clock),
-      }),
+      })),
       ...(deps.extraSinks ?? []),
     ];
     const fanout = new SinkFanout(sinks);
@@ -215,6 +217,8 @@ export class Agent {
     this.housekeeping = setInterval(() => this.houseKeep(), HOUSEKEEPING_MS);
     this.housekeeping.unref();
     if (this.config.metrics.listen) {
+      // node:http only when metrics are served.
+      const { startMetricsServer } = await import('./metrics.js');
       this.metricsServer = await startMetricsServer(this.config.metrics.listen, () => this.metrics());
     }
     const capture = this.source.stats();

@@ -2,24 +2,18 @@
  * The command-line program: commands and their options, nothing else. Each action lives in its
  * own file and returns an exit status; errors escaping an action are turned into a message and a
  * status in one place (exit.ts). Long-running commands get an AbortSignal tied to SIGINT/SIGTERM.
+ * Actions other than `run` and `rules` are imported when their command runs: the agent's process
+ * does not hold the lab, the installer or `status` in memory.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLiveDetector } from '../agent/lab-detector.js';
 import { readAgentVersion } from '../ecs/agent.js';
-import { captureAction } from './capture.js';
 import { exitCodeFor } from './exit.js';
-import { installAction, uninstallAction } from './install.js';
 import type { CommandIo } from './io.js';
-import { labAction } from './lab.js';
-import { RESPONSE_BOUND_MS } from '../lab/run-lab.js';
-import { queryAction } from './query.js';
-import { replayAction } from './replay.js';
 import { addRuleSelectionOptions, ruleSelectionOf, rulesListAction, rulesTestAction, rulesValidateAction, type RuleSelectionFlags } from './rules.js';
 import { RULE_SEVERITIES, type RuleFormat, type RuleSeverity } from '../rules/rule-types.js';
 import { commandLineSelection } from '../rules/rule-selection.js';
 import { runAction } from './run.js';
-import { simulateAction } from './simulate.js';
-import { statusAction } from './status.js';
+import { RESPONSE_BOUND_MS } from '../lab/response-bound.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -131,6 +125,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('--receive-buffer <bytes>', 'proc connector socket receive buffer', positiveInt)
     .option('--no-realtime', 'do not raise the reader thread to SCHED_FIFO')
     .action(async (opts: { actions: string; pretty?: boolean; receiveBuffer?: number; realtime: boolean }) => {
+      const { captureAction } = await import('./capture.js');
       await longRunning((signal) =>
         captureAction(
           { actions: [opts.actions], pretty: opts.pretty === true, receiveBufferBytes: opts.receiveBuffer, realtime: opts.realtime },
@@ -145,7 +140,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .argument('<eql>', 'the EQL query')
     .argument('[files...]', "NDJSON files ('-' or none: stdin)")
     .action(async (eql: string, files: string[]) => {
-      status = (await queryAction({ query: eql, files }, io)).exitCode;
+      status = (await (await import('./query.js')).queryAction({ query: eql, files }, io)).exitCode;
     });
 
   const replay = program
@@ -157,7 +152,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
   addRuleSelectionOptions(replay)
     .action(async (files: string[], opts: { rules?: string[]; exceptions?: string } & RuleSelectionFlags) => {
       const selection = commandLineSelection(ruleSelectionOf(opts));
-      status = (await replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions, selection }, io)).exitCode;
+      status = (await (await import('./replay.js')).replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions, selection }, io)).exitCode;
     });
 
   const rules = program.command('rules').description('check, list and test detection rules');
@@ -205,7 +200,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('-l, --list', 'list the simulations')
     .argument('[names...]', 'simulations to run (default: all)')
     .action(async (names: string[], opts: { list?: boolean }) => {
-      status = (await simulateAction({ list: opts.list === true, names }, io)).exitCode;
+      status = (await (await import('./simulate.js')).simulateAction({ list: opts.list === true, names }, io)).exitCode;
     });
 
   program
@@ -217,6 +212,8 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
     .argument('[names...]', 'simulations to run (default: all)')
     .action(async (names: string[], opts: { storm?: boolean; json?: boolean; response?: boolean; rules?: string[] }) => {
+      const { labAction } = await import('./lab.js');
+      const { createLiveDetector } = await import('../agent/lab-detector.js');
       const result = await labAction(
         { storm: opts.storm === true, json: opts.json === true, response: opts.response === true, names },
         io,
@@ -237,7 +234,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('-c, --config <file>', "judge this config file (default: the service's, else /etc/execwarden/config.toml when it exists)")
     .option('--no-probe', 'do not subscribe to the proc connector for a moment to prove it works')
     .action(async (opts: { json?: boolean; config?: string; probe: boolean }) => {
-      status = (await statusAction({ json: opts.json === true, config: opts.config, probe: opts.probe }, io)).exitCode;
+      status = (await (await import('./status.js')).statusAction({ json: opts.json === true, config: opts.config, probe: opts.probe }, io)).exitCode;
     });
 
   program
@@ -245,7 +242,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .description('install the systemd service, default config and rules (root)')
     .option('-n, --dry-run', 'print the plan and change nothing')
     .action(async (opts: { dryRun?: boolean }) => {
-      status = (await installAction({ dryRun: opts.dryRun === true }, io)).exitCode;
+      status = (await (await import('./install.js')).installAction({ dryRun: opts.dryRun === true }, io)).exitCode;
     });
 
   program
@@ -253,7 +250,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .description('stop and remove the systemd service (root); keeps config and logs')
     .option('-n, --dry-run', 'print the plan and change nothing')
     .action(async (opts: { dryRun?: boolean }) => {
-      status = (await uninstallAction({ dryRun: opts.dryRun === true }, io)).exitCode;
+      status = (await (await import('./install.js')).uninstallAction({ dryRun: opts.dryRun === true }, io)).exitCode;
     });
 
   try {

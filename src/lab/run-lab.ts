@@ -17,6 +17,7 @@ import { alertsForMarker, matchedEventTimeMs, observeAlert, type ObservedAlert, 
 import { docField } from '../doc-field.js';
 import { type ExecStorm, startExecStorm } from './exec-storm.js';
 import { runSimulations, selectVariants, type SimulationResult } from './simulation.js';
+import { RESPONSE_BOUND_MS } from './response-bound.js';
 import type { LabVariant } from './variants.js';
 
 /** The pipeline under test: the agent's live detector, or a fake in unit tests. */
@@ -28,8 +29,7 @@ export interface LabDetector {
 
 export type LabPhase = 'calm' | 'storm' | 'response';
 
-/** The stated bound of the response check: from the matched exec to the kill. */
-export const RESPONSE_BOUND_MS = 1000;
+export { RESPONSE_BOUND_MS };
 
 /**
  * The response check's reverse shells: the seed rule's setsid and nohup forms, a bare /dev/tcp

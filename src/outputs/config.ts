@@ -22,9 +22,9 @@ import { OutputsConfigError } from './errors.js';
 import { DEFAULT_QUEUE_SIZE } from './queued-sink.js';
 import type { ColorMode, StdoutFormat } from './stdout-sink.js';
 import { DEFAULT_MIN_SEVERITY, MIN_SEVERITIES, type MinSeverity } from './severity.js';
-import { SYSLOG_FACILITIES } from './syslog-format.js';
-import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT, type SyslogTransportKind } from './syslog-sink.js';
-import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-sink.js';
+import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT, SYSLOG_FACILITIES } from './syslog-format.js';
+import type { SyslogTransportKind } from './syslog-sink.js';
+import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-defaults.js';
 
 /** What every output takes: alerts of at least this severity (other documents always). */
 export interface OutputFilterConfig {

@@ -15,6 +15,12 @@
 import { docField } from '../doc-field.js';
 import { severityOf, SYSLOG_SEVERITY } from './severity.js';
 
+/** The syslog output's defaults (here, not in the sink, so reading a config loads no transport). */
+export const DEFAULT_SYSLOG_PATH = '/dev/log';
+export const DEFAULT_SYSLOG_HOST = '127.0.0.1';
+export const DEFAULT_SYSLOG_PORT = 514;
+export const DEFAULT_SYSLOG_FACILITY = 'auth';
+
 export const SYSLOG_APP_NAME = 'execwarden';
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = Object.freeze({

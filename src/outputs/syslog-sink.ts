@@ -30,10 +30,8 @@ export interface SyslogSinkOptions {
   now?: () => Date;
 }
 
-export const DEFAULT_SYSLOG_PATH = '/dev/log';
-export const DEFAULT_SYSLOG_HOST = '127.0.0.1';
-export const DEFAULT_SYSLOG_PORT = 514;
-export const DEFAULT_SYSLOG_FACILITY = 'auth';
+export { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT } from './syslog-format.js';
+import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT } from './syslog-format.js';
 /**
  * The JSON of one alert in one syslog message: the datagram limit (MAX_DATAGRAM_BYTES) less room
  * for the RFC 5424 header before it. A longer alert is shortened (fit-document.ts), never dropped

@@ -21,10 +21,8 @@ import { QueuedSink, type BreakerPolicy, type RetryPolicy, type SinkErrorHandler
 import type { MinSeverity } from './severity.js';
 import { trustedCas } from './trusted-cas.js';
 
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
-export const DEFAULT_WEBHOOK_RETRIES = 5;
-export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
-export const DEFAULT_WEBHOOK_MAX_AGE_MS = 60 * 60 * 1000;
+export { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-defaults.js';
+import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-defaults.js';
 export const WEBHOOK_USER_AGENT = 'execwarden';
 
 export interface WebhookSinkOptions {

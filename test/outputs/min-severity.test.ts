@@ -74,7 +74,7 @@ describe('an output with min_severity', () => {
     const path = join(dir, 'alerts.ndjson');
     const config = parseOutputsConfig({ stdout: { min_severity: 'critical' }, file: { path, min_severity: 'medium' } });
     const stdout = new TextSink();
-    const fanout = new SinkFanout(createSinks(config, { stdout }));
+    const fanout = new SinkFanout(await createSinks(config, { stdout }));
     await fanout.start();
     for (const doc of [LOW, MEDIUM, HIGH, CRITICAL, EVENT]) fanout.write(doc);
     await fanout.close(5000);

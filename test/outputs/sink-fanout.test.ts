@@ -40,7 +40,7 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 describe('createSinks', () => {
-  it('builds one sink per configured output, in a fixed order', () => {
+  it('builds one sink per configured output, in a fixed order', async () => {
     const config = parseOutputsConfig({
       webhook: { url: 'http://127.0.0.1:9/' },
       syslog: { transport: 'udp', port: 9 },
@@ -48,7 +48,7 @@ describe('createSinks', () => {
       stdout: { format: 'pretty' },
       queue: { max_documents: 7 },
     });
-    const sinks = createSinks(config, { stdout: new PassThrough(), hostname: 'h' });
+    const sinks = await createSinks(config, { stdout: new PassThrough(), hostname: 'h' });
     expect(sinks.map((sink) => sink.constructor)).toEqual([StdoutSink, FileSink, SyslogSink, WebhookSink]);
     expect(sinks.map((sink) => sink.name)).toEqual(['stdout', 'file', 'syslog', 'webhook']);
     expect((sinks[0] as StdoutSink).format).toBe('pretty');
@@ -68,7 +68,7 @@ describe('SinkFanout', () => {
       webhook: { url: `http://127.0.0.1:${await closedPort()}/`, retries: 5 },
       queue: { max_documents: 5 },
     });
-    const fanout = new SinkFanout(createSinks(config, { stdout }));
+    const fanout = new SinkFanout(await createSinks(config, { stdout }));
     await fanout.start();
 
     // Written in bursts the healthy sinks can absorb; the dead webhook keeps at most 5.
