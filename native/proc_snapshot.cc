@@ -1,5 +1,7 @@
 #include "proc_snapshot.h"
 
+#include "proc_path.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -223,18 +225,7 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
 // "<root>/<pid>/<name>" without snprintf's format parsing.
 // Runs on the reader thread.
 void proc_snapshotter::format_path(pid_t pid, const char* name) {
-  char digits[16];
-  size_t n = 0;
-  auto value = static_cast<unsigned long>(pid);
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0 && n < sizeof digits);
-  path_.assign(options_.proc_root);
-  path_.push_back('/');
-  while (n > 0) path_.push_back(digits[--n]);
-  path_.push_back('/');
-  path_.append(name);
+  format_proc_path(path_, options_.proc_root, pid, name);
 }
 
 // Runs on the reader thread.

@@ -1,5 +1,7 @@
 #include "stdio_probe.h"
 
+#include "proc_path.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -196,11 +198,7 @@ stdio_prober::~stdio_prober() {
 
 // Runs on the reader thread.
 void stdio_prober::format_path(pid_t pid, const char* tail) {
-  path_.assign(proc_root_);
-  path_.push_back('/');
-  path_.append(std::to_string(pid));
-  path_.push_back('/');
-  path_.append(tail);
+  format_proc_path(path_, proc_root_, pid, tail);
 }
 
 // Runs on the reader thread.

@@ -1,0 +1,27 @@
+// "<proc_root>/<pid>/<name>" into a string kept by the caller, without allocating once the
+// string has grown to its longest path (the reader thread builds one for every /proc read).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+namespace execwarden {
+
+inline void format_proc_path(std::string& out, const std::string& proc_root, pid_t pid, const char* name) {
+  char digits[16];
+  size_t n = 0;
+  auto value = static_cast<unsigned long>(pid);
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0 && n < sizeof digits);
+  out.assign(proc_root);
+  out.push_back('/');
+  while (n > 0) out.push_back(digits[--n]);
+  out.push_back('/');
+  out.append(name);
+}
+
+}  // namespace execwarden
