@@ -1,6 +1,6 @@
 #include "proc_snapshot.h"
 
-#include "proc_path.h"
+#include "proc_util.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -47,12 +47,6 @@ bool has_more(int fd) {
     more = ::read(fd, &probe, 1);
   } while (more < 0 && errno == EINTR);
   return more > 0;
-}
-
-uint64_t monotonic_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
 }
 
 // Parses a decimal (optionally negative) integer at *cursor and advances past it.
@@ -187,6 +181,17 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
   out.flags = flags;
   out.comm.assign(open + 1, static_cast<size_t>(close - 1 - (open + 1)));
   return true;
+}
+
+int read_stat_file(const char* path, proc_snapshot& out) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char text[1024];  // stat is a few hundred bytes: 52 numbers and a 16-byte comm
+  const ssize_t got = read_up_to(fd, text, sizeof text);
+  ::close(fd);
+  if (got < 0) return static_cast<int>(-got);
+  if (got == 0) return ESRCH;  // the process was reaped between open and read
+  return parse_stat(text, static_cast<size_t>(got), out) ? 0 : EINVAL;
 }
 
 bool parse_status(const char* text, size_t size, proc_snapshot& out) {
@@ -461,12 +466,9 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
 
 // Runs on the reader thread.
 int64_t proc_snapshotter::read_start_ticks(pid_t pid) {
-  bool truncated = false;
   format_path(pid, "stat");
-  const ssize_t got = read_file(path_.c_str(), text_buffer_, text_buffer_.size() - 1, truncated);
   proc_snapshot stat;
-  if (got <= 0 || !parse_stat(text_buffer_.data(), static_cast<size_t>(got), stat)) return -1;
-  return stat.start_ticks;
+  return read_stat_file(path_.c_str(), stat) == 0 ? stat.start_ticks : -1;
 }
 
 // Runs on the reader thread.

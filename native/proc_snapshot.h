@@ -102,6 +102,8 @@ struct proc_snapshot {
 // Parsers over file contents, exposed so they can be tested on crafted input.
 // stat: fields after the last ')' (comm may hold spaces and parentheses).
 bool parse_stat(const char* text, size_t size, proc_snapshot& out);
+// Reads and parses a stat file (its fields land in `out`); 0, or the errno (ESRCH: reaped).
+int read_stat_file(const char* path, proc_snapshot& out);
 // status: the Uid: and Gid: lines (real, effective, saved) and CapPrm/CapEff/CapBnd.
 bool parse_status(const char* text, size_t size, proc_snapshot& out);
 

@@ -1,6 +1,5 @@
 #include "process_kill.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "proc_snapshot.h"
+#include "proc_util.h"
 
 namespace execwarden {
 namespace {
@@ -66,22 +66,13 @@ kill_result kill_if_same_process(const std::string& proc_root, pid_t pid, int64_
   }
   // The start time of the process the pidfd pinned: read after the open, so it is that process's
   // (or, if it has been reaped since, nothing: ENOENT/ESRCH).
-  const std::string path = proc_root + "/" + std::to_string(pid) + "/stat";
-  const fd_guard stat_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (stat_fd.get() < 0) {
-    result.error = errno;
-    result.outcome = is_gone(errno) ? kill_outcome::gone : kill_outcome::failed;
-    return result;
-  }
-  char text[1024];
-  ssize_t got;
-  do {
-    got = ::read(stat_fd.get(), text, sizeof text);
-  } while (got < 0 && errno == EINTR);
+  std::string path;
+  format_proc_path(path, proc_root, pid, "stat");
   proc_snapshot stat;
-  if (got <= 0 || !parse_stat(text, static_cast<size_t>(got), stat)) {
-    result.error = got < 0 ? errno : EINVAL;
-    result.outcome = got == 0 || (got < 0 && is_gone(result.error)) ? kill_outcome::gone : kill_outcome::failed;
+  const int err = read_stat_file(path.c_str(), stat);
+  if (err != 0) {
+    result.error = err;
+    result.outcome = is_gone(err) ? kill_outcome::gone : kill_outcome::failed;
     return result;
   }
   if (stat.start_ticks != start_ticks) {

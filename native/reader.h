@@ -45,7 +45,7 @@ struct captured_event {
 
 struct event_batch {
   std::vector<captured_event> events;
-  size_t snapshot_bytes = 0;  // cmdline, exe, cwd, cgroup and environ text the snapshots hold
+  size_t snapshot_bytes = 0;  // cmdline, exe and environ text the snapshots hold
   uint32_t losses_before = 0;  // loss_flag bits for losses since the previous delivered batch
 };
 
@@ -163,8 +163,6 @@ class reader {
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
   void complete_snapshots(bool yield_to_events);
-  // Forks of the current batch (indices into it) whose start time is still to be read.
-  std::vector<size_t> pending_forks_;
   bool events_waiting() const;
 
   // Nanoseconds per clock tick of /proc/<pid>/stat's start time (USER_HZ).
@@ -181,6 +179,8 @@ class reader {
   std::vector<int32_t> batch_exec_pids_;
   // Exec snapshots of the current burst that still lack take_rest(); all belong to batch_.
   std::vector<std::pair<pid_t, proc_snapshot*>> incomplete_;
+  // Forks of the current batch (indices into it) whose start time is still to be read.
+  std::vector<size_t> pending_forks_;
   std::chrono::steady_clock::time_point batch_started_;
   uint32_t pending_losses_ = 0;
   int stop_fd_ = -1;

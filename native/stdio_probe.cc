@@ -1,6 +1,6 @@
 #include "stdio_probe.h"
 
-#include "proc_path.h"
+#include "proc_util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <utility>
 
 namespace execwarden {
@@ -26,12 +25,6 @@ namespace {
 
 constexpr size_t chunk_size = 16384;
 constexpr size_t diag_buffer_size = 8192;
-
-uint64_t now_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
 
 bool starts_with(const std::string& text, const char* prefix) {
   return text.compare(0, std::strlen(prefix), prefix) == 0;
@@ -292,14 +285,11 @@ void stdio_prober::complete(pid_t pid, pid_t parent, stdio_set& out) {
 // Runs on the reader thread.
 bool stdio_prober::take_scan_budget(uint64_t now) {
   if (budget_refilled_ns_ == 0) budget_refilled_ns_ = now;
-  const uint64_t elapsed = now - budget_refilled_ns_;
-  if (elapsed > 0) {
-    // budget_ns per second of elapsed time, up to one second's worth.
-    const long double refill = static_cast<long double>(elapsed) * scan_budget_ns_ / 1e9L;
-    const long double left = std::min<long double>(scan_budget_left_ns_ + refill, scan_budget_ns_);
-    scan_budget_left_ns_ = static_cast<int64_t>(left);
-    budget_refilled_ns_ = now;
-  }
+  // budget_ns per second elapsed, up to one second's worth (the cap keeps the product in range).
+  const uint64_t elapsed = std::min<uint64_t>(now - budget_refilled_ns_, 1'000'000'000);
+  const auto refill = static_cast<int64_t>(elapsed * scan_budget_ns_ / 1'000'000'000);
+  scan_budget_left_ns_ = std::min(scan_budget_left_ns_ + refill, static_cast<int64_t>(scan_budget_ns_));
+  budget_refilled_ns_ = now;
   return scan_budget_left_ns_ > 0;
 }
 
@@ -326,7 +316,7 @@ void stdio_prober::resolve_socket(pid_t pid, pid_t parent, const std::string& ne
   const uint64_t key = ns_inode != 0 && ns_inode <= UINT32_MAX && stream.inode <= UINT32_MAX
                            ? ns_inode << 32 | stream.inode
                            : 0;
-  const uint64_t now = now_ns();
+  const uint64_t now = monotonic_ns();
   if (key != 0) {
     const auto cached = socket_cache_.find(key);
     if (cached != socket_cache_.end() && cached->second.expires_ns > now) {
@@ -365,7 +355,7 @@ bool stdio_prober::lookup_socket(pid_t pid, pid_t parent, const std::string& net
       !procnet_lookup(listing, "net/udp", false, "udp", SOCK_DGRAM, stream.inode, stream.socket)) {
     procnet_lookup(listing, "net/udp6", true, "udp", SOCK_DGRAM, stream.inode, stream.socket);
   }
-  scan_budget_left_ns_ -= static_cast<int64_t>(now_ns() - now);
+  scan_budget_left_ns_ -= static_cast<int64_t>(monotonic_ns() - now);
   return true;
 }
 
