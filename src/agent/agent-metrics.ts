@@ -5,6 +5,7 @@ import type { FanoutStats } from '../outputs/index.js';
 import type { RuleSet } from '../rules/index.js';
 import type { EngineStats } from './engine.js';
 import type { Metric } from './metrics.js';
+import { RESPONSE_RESULTS } from '../response/kill-response.js';
 
 export interface AgentMetricInputs {
   capture: CaptureStats;
@@ -84,9 +85,9 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
     one('alerts_total', 'Alerts written (after de-duplication).', 'counter', engine.alerts),
     {
       name: `${P}responses_total`,
-      help: 'Kill responses attempted ([response] kill_process), by result: killed, gone, pid_reused, refused, unsupported, failed.',
+      help: `Kill responses attempted ([response] kill_process), by result: ${RESPONSE_RESULTS.join(', ')}.`,
       type: 'counter',
-      samples: ['killed', 'gone', 'pid_reused', 'refused', 'unsupported', 'failed'].map((result) => ({ labels: { result }, value: engine.responses.byResult[result] ?? 0 })),
+      samples: RESPONSE_RESULTS.map((result) => ({ labels: { result }, value: engine.responses.byResult[result] ?? 0 })),
     },
     one('evaluation_seconds_total', 'Time spent turning raw events into documents and evaluating rules.', 'counter', Number(input.evaluation.nanoseconds) / 1e9),
     one('evaluated_events_total', 'Raw events handed to the engine.', 'counter', input.evaluation.events),

@@ -97,7 +97,7 @@ function createResponder(config: AgentConfig, deps: AgentDeps, stream: ProcessEv
     }
   }
   deps.logger.info({ killRules: config.response.killRules.length, neverKill: config.response.neverKill.length }, 'kill response on: processes caught by rules with kill_process actions (and [response] kill_rules) are killed');
-  return new Responder(config.response, { lookup: (pid) => stream.process(pid), kill, clock, selfPid: process.pid });
+  return new Responder(config.response, { lookup: (pid) => stream.lookup(pid), kill, clock, selfPid: process.pid });
 }
 
 export class Agent {
@@ -470,7 +470,7 @@ function throttledDeliveryLog(logger: Logger, clock: Clock): (sink: string, erro
   };
 }
 
-/** The configured rules, exceptions and rule selection; at start-up and on every reload alike. */
+/** Each rule diagnostic as a log line: errors as errors, the rest as warnings. */
 function logDiagnostics(logger: Logger, diagnostics: readonly RuleDiagnostic[]): void {
   for (const d of diagnostics) {
     const fields = { code: d.code, file: d.file, line: d.line, column: d.column };

@@ -82,8 +82,8 @@ export interface ConfigOverrides {
 }
 
 export class ConfigError extends ExecwardenError {
-  constructor(message: string) {
-    super('CONFIG_INVALID', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', message, options);
   }
 }
 
@@ -115,7 +115,7 @@ function readConfigFile(path: string): { table: Table; locate: ConfigKeyLocator 
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ConfigError(`${path}: cannot read the config file (${reason})`);
+    throw new ConfigError(`${path}: cannot read the config file (${reason})`, { cause: error });
   }
   let table: Table;
   try {

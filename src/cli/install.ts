@@ -27,7 +27,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecwardenError } from '../errors.js';
 import { terminalSafe } from '../outputs/terminal-text.js';
-import { checkServiceFiles, resolveReal, temporaryDirOf, type GuardReport } from './install-guard.js';
+import { ADDON_DIRS, checkServiceFiles, resolveReal, SERVICE_FILES, SERVICE_TREES, temporaryDirOf, type GuardReport } from './install-guard.js';
 import type { CommandIo } from './io.js';
 
 export const UNIT_NAME = 'execwarden.service';
@@ -241,14 +241,15 @@ function planInstall(ctx: Context): InstallStep[] {
       );
     }
   }
-  refuseUnsafe(checkServiceFiles({ packageRoot: pkg, nodePath: ctx.nodePath }), pkg);
   if (!existsSync(join(pkg, 'systemd', UNIT_NAME))) {
     // The Debian package ships no templates: it installs the unit, config and logrotate itself.
+    // Said before the walk below, which would take the package apart for nothing.
     throw new InstallError(
       'INSTALL_NO_TEMPLATES',
       `${terminalSafe(join(pkg, 'systemd'), PATH_CHARS)} holds no unit template: a Debian package of execwarden installs the service itself (systemctl status execwarden)`,
     );
   }
+  refuseUnsafe(checkServiceFiles({ packageRoot: pkg, nodePath: ctx.nodePath }), pkg);
 
   const unitTarget = `/etc/systemd/system/${UNIT_NAME}`;
   const unit = renderUnit(readFileSync(join(pkg, 'systemd', UNIT_NAME), 'utf8'), { node: ctx.nodePath, bin });
@@ -288,7 +289,7 @@ function planInstall(ctx: Context): InstallStep[] {
 
 /** A package or node under /tmp, /var/tmp or /dev/shm, as given or once links are resolved, is refused. */
 function refuseTemporary(label: string, path: string): void {
-  const real = existsSync(path) ? resolveReal(path) : null;
+  const real = resolveReal(path);
   const dir = temporaryDirOf(path) ?? (real === null ? null : temporaryDirOf(real));
   if (dir === null) return;
   const shown = terminalSafe(path, PATH_CHARS) + (real !== null && real !== resolve(path) ? ` (${terminalSafe(real, PATH_CHARS)})` : '');
@@ -321,8 +322,8 @@ function refuseUnsafe(report: GuardReport, packageRoot: string): void {
     'refusing to install: the service would run or read files that someone other than root can change. ' +
       'It runs them with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, so whoever can write them controls this host:\n' +
       `${lines.join('\n')}\n` +
-      'Each directory from / down, the package (bin, dist, node_modules, rules, systemd, prebuilds, build/Release/*.node, ' +
-      'package.json) and node must be owned by root and not writable by group or others; for the package: ' +
+      `Each directory from / down, the package (${[...SERVICE_TREES, ...ADDON_DIRS.map((dir) => join(dir, '*.node')), ...SERVICE_FILES].join(', ')}) ` +
+      'and node must be owned by root and not writable by group or others; for the package: ' +
       `chown -R root:root ${shownPackage} && chmod -R go-w ${shownPackage}`,
   );
 }

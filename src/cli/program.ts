@@ -9,9 +9,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readAgentVersion } from '../ecs/agent.js';
 import { exitCodeFor } from './exit.js';
 import type { CommandIo } from './io.js';
-import { addRuleSelectionOptions, ruleSelectionOf, rulesListAction, rulesTestAction, rulesValidateAction, type RuleSelectionFlags } from './rules.js';
+import { addRuleSelectionOptions, repeatable, ruleSelectionOf, rulesListAction, rulesTestAction, rulesValidateAction, type RuleSelectionFlags } from './rules.js';
 import { RULE_SEVERITIES, type RuleFormat, type RuleSeverity } from '../rules/rule-types.js';
-import { commandLineSelection } from '../rules/rule-selection.js';
+import { resolveConfig } from '../agent/config.js';
 import { runAction } from './run.js';
 import { RESPONSE_BOUND_MS } from '../lab/response-bound.js';
 
@@ -21,9 +21,6 @@ function positiveInt(value: string): number {
   return n;
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
 
 /** Once `run` has stopped: how long the process may still take to exit on its own. */
 const RUN_EXIT_GRACE_MS = 500;
@@ -80,7 +77,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .command('run')
     .description('run the agent: capture every program start, evaluate the rules, write alerts (default: bundled rules, NDJSON to stdout)')
     .option('-c, --config <file>', 'TOML config file (default: /etc/execwarden/config.toml when it exists)')
-    .option('-r, --rules <path>', 'rule file or folder (repeatable; replaces the configured paths)', collect)
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; replaces the configured paths)', repeatable)
     .option('--exceptions <file>', 'exceptions (allow-list) file')
     .option('--pretty', 'one readable, coloured line per alert on stdout')
     .option('--events', 'also write every ECS process event to the outputs')
@@ -146,12 +143,13 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
   const replay = program
     .command('replay')
     .description('run a rule set over recorded ECS events and print the alerts as NDJSON')
-    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', repeatable)
     .option('--exceptions <file>', 'exceptions (allow-list) file')
     .argument('<files...>', "NDJSON event files ('-' for stdin)");
   addRuleSelectionOptions(replay)
     .action(async (files: string[], opts: { rules?: string[]; exceptions?: string } & RuleSelectionFlags) => {
-      const selection = commandLineSelection(ruleSelectionOf(opts));
+      // Read the way run reads them: each name checked (empty, too long, control characters).
+      const selection = resolveConfig({}, null, ruleSelectionOf(opts)).rules.selection;
       status = (await (await import('./replay.js')).replayAction({ files, rules: opts.rules ?? [], exceptions: opts.exceptions, selection }, io)).exitCode;
     });
 
@@ -169,8 +167,8 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .description('list rules: id, name, severity, tactics; rules the selection leaves out are marked')
     .option('--json', 'one JSON object per rule')
     .option('-c, --config <file>', "start from this config file's [rules]: paths (unless given), Defend severity, rule selection")
-    .option('--id <id>', 'show only this rule (repeatable)', collect)
-    .option('--tag <tag>', 'show only rules carrying this tag (repeatable)', collect)
+    .option('--id <id>', 'show only this rule (repeatable)', repeatable)
+    .option('--tag <tag>', 'show only rules carrying this tag (repeatable)', repeatable)
     .addOption(new Option('--severity <level>', 'show only rules at least this severe').choices(RULE_SEVERITIES))
     .addOption(new Option('--format <format>', 'show only rules of this format').choices(['detection-rules', 'defend']))
     .argument('[paths...]', 'rule files or folders (default: the bundled rules)');
@@ -209,7 +207,7 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     .option('--storm', 'repeat the run under a background exec storm')
     .option('--json', 'print the result table as JSON')
     .option('--response', `then check the kill response: reverse shells against an agent with [response] kill_process on, each killed within ${RESPONSE_BOUND_MS} ms of its exec`)
-    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', collect)
+    .option('-r, --rules <path>', 'rule file or folder (repeatable; default: the bundled rules)', repeatable)
     .argument('[names...]', 'simulations to run (default: all)')
     .action(async (names: string[], opts: { storm?: boolean; json?: boolean; response?: boolean; rules?: string[] }) => {
       const { labAction } = await import('./lab.js');

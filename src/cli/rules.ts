@@ -13,7 +13,7 @@
  * would run; list's own filters (--id, --tag, --severity, --format) only choose what is shown.
  */
 import type { Command } from 'commander';
-import { loadAgentConfig, resolveConfig } from '../agent/config.js';
+import { loadAgentConfig, loadConfiguredRules, resolveConfig } from '../agent/config.js';
 import { formatDiagnostic, RuleDiagnosticCode, type RuleDiagnostic } from '../rules/diagnostics.js';
 import { selectionTags } from '../rules/rule-selection.js';
 import { loadRuleSet } from '../rules/rule-set-loader.js';
@@ -22,6 +22,7 @@ import type { LoadedRule, RuleFormat, RuleSeverity } from '../rules/rule-types.j
 import { EXIT_FAILURE, EXIT_OK } from './exit.js';
 import type { CommandIo } from './io.js';
 import { writeJsonLine, writeText } from './ndjson.js';
+import { atLeastSeverity } from '../outputs/severity.js';
 
 export interface RulesValidateOptions {
   paths: string[];
@@ -60,7 +61,8 @@ export interface RuleSelectionFlags {
   disableTag?: string[];
 }
 
-function repeatable(value: string, previous: string[] = []): string[] {
+/** Commander's parser for an option given several times. */
+export function repeatable(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -141,12 +143,8 @@ async function loadSelected(paths: string[], options: RuleSelectionOptions) {
     enableRules: options.enableRules, enableTags: options.enableTags, disableRules: options.disableRules, disableTags: options.disableTags,
   };
   const config = options.config === undefined ? resolveConfig({}, null, overrides) : loadAgentConfig({ ...overrides, config: options.config });
-  return loadRuleSet({
-    paths: config.rules.paths,
-    allowEmpty: true,
-    ...(config.rules.defend === undefined ? {} : { defendDefaults: config.rules.defend }),
-    ...(config.rules.selection === undefined ? {} : { selection: config.rules.selection }),
-  });
+  // What run loads, without its exceptions file, and with nothing to run reported, not refused.
+  return loadConfiguredRules({ ...config, rules: { ...config.rules, allowEmpty: true, exceptions: null } });
 }
 
 /** Errors, and the selection's warnings (an id or tag that names no rule). */
@@ -178,8 +176,6 @@ export async function rulesValidateAction(options: RulesValidateOptions, io: Com
   };
 }
 
-const SEVERITY_RANK: Readonly<Record<RuleSeverity, number>> = Object.freeze({ low: 0, medium: 1, high: 2, critical: 3 });
-
 /** Whether a rule passes `rules list`'s filters (which only choose what is shown). */
 function listed(rule: LoadedRule, options: RulesListOptions): boolean {
   if (options.ids !== undefined && options.ids.length > 0 && !options.ids.some((id) => id.toLowerCase() === rule.ruleId.toLowerCase())) return false;
@@ -187,7 +183,7 @@ function listed(rule: LoadedRule, options: RulesListOptions): boolean {
     const tags = new Set(selectionTags(rule).map((tag) => tag.toLowerCase()));
     if (!options.tags.some((tag) => tags.has(tag.toLowerCase()))) return false;
   }
-  if (options.minSeverity !== undefined && SEVERITY_RANK[rule.severity] < SEVERITY_RANK[options.minSeverity]) return false;
+  if (options.minSeverity !== undefined && !atLeastSeverity(rule.severity, options.minSeverity)) return false;
   return options.format === undefined || rule.format === options.format;
 }
 

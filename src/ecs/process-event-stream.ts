@@ -186,11 +186,6 @@ export class ProcessEventStream {
     return this.table.get(pid);
   }
 
-  /** The table's entry for a pid (live, or exited and not yet expired); for responses. */
-  process(pid: number): ProcessEntry | undefined {
-    return this.table.get(pid);
-  }
-
   stats(): ProcessEventStreamStats {
     return {
       table: this.table.stats(),

@@ -40,7 +40,6 @@ function plain(value: unknown): Record<string, unknown> | undefined {
  * generic search, so a defined answer is the one the generic reader gives.
  */
 const DIRECT: Readonly<Record<string, (event: Record<string, unknown>) => unknown>> = {
-  '@timestamp': (e) => e['@timestamp'],
   'event.category': (e) => plain(e.event)?.category,
   'event.type': (e) => plain(e.event)?.type,
   'event.action': (e) => plain(e.event)?.action,
@@ -74,12 +73,12 @@ const DIRECT: Readonly<Record<string, (event: Record<string, unknown>) => unknow
 export function compileFieldReader(path: readonly string[]): FieldReader {
   const segments = path.map(propertyKey);
   const length = segments.length;
-  const direct = DIRECT[path.join('.')];
   if (length === 1) {
+    // One segment is one key, dots and all (a backquoted `process.name`): never the nested path.
     const key = segments[0];
-    if (direct !== undefined) return (event) => normalizeValue(direct(event));
     return (event) => normalizeValue(event[key]);
   }
+  const direct = DIRECT[path.join('.')];
   // joined[i][j] is the dotted key made of segments i..j (inclusive)
   const joined: string[][] = segments.map((_, i) => segments.map((__, j) => (j >= i ? propertyKey(segments.slice(i, j + 1).join('.')) : '')));
   const resolve = (value: unknown, from: number): unknown => {

@@ -52,6 +52,8 @@ export function lineageSubqueryKey(filter: EventFilterNode): string {
 }
 
 /** How relationsOf() names a relation to a subquery. */
+const RELATIONS: readonly LineageRelation[] = ['event', 'child', 'descendant'];
+
 export function lineageRelationName(relation: LineageRelation, subqueryKey: string): string {
   return `${relation} ${subqueryKey}`;
 }
@@ -179,8 +181,8 @@ class Generations {
 export class LineageTracker {
   private readonly matchers: ((event: EqlEvent) => boolean)[] = [];
   private readonly ids = new Map<string, number>();
-  /** Subquery keys by bit. */
-  private readonly keys: string[] = [];
+  /** The relation names of each bit (lineageRelationName), built once at registration. */
+  private readonly names: Record<LineageRelation, string>[] = [];
   private relationsEvent: object | null = null;
   private relations: string[] | null = null;
   private readonly live: Generations;
@@ -209,7 +211,11 @@ export class LineageTracker {
     const bit = this.matchers.length;
     this.matchers.push(matches);
     this.ids.set(key, bit);
-    this.keys.push(key);
+    this.names.push({
+      event: lineageRelationName('event', key),
+      child: lineageRelationName('child', key),
+      descendant: lineageRelationName('descendant', key),
+    });
     return bit;
   }
 
@@ -222,9 +228,10 @@ export class LineageTracker {
     if (event === this.relationsEvent) return this.relations;
     if (event === this.lastEvent && this.lastLineage === null) return null;
     let found: string[] | null = null;
-    for (let bit = 0; bit < this.keys.length; bit++) {
-      for (const relation of ['event', 'child', 'descendant'] as const) {
-        if (this.holds(event, relation, bit)) (found ??= []).push(lineageRelationName(relation, this.keys[bit]!));
+    for (let bit = 0; bit < this.names.length; bit++) {
+      const names = this.names[bit]!;
+      for (const relation of RELATIONS) {
+        if (this.holds(event, relation, bit)) (found ??= []).push(names[relation]);
       }
     }
     this.relationsEvent = event;

@@ -217,10 +217,10 @@ function responseRow(variant: LabVariant, result: SimulationResult, alerts: read
 async function runResponsePhase(
   variants: LabVariant[],
   detector: LabDetector,
+  alerts: ObservedAlert[],
   opts: LabOptions,
 ): Promise<{ rows: LabRow[]; markers: string[]; lossReports: number }> {
-  const alerts: ObservedAlert[] = [];
-  detector.onAlert((alert, observedAtMs) => alerts.push(observeAlert(alert, observedAtMs)));
+  const firstAlert = alerts.length;
   await detector.start();
   let results: SimulationResult[];
   try {
@@ -232,7 +232,7 @@ async function runResponsePhase(
   }
   const rows = variants.map((v, i) => responseRow(v, results[i]!, alerts));
   rows.forEach((row) => opts.onRow?.(row));
-  return { rows, markers: results.map((r) => r.marker), lossReports: alerts.filter((a) => isLossReport(a.alert)).length };
+  return { rows, markers: results.map((r) => r.marker), lossReports: alerts.slice(firstAlert).filter((a) => isLossReport(a.alert)).length };
 }
 
 export async function runLab(opts: LabOptions): Promise<LabReport> {
@@ -266,7 +266,7 @@ export async function runLab(opts: LabOptions): Promise<LabReport> {
     await opts.detector.stop();
   }
   if (opts.response) {
-    const phase = await runResponsePhase(selectVariants([...(opts.response.variants ?? RESPONSE_VARIANTS)]), opts.response.detector, opts);
+    const phase = await runResponsePhase(selectVariants([...(opts.response.variants ?? RESPONSE_VARIANTS)]), opts.response.detector, alerts, opts);
     rows.push(...phase.rows);
     markers.push(...phase.markers);
     lossReports.response = phase.lossReports;

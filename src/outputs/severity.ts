@@ -6,6 +6,7 @@
  * documents are informational.
  */
 import { docField } from '../doc-field.js';
+import { RULE_SEVERITIES, type RuleSeverity } from '../rules/rule-types.js';
 
 export type SeverityLevel = 'critical' | 'high' | 'medium' | 'low' | 'info';
 
@@ -34,13 +35,18 @@ export function severityOf(doc: Record<string, unknown>): SeverityLevel {
   return docField(doc, 'event.kind') === 'alert' ? 'medium' : 'info';
 }
 
-/** What `[outputs.<name>] min_severity` can be, lowest first. */
-export const MIN_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type MinSeverity = (typeof MIN_SEVERITIES)[number];
+/** What `[outputs.<name>] min_severity` can be, lowest first: a rule's severities. */
+export const MIN_SEVERITIES = RULE_SEVERITIES;
+export type MinSeverity = RuleSeverity;
 /** Every alert. */
 export const DEFAULT_MIN_SEVERITY: MinSeverity = 'low';
 
 const RANK: Readonly<Record<SeverityLevel, number>> = Object.freeze({ info: 0, low: 1, medium: 2, high: 3, critical: 4 });
+
+/** Whether `severity` is `minimum` or above. */
+export function atLeastSeverity(severity: SeverityLevel, minimum: MinSeverity): boolean {
+  return RANK[severity] >= RANK[minimum];
+}
 
 /**
  * Whether an output that takes alerts of at least `minimum` takes `doc`. Only alerts
@@ -49,7 +55,7 @@ const RANK: Readonly<Record<SeverityLevel, number>> = Object.freeze({ info: 0, l
  */
 export function meetsMinSeverity(doc: Record<string, unknown>, minimum: MinSeverity): boolean {
   if (minimum === DEFAULT_MIN_SEVERITY || docField(doc, 'event.kind') !== 'alert') return true;
-  return RANK[severityOf(doc)] >= RANK[minimum];
+  return atLeastSeverity(severityOf(doc), minimum);
 }
 
 /** RFC 5424 severities: 2 critical, 3 error, 4 warning, 5 notice, 6 informational. */

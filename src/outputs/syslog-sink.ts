@@ -30,7 +30,6 @@ export interface SyslogSinkOptions {
   now?: () => Date;
 }
 
-export { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT } from './syslog-format.js';
 import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_HOST, DEFAULT_SYSLOG_PATH, DEFAULT_SYSLOG_PORT } from './syslog-format.js';
 /**
  * The JSON of one alert in one syslog message: the datagram limit (MAX_DATAGRAM_BYTES) less room

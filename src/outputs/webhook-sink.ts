@@ -21,7 +21,6 @@ import { QueuedSink, type BreakerPolicy, type RetryPolicy, type SinkErrorHandler
 import type { MinSeverity } from './severity.js';
 import { trustedCas } from './trusted-cas.js';
 
-export { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-defaults.js';
 import { DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-defaults.js';
 export const WEBHOOK_USER_AGENT = 'execwarden';
 

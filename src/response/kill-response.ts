@@ -49,6 +49,10 @@ export const DEFAULT_RESPONSE_CONFIG: ResponseConfig = { killProcess: false, kil
 /** What the native kill reported (native/process_kill.h). */
 export type NativeKillOutcome = 'killed' | 'gone' | 'pid_reused' | 'kernel_thread' | 'unsupported' | 'failed';
 
+/** Every result an attempt can have (a kernel thread is reported as refused). */
+export const RESPONSE_RESULTS = ['killed', 'gone', 'pid_reused', 'refused', 'unsupported', 'failed'] as const;
+export type ResponseResult = (typeof RESPONSE_RESULTS)[number];
+
 export interface ResponseOutcome {
   action: string;
   field: string;
@@ -60,7 +64,7 @@ export interface ResponseOutcome {
    * see `reason`); unsupported (no pidfd on this kernel, or an action other than kill_process);
    * failed (see `reason`).
    */
-  result: NativeKillOutcome | 'refused';
+  result: ResponseResult;
   reason?: string;
   /** When the attempt was made (ISO 8601). */
   '@timestamp': string;
@@ -140,7 +144,7 @@ export class Responder {
       '@timestamp': new Date(this.deps.clock.nowMs()).toISOString(),
     });
     if (action.action !== 'kill_process') return outcome('unsupported', `execwarden performs only kill_process, not ${action.action}`);
-    const event = events[action.state] ?? (events.length === 1 && action.state === 0 ? events[0] : undefined);
+    const event = events[action.state];
     if (!event) return outcome('failed', `the match has no stage ${action.state}`);
     if (!action.field.endsWith('entity_id')) return outcome('failed', `${action.field} does not name a process`);
     const entityId = docField(event, action.field);

@@ -15,6 +15,7 @@
  * at a whole protections-artifacts checkout loads the Linux rules and says how many others it
  * left. Unknown keys get a warning, as in detection-rules files.
  */
+import { SEVERITY_SCORE } from '../alerts/severity.js';
 import { RuleDiagnosticCode } from './diagnostics.js';
 import { isRuleId, validateSeverity, validateThreat, type RuleSchemaOutcome } from './rule-schema.js';
 import type { RuleAction, RuleSeverity } from './rule-types.js';
@@ -30,7 +31,7 @@ import type { TomlPath } from './toml-positions.js';
  * on execwarden's process events they are tuned for another sensor, so "high" would overstate how
  * sure an alert of theirs is.
  */
-export const DEFEND_RULE_DEFAULTS: Readonly<DefendRuleDefaults> = Object.freeze({ severity: 'medium', riskScore: 47 });
+export const DEFEND_RULE_DEFAULTS: Readonly<DefendRuleDefaults> = Object.freeze({ severity: 'medium', riskScore: SEVERITY_SCORE.medium });
 
 export interface DefendRuleDefaults {
   severity: RuleSeverity;

@@ -239,17 +239,21 @@ export async function loadRules(paths: readonly string[], options: LoadRulesOpti
   const where = paths.join(', ');
   if (missingCategories.size > 0) {
     const count = [...missingCategories.values()].reduce((a, b) => a + b, 0);
-    result.diagnostics.push({
-      ...pathDiagnostic(RuleDiagnosticCode.NeverMatches, where, '', 'warning'),
-      message: `${count} ${count === 1 ? 'rule needs' : 'rules need'} events execwarden does not produce (${tally(missingCategories)}): loaded, they never match on this agent (rules validate lists them)`,
-    });
+    result.diagnostics.push(pathDiagnostic(
+      RuleDiagnosticCode.NeverMatches,
+      where,
+      `${count} ${count === 1 ? 'rule needs' : 'rules need'} events execwarden does not produce (${tally(missingCategories)}): loaded, they never match on this agent (rules validate lists them)`,
+      'warning',
+    ));
   }
   if (otherOs.size > 0) {
     const count = result.notes.filter((n) => n.code === RuleDiagnosticCode.OtherOperatingSystem).length;
-    result.diagnostics.push({
-      ...pathDiagnostic(RuleDiagnosticCode.OtherOperatingSystem, where, '', 'note'),
-      message: `${count} Elastic Defend ${count === 1 ? 'rule is' : 'rules are'} for other systems (${tally(otherOs)}) and ${count === 1 ? 'was' : 'were'} skipped`,
-    });
+    result.diagnostics.push(pathDiagnostic(
+      RuleDiagnosticCode.OtherOperatingSystem,
+      where,
+      `${count} Elastic Defend ${count === 1 ? 'rule is' : 'rules are'} for other systems (${tally(otherOs)}) and ${count === 1 ? 'was' : 'were'} skipped`,
+      'note',
+    ));
   }
   result.ok = !hasErrors(result.diagnostics);
   return result;

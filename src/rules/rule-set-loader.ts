@@ -59,8 +59,9 @@ export async function loadRuleSet(options: LoadRuleSetOptions = {}): Promise<Rul
       severity: 'error',
       code: RuleDiagnosticCode.NoRules,
       file: paths.join(', '),
-      line: 1,
-      column: 1,
+      // No place in a file: the paths as a whole hold nothing to run.
+      line: 0,
+      column: 0,
       message: `no rules to run: ${why} (set [rules] allow_empty = true if that is intended)`,
     });
   }

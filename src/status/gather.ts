@@ -4,9 +4,10 @@
  * names, the host's capture facts, and the running agent's metrics page. Nothing here decides
  * anything; a fact that cannot be read is recorded as such.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig, loadConfiguredRules, resolveConfig, type AgentConfig } from '../agent/config.js';
 import { ExecwardenError } from '../errors.js';
+import { parseStatus } from '../process/procfs.js';
 import { formatDiagnostic } from '../rules/index.js';
 import type { ConfigFacts, ConfigSource, MetricsFacts, RulesFacts, ServiceProcess, StatusFacts } from './facts.js';
 import { findForegroundAgents, readHostFacts, type ForegroundAgent } from './host-facts.js';
@@ -24,15 +25,6 @@ export interface GatherOptions {
   systemctl?: SystemctlRunner;
 }
 
-function readErrno(path: string): string | null {
-  try {
-    accessSync(path, constants.R_OK);
-    return null;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'EIO';
-  }
-}
-
 function serviceConfigPath(service: ServiceFacts): string | null {
   if (service.systemd !== 'running' || service.properties.LoadState !== 'loaded') return null;
   const exec = parseExecStart(service.properties.ExecStart);
@@ -41,16 +33,14 @@ function serviceConfigPath(service: ServiceFacts): string | null {
 
 export function readConfigFacts(file: string | null, source: ConfigSource): ConfigFacts {
   const path = file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
-  if (path !== null) {
-    const errno = readErrno(path);
-    if (errno !== null) return { ok: false, file: path, source, code: 'CONFIG_INVALID', message: `${path}: cannot read the config file (${errno})`, errno };
-  }
   try {
     const config = loadAgentConfig(path === null ? {} : { config: path });
     return { ok: true, file: config.file, source, config };
   } catch (error) {
     if (!(error instanceof ExecwardenError)) throw error;
-    return { ok: false, file: path, source, code: error.code, message: error.message, errno: null };
+    // A file that could not be read says why in its cause (EACCES for a 0600 root-owned config).
+    const errno = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? null;
+    return { ok: false, file: path, source, code: error.code, message: error.message, errno };
   }
 }
 
@@ -102,8 +92,7 @@ async function readMetricsFacts(config: AgentConfig, agentRuns: boolean): Promis
 
 function effectiveUid(pid: number): number | null {
   try {
-    const uid = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return uid === undefined ? null : Number(uid);
+    return parseStatus(readFileSync(`/proc/${pid}/status`, 'utf8'))?.euid ?? null;
   } catch {
     return null;
   }

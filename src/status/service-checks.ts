@@ -8,7 +8,7 @@
  */
 import { assessCapturePrivileges, CAP_SYS_NICE, hasCap } from '../capture/privileges.js';
 import { check, shown, type Check } from './check.js';
-import { KILL_CAPABILITY, unitCapabilityMask, type StatusContext } from './context.js';
+import { AGENT_CAPABILITIES, KILL_CAPABILITY, unitCapabilityMask, type StatusContext } from './context.js';
 import type { MetricsFacts, RulesFacts, StatusFacts } from './facts.js';
 import type { ForegroundAgent } from './host-facts.js';
 import type { AgentCounters } from './metrics-text.js';
@@ -144,7 +144,7 @@ function unitPrivilegesCheck(facts: StatusFacts, context: StatusContext): Check 
   const kill = context.killProcess && !hasCap(mask, KILL_CAPABILITY[1]);
   if (kill) lines.push("without CAP_KILL while [response] kill_process is on: kills of other users' processes fail (errno 1)");
   if (lines.length === 0) {
-    const granted = ['CAP_NET_ADMIN', 'CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH', 'CAP_SYS_NICE', ...(context.killProcess ? ['CAP_KILL'] : [])];
+    const granted = [...AGENT_CAPABILITIES.map(([name]) => name), ...(context.killProcess ? [KILL_CAPABILITY[0]] : [])];
     return check(id, 'service', 'ok', title, `grants ${granted.join(', ')}`);
   }
   const level = assessed.missing.length > 0 ? 'problem' : 'warning';

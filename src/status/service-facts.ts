@@ -7,8 +7,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { UNIT_NAME } from '../cli/install.js';
 
-export const UNIT = 'execwarden.service';
+/** The unit `install` writes. */
+export const UNIT = UNIT_NAME;
 
 /** Where a unit file can live; the first that exists is reported (none: not installed). */
 export const UNIT_FILE_PATHS = [

@@ -178,3 +178,12 @@ describe('shared leaves and field memo', () => {
     expect(a.matches({ ...sh })).toBe(true);
   });
 });
+
+describe('backquoted dotted field names', () => {
+  it('are one key: a flat event\'s dotted key, never the nested path, for names the fast readers know and others alike', () => {
+    for (const name of ['process.name', 'foo.bar']) {
+      expect(holds(`\`${name}\` == "bash"`, { [name]: 'bash' }), name).toBe(true);
+      expect(holds(`\`${name}\` == "bash"`, { process: { name: 'bash' }, foo: { bar: 'bash' } }), name).toBe(false);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SinkStartError } from '../../src/outputs/errors.js';
 import { SyslogSink, type SyslogSinkOptions, type SyslogTransportKind } from '../../src/outputs/syslog-sink.js';
 import { RsyslogDaemon, rsyslogUnavailable, type ReceivedMessage } from './rsyslog-daemon.js';
+import { inCi } from '../support/require-tools.js';
 
 const skipReason = rsyslogUnavailable();
 if (skipReason) console.warn(`skipping syslog sink tests: ${skipReason}`);
@@ -29,6 +30,9 @@ function parseRfc5424(raw: string): { pri: number; hostname: string; app: string
 }
 
 const FAST_RETRY = { retries: 20, baseDelayMs: 20, maxDelayMs: 200 };
+
+// .ci/run installs rsyslog: in CI a missing daemon is a failure, not a skip.
+if (skipReason !== null && inCi) it('has rsyslogd to test against', () => expect.fail(`${skipReason}, and CI=true forbids skipping`));
 
 describe.skipIf(skipReason !== null)('SyslogSink against rsyslogd', () => {
   let daemon: RsyslogDaemon;

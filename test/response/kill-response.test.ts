@@ -48,7 +48,7 @@ describe('kill response', () => {
     const kills: { pid: number; startTicks: number }[] = [];
     const responder = new Responder(
       { killProcess: true, killRules: [], neverKill: [], ...config },
-      { lookup: (pid) => stream.process(pid), kill: (pid, startTicks) => (kills.push({ pid, startTicks }), { outcome, errno: 0 }), clock, selfPid },
+      { lookup: (pid) => stream.lookup(pid), kill: (pid, startTicks) => (kills.push({ pid, startTicks }), { outcome, errno: 0 }), clock, selfPid },
     );
     const engine = new Engine({ stream, rules: ruleSet, throttle: new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget: 1 }), clock, emitEvents: false, responder });
     return { engine, kills, responder, stream, clock };
