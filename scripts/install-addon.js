@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -75,8 +75,8 @@ function buildFromSource() {
 
 /** Why the prebuilt addon does not serve this host, or null when it (or an earlier build) loads. */
 async function whyPrebuiltDoesNotFit() {
-  const { addonCandidates } = await import(loader);
-  const shipped = addonCandidates().some((path) => path.includes(`${sep}prebuilds${sep}`) && existsSync(path));
+  const { prebuiltAddonPath } = await import(loader);
+  const shipped = existsSync(join(root, prebuiltAddonPath(target)));
   if (!shipped) return `the package has no prebuilt addon for ${target}`;
   const problem = whyAddonDoesNotLoad();
   return problem === null ? null : `the prebuilt addon for ${target} does not load: ${problem}`;

@@ -55,12 +55,14 @@ export function toolchainFor(arch: TargetArch): { toolchain: Toolchain } | { mis
   };
 }
 
-function run(command: string, args: string[], cwd: string): void {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+/** Runs a command to its end; its standard output, or an Error with the last lines it printed. */
+export function run(command: string, args: string[], cwd?: string, maxBuffer = 64 * 1024 * 1024): string {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
     throw new Error(`${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
   }
+  return result.stdout;
 }
 
 /**
@@ -77,11 +79,5 @@ export function buildStrippedAddon(root: string, arch: TargetArch, toolchain: To
 
 /** `objdump -T` of the given binaries, concatenated. */
 export function dynamicSymbols(toolchain: Toolchain, binaries: string[]): string {
-  return binaries
-    .map((binary) => {
-      const result = spawnSync(toolchain.objdump, ['-T', binary], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-      if (result.status !== 0) throw new Error(`${toolchain.objdump} -T ${binary} failed: ${result.stderr}`);
-      return result.stdout;
-    })
-    .join('\n');
+  return binaries.map((binary) => run(toolchain.objdump, ['-T', binary], undefined, 256 * 1024 * 1024)).join('\n');
 }

@@ -17,14 +17,13 @@
  *
  * --work keeps the staging folder (default: a temporary one, removed at the end).
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderUnit } from '../src/cli/install.js';
-import { buildStrippedAddon, dynamicSymbols, hostArch, toolchainFor } from './native-build.js';
+import { buildStrippedAddon, dynamicSymbols, hostArch, run, toolchainFor } from './native-build.js';
 import { fetchNodeRuntime } from './node-runtime.js';
 import {
   CONFFILES,
@@ -64,14 +63,6 @@ function parseArgs(argv: string[]): Options {
     i += 1;
   }
   return options;
-}
-
-function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}): ${`${result.stdout}${result.stderr}`.trim()}`);
-  }
-  return result.stdout;
 }
 
 function walk(dir: string): string[] {

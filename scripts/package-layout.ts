@@ -7,7 +7,7 @@
  * The prebuilt addon's path (`prebuilds/<platform>-<arch>/execwarden_native.node`) is the first
  * place src/capture/native.ts looks; test/packaging/layout.test.ts holds the two together.
  */
-import { posix } from 'node:path';
+import { ADDON_BASENAME, prebuiltAddonPath as addonPathFor } from '../src/capture/native.js';
 
 export type TargetArch = 'x64' | 'arm64';
 
@@ -32,11 +32,11 @@ export function isTargetArch(value: string): value is TargetArch {
   return Object.hasOwn(TARGETS, value);
 }
 
-export const ADDON_BASENAME = 'execwarden_native.node';
+export { ADDON_BASENAME };
 
 /** The stripped prebuilt addon, relative to the package root (npm tarball and /opt alike). */
 export function prebuiltAddonPath(arch: TargetArch): string {
-  return posix.join('prebuilds', `linux-${arch}`, ADDON_BASENAME);
+  return addonPathFor(`linux-${arch}`);
 }
 
 /** Where the Debian package puts things. */

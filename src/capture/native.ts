@@ -83,7 +83,16 @@ export interface NativeAddon {
   ): ProcSnapshot & { stale: boolean; commRenamed: boolean; stdioStats?: { socketCacheHits: number; socketListingScans: number; socketLookupsOverBudget: number } };
 }
 
-const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');
+/** The addon's file name, and where it lies relative to the package root when built here. */
+export const ADDON_BASENAME = 'execwarden_native.node';
+export const LOCAL_ADDON_DIR = path.join('build', 'Release');
+/** The folder of the stripped prebuilt addons the npm tarball and the Debian package ship. */
+export const PREBUILDS_DIR = 'prebuilds';
+
+/** The prebuilt addon for a platform and CPU (`linux-x64`), relative to the package root. */
+export function prebuiltAddonPath(target: string): string {
+  return path.join(PREBUILDS_DIR, target, ADDON_BASENAME);
+}
 
 /**
  * Where the addon may be, in the order tried: first the stripped prebuilt shipped for this
@@ -94,8 +103,9 @@ const ADDON_FILE = path.join('build', 'Release', 'execwarden_native.node');
 export function addonCandidates(fromUrl: string = import.meta.url, target = `${process.platform}-${process.arch}`): string[] {
   const here = path.dirname(fileURLToPath(fromUrl));
   const roots = [path.resolve(here, '..', '..'), path.resolve(here, '..', '..', '..')];
-  const prebuilt = path.join('prebuilds', target, path.basename(ADDON_FILE));
-  return [...roots.map((root) => path.join(root, prebuilt)), ...roots.map((root) => path.join(root, ADDON_FILE))];
+  const prebuilt = prebuiltAddonPath(target);
+  const local = path.join(LOCAL_ADDON_DIR, ADDON_BASENAME);
+  return [...roots.map((root) => path.join(root, prebuilt)), ...roots.map((root) => path.join(root, local))];
 }
 
 let loaded: NativeAddon | undefined;

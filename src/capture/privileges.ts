@@ -30,6 +30,8 @@ export interface PrivilegeCheck {
   missing: string[];
   /** Capture works, but with these limits. */
   degraded: string[];
+  /** The capabilities among those, by name, with what each is needed for (what `status` shows). */
+  capabilities: { name: string; need: 'missing' | 'degraded'; why: string }[];
 }
 
 export function hasCap(caps: bigint, cap: number): boolean {
@@ -52,19 +54,22 @@ export function assessCapturePrivileges(facts: PrivilegeFacts): PrivilegeCheck {
   if (!facts.initialUserNamespace) {
     missing.push('the initial user namespace (the proc connector ignores subscriptions from containers)');
   }
+  const capabilities: PrivilegeCheck['capabilities'] = [];
+  const lacks = (name: string, need: 'missing' | 'degraded', why: string): void => {
+    capabilities.push({ name, need, why });
+    (need === 'missing' ? missing : degraded).push(`${name} (${why})`);
+  };
   const netAdmin = hasCap(facts.effectiveCaps, CAP_NET_ADMIN);
   if (!netAdmin && !kernelAtLeast(facts.kernelRelease, 6, 6)) {
-    missing.push('CAP_NET_ADMIN (needed to subscribe to the proc connector before Linux 6.6)');
+    lacks('CAP_NET_ADMIN', 'missing', 'needed to subscribe to the proc connector before Linux 6.6');
   } else if (!netAdmin) {
-    degraded.push('CAP_NET_ADMIN (SO_RCVBUFFORCE: without it the receive buffer is capped by net.core.rmem_max)');
+    lacks('CAP_NET_ADMIN', 'degraded', 'SO_RCVBUFFORCE: without it the receive buffer is capped by net.core.rmem_max');
   }
-  if (!hasCap(facts.effectiveCaps, CAP_SYS_PTRACE)) {
-    degraded.push("CAP_SYS_PTRACE (reading other users' /proc/<pid>/exe and cwd)");
-  }
+  if (!hasCap(facts.effectiveCaps, CAP_SYS_PTRACE)) lacks('CAP_SYS_PTRACE', 'degraded', "reading other users' /proc/<pid>/exe and cwd");
   if (!hasCap(facts.effectiveCaps, CAP_SYS_NICE)) {
-    degraded.push('CAP_SYS_NICE (SCHED_FIFO for the reader thread, which keeps argv of short-lived processes)');
+    lacks('CAP_SYS_NICE', 'degraded', 'SCHED_FIFO for the reader thread, which keeps argv of short-lived processes');
   }
-  return { ok: missing.length === 0, missing, degraded };
+  return { ok: missing.length === 0, missing, degraded, capabilities };
 }
 
 /** Reads the facts for this process from /proc. */

@@ -31,6 +31,7 @@
  */
 import { lstatSync, opendirSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { LOCAL_ADDON_DIR, PREBUILDS_DIR } from '../capture/native.js';
 
 export interface GuardLimits {
   maxEntries: number;
@@ -51,11 +52,11 @@ export const DEFAULT_GUARD_LIMITS: Readonly<GuardLimits> = Object.freeze({
 export const TEMPORARY_DIRS: readonly string[] = Object.freeze(['/tmp', '/var/tmp', '/dev/shm']);
 
 /** Folders of the package the service runs or reads, checked with everything inside them. */
-export const SERVICE_TREES: readonly string[] = Object.freeze(['bin', 'dist', 'node_modules', 'rules', 'systemd', 'prebuilds']);
+export const SERVICE_TREES: readonly string[] = Object.freeze(['bin', 'dist', 'node_modules', 'rules', 'systemd', PREBUILDS_DIR]);
 /** Single files of the package the service reads. */
 export const SERVICE_FILES: readonly string[] = Object.freeze(['package.json']);
 /** Folders whose `*.node` files (the native addon) the service loads. */
-export const ADDON_DIRS: readonly string[] = Object.freeze([join('build', 'Release')]);
+export const ADDON_DIRS: readonly string[] = Object.freeze([LOCAL_ADDON_DIR]);
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
 

@@ -127,12 +127,11 @@ function privilegeChecks(host: HostFacts, context: StatusContext): Check[] {
       checks.push(check(id, 'host', 'ok', name, 'held'));
       continue;
     }
-    const missing = assessed.missing.find((m) => m.startsWith(name));
-    const degraded = assessed.degraded.find((m) => m.startsWith(name));
-    const said = (missing ?? degraded)?.slice(name.length).trim().replace(/^\((.*)\)$/, '$1');
-    const why = said || 'reading a root-only (0600) config and rule folders of any mode';
+    // Capture does not need CAP_DAC_READ_SEARCH, so privileges.ts does not assess it.
+    const lack = assessed.capabilities.find((c) => c.name === name);
+    const why = lack?.why ?? 'reading a root-only (0600) config and rule folders of any mode';
     checks.push(
-      check(id, 'host', missing ? 'problem' : 'warning', name, `not held (${why})`, {
+      check(id, 'host', lack?.need === 'missing' ? 'problem' : 'warning', name, `not held (${why})`, {
         fix: 'run as root, or grant it (setpriv --ambient-caps, or the service unit)',
         reason: `no ${name}`,
       }),

@@ -15,6 +15,7 @@ describe('capture privileges', () => {
       ok: true,
       missing: [],
       degraded: [],
+      capabilities: [],
     });
   });
 
@@ -25,6 +26,7 @@ describe('capture privileges', () => {
     const recent = assessCapturePrivileges({ ...host, effectiveCaps: caps(CAP_SYS_PTRACE, CAP_SYS_NICE) });
     expect(recent.ok).toBe(true);
     expect(recent.degraded).toEqual([expect.stringContaining('SO_RCVBUFFORCE')]);
+    expect(recent.capabilities).toEqual([{ name: 'CAP_NET_ADMIN', need: 'degraded', why: expect.stringContaining('SO_RCVBUFFORCE') }]);
   });
 
   it('names the namespace when running inside a container', () => {

@@ -33,7 +33,7 @@ describe('captureAction (recorded source, fixture /proc)', () => {
     writeFileSync(recording, [forkEvent(1200, 1300), execEvent(1300, setsid), execEvent(1300, sh), exitEvent(1300)].map(serializeRawEvent).join('\n'));
     source = new RecordedSource({ path: recording });
     deps = {
-      checkPrivileges: () => ({ ok: true, missing: [], degraded: ['CAP_SYS_NICE (SCHED_FIFO)'] }),
+      checkPrivileges: () => ({ ok: true, missing: [], degraded: ['CAP_SYS_NICE (SCHED_FIFO)'], capabilities: [] }),
       createSource: () => source,
       procfs: () => procfs,
       clock: new SteppedClock(),
@@ -77,7 +77,7 @@ describe('captureAction (recorded source, fixture /proc)', () => {
   });
 
   it('names the missing privilege and fails', async () => {
-    deps.checkPrivileges = () => ({ ok: false, missing: ['the initial pid namespace'], degraded: [] });
+    deps.checkPrivileges = () => ({ ok: false, missing: ['the initial pid namespace'], degraded: [], capabilities: [] });
     const error = await run({ actions: [], pretty: false }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecwardenError);
     expect(error).toMatchObject({ code: 'CAPTURE_PRIVILEGE', message: 'capture needs the initial pid namespace' });
