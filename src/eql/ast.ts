@@ -222,3 +222,8 @@ export function someExpression(node: ExpressionNode, test: (node: ExpressionNode
   for (const child of expressionChildren(node)) if (someExpression(child, test)) return true;
   return false;
 }
+
+/** A node's structure without its source positions: equal subtrees get equal keys. */
+export function structureKey(node: object): string {
+  return JSON.stringify(node, (key, value) => (key === 'start' || key === 'end' ? undefined : value));
+}

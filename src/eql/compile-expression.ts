@@ -17,6 +17,7 @@
 import {
   assertNever,
   someExpression,
+  structureKey,
   type ComparisonNode,
   type ExpressionNode,
   type InNode,
@@ -62,7 +63,7 @@ const sharedLeaves = new Map<string, Evaluator>();
 const SHARED_LEAF_LIMIT = 100_000;
 
 function structuralKey(node: ExpressionNode, mode: string): string {
-  return mode + JSON.stringify(node, (key, value) => (key === 'start' || key === 'end' ? undefined : value));
+  return mode + structureKey(node);
 }
 
 function memoizeLastEvent(evaluate: Evaluator): Evaluator {

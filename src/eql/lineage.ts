@@ -41,14 +41,14 @@
  * event is observed; whoever evaluates a query that uses lineage must observe() every event of
  * the stream, in order, before evaluating the query on it (rule-set.ts does).
  */
-import type { EventFilterNode, LineageRelation } from './ast.js';
+import { structureKey, type EventFilterNode, type LineageRelation } from './ast.js';
 import { fieldSlot } from './field-access.js';
 import type { EqlEvent } from './index.js';
 import { DEFAULT_LIMITS } from './limits.js';
 
 /** Identifies a subquery by its structure (positions aside): equal subqueries share a bit. */
 export function lineageSubqueryKey(filter: EventFilterNode): string {
-  return JSON.stringify(filter, (key, value) => (key === 'start' || key === 'end' ? undefined : value));
+  return structureKey(filter);
 }
 
 /** How relationsOf() names a relation to a subquery. */
