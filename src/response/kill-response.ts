@@ -19,8 +19,12 @@
  * (absolute paths, compared with the executable /proc reported at exec). Names are not accepted
  * there: a process can give itself any name.
  *
- * Each attempt is recorded on the alert as an entry of `execwarden.response` (see ResponseOutcome;
- * Defend reports what it performed under its own `Responses`, which ECS does not define).
+ * Each attempt is recorded on the alert as an entry of `execwarden.response` (see ResponseOutcome).
+ * Defend's behavior alerts carry theirs as `Responses` (elastic/endpoint-package's documentation of
+ * the Malicious Behavior alert, logs-endpoint.alerts-*: `Responses.@timestamp`, `.action.action`,
+ * `.action.field`, `.action.state`, `.message`, `.process.entity_id|name|pid`, `.result`, a number
+ * whose codes it does not document). ECS has no such field, so the same facts sit under
+ * execwarden's own namespace, with the result named rather than numbered.
  */
 import type { Clock } from '../clock.js';
 import type { EqlEvent } from '../eql/index.js';
