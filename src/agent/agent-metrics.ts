@@ -72,6 +72,7 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
     one('process_table_evictions_total', 'Process table entries evicted by the size cap.', 'counter', stream.table.evictions + stream.table.evictionsLive),
     one('resyncs_total', 'Rescans of /proc after a loss.', 'counter', stream.resyncs),
     one('documents_total', 'ECS process documents built.', 'counter', engine.documents),
+    one('events_not_documented_total', 'Process events of an action the rules read whose document was not built: by their names, no rule could take them.', 'counter', stream.notDocumented),
     one('failed_events_total', 'Raw events the engine could not turn into a document.', 'counter', engine.failedEvents),
     one('rules_loaded', 'Rules in the running rule set.', 'gauge', input.rules.size),
     {

@@ -84,10 +84,14 @@ export class Engine {
 
   /**
    * Unless events are written out, a document is built only for actions some rule could match
-   * (a fork or an end that no rule reads costs its table update, not an ECS document).
+   * (a fork or an end that no rule reads costs its table update, not an ECS document), and of
+   * those only for events that some rule could take by their names (the stream's gate: an exec
+   * of a compiler when no rule reads compilers costs its table update and a probe).
    */
   private documentOnlyWhatRulesRead(): void {
     this.stream.setActions(this.emitEvents ? ALL_PROCESS_ACTIONS : this.rules.shapesMatched(PROCESS_EVENT_SHAPES));
+    const rules = this.rules;
+    this.stream.setGate(this.emitEvents ? null : (probe) => rules.mayOffer(probe));
   }
 
   /**

