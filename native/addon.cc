@@ -626,6 +626,8 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("socketCacheHits", static_cast<double>(counters_.socket_cache_hits.load()));
     s.Set("socketListingScans", static_cast<double>(counters_.socket_listing_scans.load()));
     s.Set("socketLookupsOverBudget", static_cast<double>(counters_.socket_lookups_over_budget.load()));
+    s.Set("forkStartsFromExec", static_cast<double>(counters_.fork_starts_from_exec.load()));
+    s.Set("parentStdioReused", static_cast<double>(counters_.parent_stdio_reused.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());
     s.Set("readerCapabilitiesDropped", counters_.reader_capabilities_dropped.load());
@@ -702,8 +704,9 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
 
 // snapshotForTest(pid | pids, options) -> snapshot: the reader's /proc snapshot of one process,
 // taken on the calling thread (options.procRoot points it at a fixture tree). Given several pids,
-// one snapshotter takes them in turn (sharing its socket cache and scan budget) and the last
-// snapshot is returned, with the stream probe's counters as stdioStats (only then).
+// one snapshotter takes them in turn (sharing its socket cache, scan budget and parent stdio
+// readings) and the last snapshot is returned, with the stream probe's counters as stdioStats
+// (only then).
 Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<pid_t> pids;
@@ -734,6 +737,7 @@ Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
   stdio_stats.Set("socketCacheHits", static_cast<double>(stats.socket_cache_hits));
   stdio_stats.Set("socketListingScans", static_cast<double>(stats.listing_scans));
   stdio_stats.Set("socketLookupsOverBudget", static_cast<double>(stats.lookups_over_budget));
+  stdio_stats.Set("parentStdioReused", static_cast<double>(snapshotter.parent_stdio_reused()));
   result.Set("stdioStats", stdio_stats);
   return result;
 }

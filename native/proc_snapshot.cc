@@ -24,17 +24,21 @@ constexpr size_t env_name_limit = 128;
 bool is_gone(int err) { return err == ENOENT || err == ESRCH; }
 
 // Reads from `fd` until `limit` bytes or end of file; returns the bytes read, or -errno when a
-// read failed.
+// read failed. The /proc files read here (stat, status, cgroup: one seq_file record; cmdline and
+// environ: copied in a loop until the request is met) give everything they have up to the size
+// asked for in one read, so a shorter read is the end, and the read that would return 0 is not
+// made: a syscall saved per file, several per exec.
 ssize_t read_up_to(int fd, char* buffer, size_t limit) {
   size_t used = 0;
   while (used < limit) {
-    const ssize_t got = ::read(fd, buffer + used, limit - used);
+    const size_t want = limit - used;
+    const ssize_t got = ::read(fd, buffer + used, want);
     if (got < 0) {
       if (errno == EINTR) continue;
       return -errno;
     }
-    if (got == 0) break;
     used += static_cast<size_t>(got);
+    if (static_cast<size_t>(got) < want) break;
   }
   return static_cast<ssize_t>(used);
 }
@@ -288,6 +292,7 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
         copied += n;
         ring_pos = (ring_pos + n) % ring_size;
       }
+      if (static_cast<size_t>(got) < want) break;  // the end (see read_up_to)
     }
     truncated = extra > 0 || beyond;
     if (truncated) out.args_total = nuls + (last != '\0' ? 1 : 0);
@@ -373,6 +378,7 @@ void proc_snapshotter::scan_environ(const char* path, proc_snapshot& out) {
     }
     if (got == 0) break;
     scanned += static_cast<size_t>(got);
+    const bool last_chunk = static_cast<size_t>(got) < want;  // the end (see read_up_to)
     const char* p = env_buffer_.data();
     const char* const chunk_end = p + got;
     while (p < chunk_end) {
@@ -411,6 +417,7 @@ void proc_snapshotter::scan_environ(const char* path, proc_snapshot& out) {
         entry.push_back(c);
       }
     }
+    if (last_chunk) break;
   }
   // A last entry without its NUL (cut by the scan limit) is kept as far as it was read.
   if (at == phase::keep) keep_env(out, entry);
@@ -478,33 +485,77 @@ void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
 
   format_path(pid, "status");
   ssize_t got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
+  const int status_error = got < 0 ? static_cast<int>(-got) : 0;
   if (got <= 0 || !parse_status(text_buffer_.data(), static_cast<size_t>(got), out)) {
-    fail(out, read_status, got < 0 ? static_cast<int>(-got) : EINVAL);
+    fail(out, read_status, got < 0 ? status_error : EINVAL);
   }
+  // Reaped: cwd and cgroup would fail the same way, so they are not tried.
+  const bool reaped = is_gone(status_error);
 
-  format_path(pid, "cwd");
-  got = read_link(path_.c_str(), out.cwd);
-  if (got < 0) fail(out, read_cwd, static_cast<int>(-got));
+  if (reaped) {
+    fail(out, read_cwd, status_error);
+  } else {
+    format_path(pid, "cwd");
+    got = read_link(path_.c_str(), out.cwd);
+    if (got < 0) fail(out, read_cwd, static_cast<int>(-got));
+  }
 
   // Every line: on hybrid hosts the first one is "name=systemd" and the telling path may be on
   // any of them. The text is bounded by the buffer; the consumer parses it.
-  format_path(pid, "cgroup");
-  got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
-  if (got > 0) {
-    out.cgroup.assign(text_buffer_.data(), static_cast<size_t>(got));
+  if (reaped) {
+    fail(out, read_cgroup, status_error);
   } else {
-    fail(out, read_cgroup, got < 0 ? static_cast<int>(-got) : EINVAL);
+    format_path(pid, "cgroup");
+    got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
+    if (got > 0) {
+      out.cgroup.assign(text_buffer_.data(), static_cast<size_t>(got));
+    } else {
+      fail(out, read_cgroup, got < 0 ? static_cast<int>(-got) : EINVAL);
+    }
   }
 
   if (options_.stdio) {
-    stdio_.complete(pid, out.ppid, out.stdio);
+    if (reaped) stdio_.complete_gone(out.ppid, out.stdio);
+    else stdio_.complete(pid, out.ppid, out.stdio);
     // The parent's streams as they are now, while its child starts: a pty wrapper keeps the
     // socket on the parent and gives the shell a terminal.
-    if (out.ppid > 0) {
-      stdio_.read_links(out.ppid, out.parent_stdio);
-      stdio_.complete(out.ppid, -1, out.parent_stdio);
-    }
+    if (out.ppid > 0) read_parent_stdio(out.ppid, out.parent_stdio);
   }
+}
+
+// A reading of the same parent taken less than parent_stdio_reuse_ns ago, else a new one, kept
+// for the parent's next children (see the header for why this is safe).
+// Runs on the reader thread.
+void proc_snapshotter::read_parent_stdio(pid_t ppid, stdio_set& out) {
+  const uint64_t now = monotonic_ns();
+  const auto found = parent_stdio_.find(ppid);
+  if (found != parent_stdio_.end() && now - found->second.taken_ns < options_.parent_stdio_reuse_ns) {
+    out = found->second.stdio;
+    ++parent_stdio_reused_;
+    return;
+  }
+  stdio_.read_links(ppid, out);
+  stdio_.complete(ppid, -1, out);
+  // Gone, or a zombie (its fds were closed at exit, whose event may already have been handled).
+  bool any_open = false;
+  for (const stdio_stream& stream : out.streams) any_open = any_open || stream.kind != stream_kind::closed;
+  if (!out.read || !any_open) {
+    if (found != parent_stdio_.end()) parent_stdio_.erase(found);
+    return;
+  }
+  if (found != parent_stdio_.end()) {
+    found->second.stdio = out;
+    found->second.taken_ns = now;
+    return;
+  }
+  // Bounded: expired readings go first; if every one is fresh, the map starts over.
+  if (parent_stdio_.size() >= parent_stdio_max_entries) {
+    for (auto it = parent_stdio_.begin(); it != parent_stdio_.end();) {
+      it = now - it->second.taken_ns >= options_.parent_stdio_reuse_ns ? parent_stdio_.erase(it) : std::next(it);
+    }
+    if (parent_stdio_.size() >= parent_stdio_max_entries) parent_stdio_.clear();
+  }
+  parent_stdio_.emplace(ppid, parent_reading{out, now});
 }
 
 }  // namespace execwarden

@@ -17,6 +17,22 @@
 // one, so padding with duplicates cannot push out the occurrence that counts), and the scan stops after
 // `env_scan_max_bytes` (padding the environment cannot make the reader read without end; a scan
 // cut short is flagged so the event says what it may have missed).
+//
+// A process found gone at the second half's first read (status: ENOENT or ESRCH, its /proc
+// directory reaped) gets cwd and cgroup flagged as failed without trying them, and its own stdio
+// completed without the reads through its fd links: the same snapshot those failing reads gave.
+//
+// The parent's stdio (fds 0-2, read in the second half) serves the parent's other children for a
+// short while: in a fork storm one parent spawns thousands of children, and each would read the
+// same three links again (plus statx and socket lookups). The last reading per parent pid is kept
+// (at most parent_stdio_max_entries) and reused for another child's snapshot taken less than
+// `parent_stdio_reuse_ns` (2 ms) after it: the reading is then no further from the child's exec
+// than the second half itself may be, since a batch waits up to 2 ms for it. Safe against pid
+// reuse: the parent's exit event, which comes before any event of a process that reuses its pid,
+// drops its entry (forget_parent), and a reading of a parent already gone or a zombie (no fds
+// left; its exit may have been handled already) is not kept. The only staleness: a parent that
+// changes its own fds 0-2 (`exec 0<&5`) and spawns another child within 2 ms of the reading; its
+// later children show the change.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "stdio_probe.h"
@@ -124,10 +141,14 @@ struct snapshot_options {
   size_t procnet_max_bytes = 4 * 1024 * 1024;
   // Time the reader may spend scanning socket listings, per second (stdio_probe.h).
   uint64_t socket_scan_budget_ns = 100'000'000;
+  // How long a parent's stdio reading serves its other children (see above); 0: never reused.
+  uint64_t parent_stdio_reuse_ns = 2'000'000;
 };
 
 class proc_snapshotter {
  public:
+  static constexpr size_t parent_stdio_max_entries = 64;
+
   explicit proc_snapshotter(snapshot_options options);
 
   // The reads that an exec of the same pid would change (cmdline, exe, stat with comm, environ),
@@ -142,6 +163,13 @@ class proc_snapshotter {
   void take_rest(pid_t pid, proc_snapshot& out);
 
   const stdio_probe_stats& stdio_stats() const { return stdio_.stats(); }
+  // Parent stdio readings reused for another child, and readings kept now.
+  uint64_t parent_stdio_reused() const { return parent_stdio_reused_; }
+  size_t parent_stdio_entries() const { return parent_stdio_.size(); }
+
+  // The process exited: its stdio reading must not serve a later process with its pid.
+  // Runs on the reader thread.
+  void forget_parent(pid_t pid) { parent_stdio_.erase(pid); }
 
   // stat field 22 of a process (clock ticks since boot), or -1 when it cannot be read.
   // Runs on the reader thread.
@@ -157,6 +185,12 @@ class proc_snapshotter {
   void keep_env(proc_snapshot& out, std::string& entry);
   void format_path(pid_t pid, const char* name);
   void fail(proc_snapshot& out, snapshot_read read, int err);
+  void read_parent_stdio(pid_t ppid, stdio_set& out);
+
+  struct parent_reading {
+    stdio_set stdio;
+    uint64_t taken_ns = 0;  // CLOCK_MONOTONIC, just before the links were read
+  };
 
   snapshot_options options_;
   size_t env_name_max_ = 0;
@@ -168,6 +202,8 @@ class proc_snapshotter {
   std::vector<char> tail_ring_;
   std::string path_;
   stdio_prober stdio_;
+  std::unordered_map<pid_t, parent_reading> parent_stdio_;
+  uint64_t parent_stdio_reused_ = 0;
 };
 
 }  // namespace execwarden

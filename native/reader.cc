@@ -1,6 +1,7 @@
 #include "reader.h"
 
 #include "privileges.h"
+#include "proc_util.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -24,6 +25,8 @@ constexpr int datagrams_per_round = 256;
 constexpr size_t batch_initial_capacity = 1024;
 // Fork start times read between two looks at the socket for waiting events (about 10 µs each).
 constexpr size_t forks_between_checks = 8;
+// How long a fork waits for its exec to bring its start time before reading it itself.
+constexpr uint64_t fork_exec_wait_ns = 1'000'000;
 // Room for error(), reserved up front so that recording a failure (bad_alloc included) never
 // allocates; longer messages are cut.
 constexpr size_t error_max_bytes = 512;
@@ -182,6 +185,7 @@ void reader::fail(std::exception_ptr failure) noexcept {
 // Runs on the reader thread.
 bool reader::drain_connector() {
   bool progressed = false;
+  bool emptied = false;
   for (int round = 0; round < datagrams_per_round; ++round) {
     received_.clear();
     const receive_result r = connector_->receive(received_);
@@ -194,9 +198,12 @@ bool reader::drain_connector() {
     if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
     for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
     for (const proc_event_record& event : received_) accept(event);
-    if (r.would_block) break;
+    if (r.would_block) {
+      emptied = true;
+      break;
+    }
   }
-  complete_snapshots(true);
+  complete_snapshots(true, emptied);
   return progressed;
 }
 
@@ -218,14 +225,15 @@ void reader::settle_socket_error() {
 // Between snapshots it gives way to events waiting on the socket: a wrapper (setsid, nohup)
 // replaces its image within a millisecond, so the urgent half of a new exec cannot wait behind
 // the second halves of earlier ones (a socket lookup can take milliseconds). Those wait at most
-// until the batch leaves (batch_max_age), when flush() completes them without giving way.
+// until the batch leaves (batch_max_age), when flush() completes them without giving way. The
+// socket is not looked at before the first one when the caller has just found it empty.
 // Runs on the reader thread.
-void reader::complete_snapshots(bool yield_to_events) {
+void reader::complete_snapshots(bool yield_to_events, bool socket_just_emptied) {
   if (incomplete_.empty() && pending_forks_.empty()) return;
   const auto started = std::chrono::steady_clock::now();
   size_t done = 0;
   for (; done < incomplete_.size(); ++done) {
-    if (yield_to_events && events_waiting()) break;
+    if (yield_to_events && (done > 0 || !socket_just_emptied) && events_waiting()) break;
     auto& [pid, snapshot] = incomplete_[done];
     snapshotter_.take_rest(pid, *snapshot);
     if (snapshot->failed != 0) ++counters_.snapshots_partial;
@@ -234,14 +242,19 @@ void reader::complete_snapshots(bool yield_to_events) {
   counters_.snapshot_rest_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
   incomplete_.erase(incomplete_.begin(), incomplete_.begin() + static_cast<std::ptrdiff_t>(done));
-  // A fork's start time never changes (an exec keeps it): read when nothing more urgent waits.
+  // A fork's start time never changes (an exec keeps it). Most children exec within a
+  // millisecond, and their exec snapshot brings it (fork_start_from_exec): a fork waits that long
+  // for its exec before its own stat read, and reads left when the batch leaves are done then.
   // One stat read is short, so the socket is looked at every few of them, not before each.
   size_t forks_done = 0;
   if (incomplete_.empty() || !yield_to_events) {
+    const uint64_t now = yield_to_events ? monotonic_ns() : 0;
     for (; forks_done < pending_forks_.size(); ++forks_done) {
-      if (yield_to_events && forks_done % forks_between_checks == forks_between_checks - 1 && events_waiting()) break;
       captured_event& fork = batch_->events[pending_forks_[forks_done]];
-      fork.start_ticks = snapshotter_.read_start_ticks(fork.event.tgid);
+      // In arrival order: once one is too young, so are the rest.
+      if (yield_to_events && fork.event.timestamp_ns + fork_exec_wait_ns > now) break;
+      if (yield_to_events && forks_done % forks_between_checks == forks_between_checks - 1 && events_waiting()) break;
+      fork.start_ticks = read_fork_start(fork.event);
     }
   }
   pending_forks_.erase(pending_forks_.begin(), pending_forks_.begin() + static_cast<std::ptrdiff_t>(forks_done));
@@ -249,6 +262,17 @@ void reader::complete_snapshots(bool yield_to_events) {
   counters_.socket_cache_hits.store(stdio.socket_cache_hits, std::memory_order_relaxed);
   counters_.socket_listing_scans.store(stdio.listing_scans, std::memory_order_relaxed);
   counters_.socket_lookups_over_budget.store(stdio.lookups_over_budget, std::memory_order_relaxed);
+  counters_.parent_stdio_reused.store(snapshotter_.parent_stdio_reused(), std::memory_order_relaxed);
+}
+
+// The start time of a forked process, or -1 when it is gone, or when the pid now holds a process
+// that started after the fork (the child exited and its pid was handed on while it waited).
+// Runs on the reader thread.
+int64_t reader::read_fork_start(const proc_event_record& fork) {
+  proc_snapshot stat;
+  stat.start_ticks = snapshotter_.read_start_ticks(fork.tgid);
+  if (stat.start_ticks < 0 || started_after(stat, fork.timestamp_ns)) return -1;
+  return stat.start_ticks;
 }
 
 // Runs on the reader thread.
@@ -269,7 +293,12 @@ void reader::accept(const proc_event_record& event) {
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
   if (event.kind == event_kind::fork && event.pid == event.tgid) pending_forks_.push_back(batch_->events.size() - 1);
-  if (event.kind == event_kind::exit && event.pid == event.tgid) last_exec_.forget(event.tgid);
+  if (event.kind == event_kind::exit && event.pid == event.tgid) {
+    last_exec_.forget(event.tgid);
+    // The exit comes before any event of a process that reuses the pid: no child after it may
+    // be given this process's stdio reading.
+    snapshotter_.forget_parent(event.tgid);
+  }
   if (event.kind == event_kind::comm && event.pid == event.tgid) note_rename(event);
   if (event.kind == event_kind::exec) {
     exec_history::entry* previous = last_exec_.find(event.tgid);
@@ -285,6 +314,7 @@ void reader::accept(const proc_event_record& event) {
       captured.snapshot->started_after_event = true;
       ++counters_.snapshots_reused;
     }
+    fork_start_from_exec(event.tgid, *captured.snapshot);
     ++counters_.snapshots_taken;
     const proc_snapshot& taken = *captured.snapshot;
     batch_->snapshot_bytes += taken.cmdline.size() + taken.exe.size();
@@ -325,6 +355,24 @@ bool reader::started_after(const proc_snapshot& snapshot, uint64_t event_ns) con
   return start_ns > static_cast<int64_t>(event_ns) + offset + static_cast<int64_t>(ns_per_tick_);
 }
 
+// An exec keeps the process's start time, and its snapshot has just read it: the process's fork,
+// when still waiting in this batch for its own stat read, takes it from there instead. Not from a
+// snapshot of a process that started after the fork: that one holds a reused pid.
+// Runs on the reader thread.
+void reader::fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot) {
+  if (snapshot.start_ticks < 0 || snapshot.started_after_event) return;
+  // The latest fork of the tgid is the one that exec'd; the list is bounded by the batch size.
+  for (auto it = pending_forks_.rbegin(); it != pending_forks_.rend(); ++it) {
+    captured_event& fork = batch_->events[*it];
+    if (fork.event.tgid != tgid) continue;
+    if (started_after(snapshot, fork.event.timestamp_ns)) return;
+    fork.start_ticks = snapshot.start_ticks;
+    pending_forks_.erase(std::next(it).base());
+    ++counters_.fork_starts_from_exec;
+    return;
+  }
+}
+
 // Runs on the reader thread.
 void reader::note_sequence(uint32_t cpu, uint32_t seq) {
   const int64_t gap = sequences_.observe(cpu, seq);
@@ -337,7 +385,7 @@ void reader::note_sequence(uint32_t cpu, uint32_t seq) {
 void reader::flush() {
   if (!batch_ || batch_->events.empty()) return;
   // The batch leaves this thread: its snapshots must be whole first, and no longer reachable.
-  complete_snapshots(false);
+  complete_snapshots(false, false);
   for (const int32_t pid : batch_exec_pids_) {
     exec_history::entry* entry = last_exec_.find(pid);
     if (entry != nullptr) entry->in_batch = nullptr;

@@ -72,6 +72,10 @@ struct capture_counters {
   std::atomic<uint64_t> socket_cache_hits{0};
   std::atomic<uint64_t> socket_listing_scans{0};
   std::atomic<uint64_t> socket_lookups_over_budget{0};
+  // Fork start times taken from the exec snapshot of the same process instead of a stat read,
+  // and parent stdio readings reused for another child (proc_snapshot.h).
+  std::atomic<uint64_t> fork_starts_from_exec{0};
+  std::atomic<uint64_t> parent_stdio_reused{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
   // The reader thread dropped the capabilities it was asked to.
@@ -160,9 +164,11 @@ class reader {
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
   bool started_after(const proc_snapshot& snapshot, uint64_t event_ns) const;
+  void fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot);
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
-  void complete_snapshots(bool yield_to_events);
+  void complete_snapshots(bool yield_to_events, bool socket_just_emptied);
+  int64_t read_fork_start(const proc_event_record& fork);
   bool events_waiting() const;
 
   // Nanoseconds per clock tick of /proc/<pid>/stat's start time (USER_HZ).
@@ -179,7 +185,8 @@ class reader {
   std::vector<int32_t> batch_exec_pids_;
   // Exec snapshots of the current burst that still lack take_rest(); all belong to batch_.
   std::vector<std::pair<pid_t, proc_snapshot*>> incomplete_;
-  // Forks of the current batch (indices into it) whose start time is still to be read.
+  // Forks of the current batch (indices into it, in order) whose start time is still to be read;
+  // an exec of the same process in the meantime supplies it (fork_start_from_exec).
   std::vector<size_t> pending_forks_;
   std::chrono::steady_clock::time_point batch_started_;
   uint32_t pending_losses_ = 0;

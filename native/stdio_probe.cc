@@ -231,11 +231,14 @@ void stdio_prober::read_links(pid_t pid, stdio_set& out) {
 }
 
 // The process whose /proc/<pid>/net listings describe `pid`'s network namespace: itself while it
-// is there, else its parent or the agent when in the same namespace; -1 when none is.
+// is there, else its parent or the agent when in the same namespace; -1 when none is. `pid` 0:
+// the process is known to be gone.
 // Runs on the reader thread.
 pid_t stdio_prober::listing_pid(pid_t pid, pid_t parent, const std::string& netns) {
-  format_path(pid, "net");
-  if (::access(path_.c_str(), F_OK) == 0) return pid;
+  if (pid > 0) {
+    format_path(pid, "net");
+    if (::access(path_.c_str(), F_OK) == 0) return pid;
+  }
   if (netns.empty()) return -1;
   for (const pid_t candidate : {parent, ::getpid()}) {
     if (candidate <= 0) continue;
@@ -247,6 +250,12 @@ pid_t stdio_prober::listing_pid(pid_t pid, pid_t parent, const std::string& netn
 }
 
 // Runs on the reader thread.
+void stdio_prober::complete_gone(pid_t parent, stdio_set& out) {
+  complete(0, parent, out);
+}
+
+// `pid` 0: the process is known to be gone (complete_gone).
+// Runs on the reader thread.
 void stdio_prober::complete(pid_t pid, pid_t parent, stdio_set& out) {
   if (!out.read) return;
   pid_t listing = 0;  // looked for at the first socket
@@ -254,6 +263,8 @@ void stdio_prober::complete(pid_t pid, pid_t parent, stdio_set& out) {
   for (int fd = 0; fd < 3; ++fd) {
     stdio_stream& stream = out.streams[fd];
     if (stream.kind == stream_kind::file || (stream.kind == stream_kind::tty && !starts_with(stream.link, "/dev/pts/"))) {
+      // Gone: the statx would fail and leave the kind as the link gave it.
+      if (pid == 0) continue;
       // Cached attributes only (AT_STATX_DONT_SYNC): the type of an inode never changes, and
       // this way no filesystem is asked anything.
       format_path(pid, names[fd]);

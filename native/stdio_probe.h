@@ -122,6 +122,11 @@ class stdio_prober {
   // Second half: types of paths, sockets resolved; `parent` is the first stand-in for a process
   // that is gone. Runs on the reader thread.
   void complete(pid_t pid, pid_t parent, stdio_set& out);
+  // complete() for a process already known to be gone (its /proc directory was reaped): what
+  // complete() would find, without the reads that would fail. Paths keep the kind their link
+  // gave (their statx goes through the gone process's fd links) and sockets are looked up as
+  // usual, in the listing of `parent` or of the agent. Runs on the reader thread.
+  void complete_gone(pid_t parent, stdio_set& out);
 
   const stdio_probe_stats& stats() const { return stats_; }
 
@@ -130,7 +135,8 @@ class stdio_prober {
     socket_details details;
     uint64_t expires_ns = 0;
   };
-  // `listing` is found at the first socket that needs a scan and shared by the set's streams.
+  // `pid` 0 in these: the process is gone (complete_gone). `listing` is found at the first socket
+  // that needs a scan and shared by the set's streams.
   void resolve_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing, stdio_stream& stream);
   bool lookup_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing, stdio_stream& stream,
                      uint64_t now);

@@ -194,6 +194,10 @@ export interface CaptureStats {
   socketCacheHits?: number;
   socketListingScans?: number;
   socketLookupsOverBudget?: number;
+  /** Fork start times taken from the same process's exec snapshot (no stat read of their own). */
+  forkStartsFromExec?: number;
+  /** Exec snapshots given the parent's stdio as read for a sibling under 2 ms earlier. */
+  parentStdioReused?: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */
   receiveBufferBytes: number;
   realtime: boolean;

@@ -6,13 +6,14 @@
  * kernel) out of it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/capture/native.js';
 import { FixtureProcFs } from '../../src/process/procfs.js';
 import { readStdioLinks } from '../../src/process/stdio.js';
 import { makeProcTree, removeTree, statLine } from '../process/proc-tree.js';
+import { buildReaderHarness, runReaderHarness } from './reader-harness.js';
 
 const addon = loadNativeAddon();
 const root = makeProcTree('execwarden-stdio-');
@@ -182,6 +183,86 @@ describe('native stdio probe', () => {
     write({ pid: 32, ppid: 999, fds: {} });
     expect(addon.snapshotForTest(32, { procRoot: root }).parentStdio).toBeNull();
     expect(addon.snapshotForTest(32, { procRoot: root, stdio: false }).stdio).toBeNull();
+  });
+
+  it("completes a reaped process's second half without the reads that would fail, its sockets still looked up", () => {
+    const inode = BIG + 14n;
+    const tcp = HEADER_V4 + v4Line(0, '0100007F:9C40', '0100007F:115C', inode);
+    const fifo = join(root, 'gone-fifo');
+    execFileSync('mkfifo', [fifo]);
+    write({ pid: 80, fds: { 0: 'pipe:[8]', 1: 'pipe:[8]', 2: 'pipe:[8]' }, netns: 'net:[4026531880]', net: { tcp } });
+    write({ pid: 81, ppid: 80, fds: { 0: `socket:[${inode}]`, 1: fifo, 2: '/dev/null' }, netns: 'net:[4026531880]' });
+    const whole = addon.snapshotForTest(81, { procRoot: root });
+    expect(whole.failed).toEqual([]);
+    expect(whole.stdio![1]).toEqual({ type: 'fifo', path: fifo });
+    // Reaped after the urgent half: status, the second half's first read, finds nothing (ENOENT).
+    // cwd and cgroup are still in the fixture, so failing them shows they were not tried.
+    rmSync(join(root, '81', 'status'));
+    const gone = addon.snapshotForTest(81, { procRoot: root });
+    expect([...gone.failed].sort()).toEqual(['cgroup', 'cwd', 'status']);
+    expect([gone.cwd, gone.cgroup]).toEqual([null, null]);
+    // The fifo keeps the kind its link gave: its statx would have gone through the gone fd link.
+    expect(gone.stdio![1]).toEqual({ type: 'file', path: fifo });
+    // The socket is looked up in the parent's listing, as for any process gone by then.
+    expect(gone.stdio![0]!.socket).toMatchObject({ family: 'ipv4', remote: { ip: '127.0.0.1', port: 4444 } });
+    expect(gone.parentStdio!.map((stream) => stream.type)).toEqual(['pipe', 'pipe', 'pipe']);
+  });
+
+  it("gives a parent's next children its stdio as read for a sibling, but never keeps a gone or zombie parent's", () => {
+    write({ pid: 60, fds: { 0: 'pipe:[6]', 1: 'pipe:[6]', 2: '/dev/null' } });
+    write({ pid: 61, ppid: 60, fds: { 0: '/dev/null' } });
+    write({ pid: 62, ppid: 60, fds: { 0: '/dev/null' } });
+    // A fixture snapshot takes microseconds: most of these follow their sibling's within the 2 ms.
+    const snap = addon.snapshotForTest([61, 62, 61, 62, 61, 62], { procRoot: root });
+    expect(snap.parentStdio).toEqual([
+      { type: 'pipe', path: 'pipe:[6]', inode: 6 },
+      { type: 'pipe', path: 'pipe:[6]', inode: 6 },
+      { type: 'null', path: '/dev/null' },
+    ]);
+    const reused = (snap.stdioStats as { parentStdioReused?: number } | undefined)?.parentStdioReused;
+    expect(reused).toBeGreaterThan(0);
+    expect(reused).toBeLessThanOrEqual(5);
+    // A parent with no descriptors left (a zombie: its exit may already have been handled) and a
+    // parent that is not there are read for each child.
+    write({ pid: 63, fds: {} });
+    write({ pid: 64, ppid: 63, fds: {} });
+    write({ pid: 65, ppid: 999, fds: {} });
+    const zombie = addon.snapshotForTest([64, 64, 64], { procRoot: root });
+    expect(zombie.parentStdio!.map((stream) => stream.type)).toEqual(['closed', 'closed', 'closed']);
+    expect(zombie.stdioStats).toMatchObject({ parentStdioReused: 0 });
+    const missing = addon.snapshotForTest([65, 65, 65], { procRoot: root });
+    expect(missing.parentStdio).toBeNull();
+    expect(missing.stdioStats).toMatchObject({ parentStdioReused: 0 });
+  });
+
+  describe("a parent's stdio reading, kept by the C++ snapshotter (reader_harness.cc)", () => {
+    let harness = '';
+    beforeAll(async () => {
+      harness = await buildReaderHarness();
+      write({ pid: 70, fds: { 1: 'pipe:[7]' } }); // fd 0 is set by the harness
+      for (const child of [71, 72]) write({ pid: child, ppid: 70, fds: {} });
+      for (let parent = 100; parent < 200; parent++) {
+        write({ pid: parent, fds: { 0: '/dev/null' } });
+        write({ pid: parent + 100, ppid: parent, fds: {} });
+      }
+    });
+
+    it('serves the next child within the window, not after the parent exits or past the window, and stays within its cap', () => {
+      const run = runReaderHarness(harness, 'parent-stdio', 15_000, [root]);
+      expect({ signal: run.signal, status: run.status, stderr: run.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+      expect(run.result).toEqual({
+        first: 'pipe:[1]',
+        // The parent changed its fd 0 after the reading: a sibling within the window still gets
+        // the reading (the one staleness the window allows).
+        reused: 'pipe:[1]',
+        reused_count: 1,
+        after_exit: 'pipe:[2]', // forget_parent (the parent's exit event) drops the reading
+        expired: 'pipe:[3]', // read again once the window (1 ms here) has passed
+        expired_reused: 0,
+        largest: 64, // a hundred parents, each with one child
+        cap: 64,
+      });
+    });
   });
 
   it('the link-text classifier reads the same links from JS; the /proc scanner leaves streams out', () => {

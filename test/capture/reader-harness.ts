@@ -17,7 +17,7 @@ import { childRun, type ChildRun } from './native-child.js';
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCES = ['native/reader.cc', 'native/proc_connector.cc', 'native/proc_snapshot.cc', 'native/stdio_probe.cc', 'native/privileges.cc', 'test/capture/reader_harness.cc'];
-const HEADERS = ['native/reader.h', 'native/proc_connector.h', 'native/proc_snapshot.h', 'native/privileges.h'];
+const HEADERS = ['native/reader.h', 'native/proc_connector.h', 'native/proc_snapshot.h', 'native/stdio_probe.h', 'native/proc_util.h', 'native/privileges.h'];
 // The addon's warning flags, as errors: the harness compiles the very files the addon does.
 const FLAGS = ['-std=c++17', '-O1', '-pthread', '-Wall', '-Wextra', '-Wpedantic', '-Wshadow', '-Werror', `-I${path.join(repo, 'native')}`];
 
@@ -49,6 +49,7 @@ export async function buildReaderHarness(): Promise<string> {
   return binary;
 }
 
-export function runReaderHarness(binary: string, mode: string, timeoutMs = 15_000): ChildRun {
-  return childRun(spawnSync(binary, [mode], { encoding: 'utf8', timeout: timeoutMs }));
+/** Runs one mode of the harness; `args` follow the mode on its command line. */
+export function runReaderHarness(binary: string, mode: string, timeoutMs = 15_000, args: readonly string[] = []): ChildRun {
+  return childRun(spawnSync(binary, [mode, ...args], { encoding: 'utf8', timeout: timeoutMs }));
 }

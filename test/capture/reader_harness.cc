@@ -4,20 +4,25 @@
 // native-robustness*.test.ts compile it (test/capture/reader-harness.ts) and read that line; a
 // harness killed by a signal (std::terminate) is itself the failure they look for.
 //
-// Usage: reader_harness <mode>; every mode but exec-history subscribes to the connector (root).
+// Usage: reader_harness <mode> [args]; every mode but exec-history and parent-stdio subscribes to
+// the connector (root).
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "proc_connector.h"
 #include "reader.h"
@@ -184,6 +189,149 @@ int exec_history_bound() {
   return 0;
 }
 
+// Forks whose exec arrives in the same drain as the fork take their start time from the exec's
+// snapshot; a fork without an exec still has it read. The reader is held in its batch sink while
+// the children fork and exec, so their events wait on the socket and are read together.
+int fork_start_from_exec() {
+  struct seen {
+    proc_event_record event;
+    int64_t start_ticks;
+    int64_t snapshot_start_ticks;
+  };
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool hold = true;
+  bool held = false;
+  std::vector<seen> events;
+  capture_counters counters;
+  reader r(std::make_unique<proc_connector>(connector_options{}), quiet_options(), counters,
+           [&](std::unique_ptr<event_batch>& batch) -> bool {
+             std::unique_lock<std::mutex> lock(mutex);
+             for (const captured_event& e : batch->events) {
+               events.push_back({e.event, e.start_ticks, e.snapshot ? e.snapshot->start_ticks : -2});
+             }
+             held = true;
+             changed.notify_all();
+             changed.wait_for(lock, 5s, [&] { return !hold; });
+             return true;
+           });
+  r.start();
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!held) {
+      lock.unlock();
+      make_events(1);
+      lock.lock();
+      changed.wait_for(lock, 10ms, [&] { return held; });
+    }
+  }
+  // Three children exec a program that stays (its snapshot must find it); one only waits.
+  constexpr int execing = 3;
+  pid_t children[execing + 1];
+  int64_t actual[execing + 1];
+  for (int i = 0; i <= execing; ++i) {
+    children[i] = ::fork();
+    if (children[i] == 0) {
+      if (i < execing) ::execl("/bin/sleep", "sleep", "10", static_cast<char*>(nullptr));
+      ::pause();
+      ::_exit(0);
+    }
+    if (children[i] < 0) return 2;
+  }
+  // Each has exec'd (or not) before the reader may read a single event of theirs.
+  for (int i = 0; i <= execing; ++i) {
+    const std::string stat = "/proc/" + std::to_string(children[i]) + "/stat";
+    proc_snapshot snapshot;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      snapshot = proc_snapshot{};
+      if (read_stat_file(stat.c_str(), snapshot) == 0 && (i == execing || snapshot.comm == "sleep")) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    actual[i] = snapshot.start_ticks;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    hold = false;
+    changed.notify_all();
+  }
+  std::this_thread::sleep_for(200ms);
+  r.stop();
+  for (const pid_t child : children) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  // Per child: the fork's start time equals the actual one, and for the exec'ing ones the exec
+  // snapshot's too.
+  int matched = 0;
+  bool plain_read = false;
+  for (int i = 0; i <= execing; ++i) {
+    const auto fork = std::find_if(events.begin(), events.end(), [&](const seen& e) {
+      return e.event.kind == event_kind::fork && e.event.tgid == children[i] && e.event.pid == children[i];
+    });
+    const auto exec = std::find_if(events.begin(), events.end(), [&](const seen& e) {
+      return e.event.kind == event_kind::exec && e.event.tgid == children[i];
+    });
+    if (fork == events.end() || actual[i] <= 0 || fork->start_ticks != actual[i]) continue;
+    if (i == execing) plain_read = exec == events.end();
+    else if (exec != events.end() && exec->snapshot_start_ticks == actual[i]) ++matched;
+  }
+  std::printf("{\"error\":%s,\"execing\":%d,\"matched\":%d,\"plain_read\":%s,\"from_exec\":%llu}\n",
+              json_string(r.error()).c_str(), execing, matched, plain_read ? "true" : "false",
+              static_cast<unsigned long long>(counters.fork_starts_from_exec.load()));
+  return 0;
+}
+
+void relink(const std::string& target, const std::string& link) {
+  ::unlink(link.c_str());
+  if (::symlink(target.c_str(), link.c_str()) != 0) throw std::runtime_error("symlink " + link);
+}
+
+// A parent's stdio reading serves its next child within the window (even after the parent
+// changed its fd 0: the documented staleness), not after the parent's exit or past the window;
+// the readings kept stay within their cap. On the fixture tree at `root` (native-stdio.test.ts):
+// parent 70 with children 71 and 72; parents 100-199 with one child each, 200-299.
+int parent_stdio(const std::string& root) {
+  const std::string fd0 = root + "/70/fd/0";
+  snapshot_options options;
+  options.proc_root = root;
+  options.parent_stdio_reuse_ns = 60'000'000'000;  // nothing expires while the checks run
+  proc_snapshotter snapshotter(options);
+  const auto parent_fd0 = [](proc_snapshotter& s, pid_t pid) {
+    proc_snapshot snapshot;
+    s.take_urgent(pid, snapshot);
+    s.take_rest(pid, snapshot);
+    return snapshot.parent_stdio.streams[0].link;
+  };
+  relink("pipe:[1]", fd0);
+  const std::string first = parent_fd0(snapshotter, 71);
+  relink("pipe:[2]", fd0);
+  const std::string reused = parent_fd0(snapshotter, 72);
+  const uint64_t reused_count = snapshotter.parent_stdio_reused();
+  snapshotter.forget_parent(70);
+  const std::string after_exit = parent_fd0(snapshotter, 72);
+
+  options.parent_stdio_reuse_ns = 1'000'000;
+  proc_snapshotter quick(options);
+  parent_fd0(quick, 71);
+  relink("pipe:[3]", fd0);
+  std::this_thread::sleep_for(5ms);
+  const std::string expired = parent_fd0(quick, 72);
+
+  size_t largest = 0;
+  for (pid_t child = 200; child < 300; ++child) {
+    parent_fd0(snapshotter, child);
+    largest = std::max(largest, snapshotter.parent_stdio_entries());
+  }
+  std::printf(
+      "{\"first\":%s,\"reused\":%s,\"reused_count\":%llu,\"after_exit\":%s,\"expired\":%s,"
+      "\"expired_reused\":%llu,\"largest\":%zu,\"cap\":%zu}\n",
+      json_string(first).c_str(), json_string(reused).c_str(), static_cast<unsigned long long>(reused_count),
+      json_string(after_exit).c_str(), json_string(expired).c_str(),
+      static_cast<unsigned long long>(quick.parent_stdio_reused()), largest, proc_snapshotter::parent_stdio_max_entries);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +345,8 @@ int main(int argc, char** argv) {
     if (mode == "pollnval") return broken_socket(false);
     if (mode == "pollhup") return broken_socket(true);
     if (mode == "exec-history") return exec_history_bound();
+    if (mode == "fork-start-from-exec") return fork_start_from_exec();
+    if (mode == "parent-stdio" && argc > 2) return parent_stdio(argv[2]);
   } catch (const std::exception& e) {
     std::printf("{\"harness_error\":%s}\n", json_string(e.what()).c_str());
     return 3;
