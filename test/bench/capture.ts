@@ -5,6 +5,8 @@
  * the moment after exec: the share of markers seen with their argument is the measure of how
  * immediate the /proc snapshot is. A second storm launches the no-op through setsid and nohup,
  * which exec in place, and checks that each launch's first exec is described as the wrapper.
+ * refreader.c runs the same storm with the agent's /proc reads in plain C, and with cmdline
+ * alone, so the figures say what the reads cost apart from the agent around them.
  *
  * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/capture.js
  */
@@ -38,6 +40,8 @@ interface Tools {
   storm: string;
   noop: string;
   staticNoop: boolean;
+  /** refreader.c: the proc connector with execwarden's /proc reads in plain C (the floor). */
+  refreader: string;
   dir: string;
 }
 
@@ -62,7 +66,9 @@ function buildTools(): Tools {
   const libc = execFileSync('gcc', ['-print-file-name=libc.a'], { encoding: 'utf8' }).trim();
   const staticNoop = path.isAbsolute(libc) && existsSync(libc);
   execFileSync('gcc', ['-O2', ...(staticNoop ? ['-static'] : []), '-o', noop, path.join(src, 'noop.c')]);
-  return { storm, noop, staticNoop, dir };
+  const refreader = path.join(dir, 'refreader');
+  execFileSync('gcc', ['-O2', '-o', refreader, path.join(src, 'refreader.c')]);
+  return { storm, noop, staticNoop, refreader, dir };
 }
 
 function runStorm(tools: Tools, count: number, prefix: string, wrappers: string[] = [], onPid?: (pid: number) => void) {
@@ -256,6 +262,31 @@ async function forkstatStorm(tools: Tools, count: number, prefix: string) {
   return { storm, argvSeen: seen.size, cpuMs: (ticks * 1000) / clockTicks };
 }
 
+/**
+ * The same storm under refreader.c: every /proc read execwarden's reader makes per exec (or,
+ * with `argvOnly`, cmdline alone: forkstat's work without its printing), in C, no agent around
+ * them. What the reads themselves cost on this machine, beside what the agent costs.
+ */
+async function refreaderStorm(tools: Tools, count: number, prefix: string, argvOnly: boolean) {
+  const reader = spawn(tools.refreader, argvOnly ? ['--argv-only'] : [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let log = '';
+  reader.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  reader.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => reader.once('exit', () => resolve()));
+  for (let waited = 0; waited < 5000 && !log.includes('ready'); waited += 50) await sleep(50);
+  if (!log.includes('ready')) throw new Error(`refreader did not start: ${log.trim()}`);
+  const ticksBefore = cpuTicks(reader.pid!);
+  const storm = await runStorm(tools, count, prefix);
+  await sleep(300);
+  const ticks = cpuTicks(reader.pid!) - ticksBefore;
+  reader.kill('SIGINT');
+  await exited;
+  const seen = JSON.parse(out.trim() || '{}') as { execs?: number; argvRead?: number };
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return { storm, execs: seen.execs ?? 0, cpuMs: (ticks * 1000) / clockTicks };
+}
+
 export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<Record<string, unknown>> {
   const count = opts.storm ?? 5000;
   const runs = opts.runs ?? 3;
@@ -268,6 +299,8 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
     const forkstatRuns: Awaited<ReturnType<typeof forkstatStorm>>[] = [];
     const captureCli: CliRun[] = [];
     const runCli: CliRun[] = [];
+    const refAll: Awaited<ReturnType<typeof refreaderStorm>>[] = [];
+    const refArgv: Awaited<ReturnType<typeof refreaderStorm>>[] = [];
     const withForkstat = hasForkstat();
     // Alternated within each round, so a change in the machine's load touches every column alike.
     for (let run = 0; run < runs; run++) {
@@ -277,6 +310,8 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
       if (withForkstat) forkstatRuns.push(await forkstatStorm(tools, count, `fstat${run}`));
       captureCli.push(await cliStorm(tools, count, `cli${run}`, 'capture'));
       runCli.push(await cliStorm(tools, count, `run${run}`, 'run'));
+      refAll.push(await refreaderStorm(tools, count, `refall${run}`, false));
+      refArgv.push(await refreaderStorm(tools, count, `refargv${run}`, true));
     }
     const wrapper = await wrapperAttribution(tools, launches);
 
@@ -326,6 +361,13 @@ export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<R
     });
     result.captureCli = cliFigures(captureCli);
     result.runCli = cliFigures(runCli);
+    const refFigures = (list: Awaited<ReturnType<typeof refreaderStorm>>[]) => ({
+      stormRate: median(list.map((r) => r.storm.rate)),
+      rateRatio: median(list.map((r) => r.storm.rate)) / baseRate,
+      cpuMsPer1000Execs: median(list.map((r) => r.cpuMs / (count / 1000))),
+    });
+    result.refreader = refFigures(refAll);
+    result.refreaderArgvOnly = refFigures(refArgv);
     if (withForkstat) {
       const fsRate = median(forkstatRuns.map((r) => r.storm.rate));
       result.forkstat = {
@@ -391,6 +433,17 @@ function printFigures(r: Record<string, unknown>): void {
     const ok = (run.cpuMsPer1000Execs ?? Infinity) <= fs.cpuMsPer1000Execs! && (run.rateRatio ?? 0) >= fs.rateRatio!;
     console.log(`target: run at or below forkstat's CPU per exec, at or above its storm ratio: ${ok ? 'met' : 'MISSED'} (run ${f(run.cpuMsPer1000Execs)} ms vs ${f(fs.cpuMsPer1000Execs)} ms; ${f(run.rateRatio, 3)} vs ${f(fs.rateRatio, 3)})`);
   }
+  const ref = r.refreader as Record<string, number>;
+  const refArgv = r.refreaderArgvOnly as Record<string, number>;
+  const floor: string[][] = [
+    ['the reads alone, in C (refreader.c)', "execwarden's /proc reads", 'cmdline only (forkstat\'s)'],
+    ['CPU ms per 1000 execs', f(ref.cpuMsPer1000Execs), f(refArgv.cpuMsPer1000Execs)],
+    ['storm rate with / without', f(ref.rateRatio, 3), f(refArgv.rateRatio, 3)],
+  ];
+  const floorWidths = floor[0]!.map((_, i) => Math.max(...floor.map((row) => row[i]!.length)));
+  console.log('\nwhat the reads cost without any agent around them, same storm:');
+  for (const row of floor) console.log(row.map((cell, i) => cell.padEnd(floorWidths[i]!)).join('  '));
+  console.log(`run over its reads' floor: ${f((run.cpuMsPer1000Execs ?? NaN) / ref.cpuMsPer1000Execs, 2)}x; the reads' floor over forkstat's: ${f(ref.cpuMsPer1000Execs / refArgv.cpuMsPer1000Execs, 2)}x`);
   const readWidths = reads[0]!.map((_, i) => Math.max(...reads.map((row) => row[i]!.length)));
   console.log('\ncost of the exec snapshot on the reader thread, same storm:');
   for (const row of reads) console.log(row.map((cell, i) => cell.padEnd(readWidths[i]!)).join('  '));
