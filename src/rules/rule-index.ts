@@ -141,6 +141,8 @@ export class RuleIndex<T> {
   private memo: MemoNode<T> = new Map();
   private memoSize = 0;
   private readonly memoSlots = [...MEMO_FIELDS].map((field) => fieldSlot(field.split('.')));
+  /** mayOffer()'s candidates (reused, like candidatesInto's callers' arrays). */
+  private readonly probeScratch: T[] = [];
   /** Distinct residual atoms over all rules, each checked at most once per event. */
   private readonly atoms: AtomTable;
 
@@ -182,7 +184,7 @@ export class RuleIndex<T> {
    * `out` holds past them is left over from earlier events (the array is reused as it is: no
    * allocation per event, not even to shrink it).
    */
-  candidatesInto(event: EqlEvent, out: T[]): number {
+  candidatesInto(event: EqlEvent, out: T[], residual = true): number {
     let count = 0;
     const memoised = this.memoised(event);
     this.atoms.nextEvent();
@@ -198,7 +200,8 @@ export class RuleIndex<T> {
       while (stages-- > 0 && !accepted) {
         const stageEnd = program[p]!;
         const openFrom = program[p + 1]!;
-        let clauses = program[p + 3]!;
+        // Without `residual` (mayOffer), a stage that is open accepts on its memo clauses alone.
+        let clauses = residual ? program[p + 3]! : 0;
         if (openFrom >= 0 && !this.isOpen(items[item]!, openFrom, program[p + 2]!)) {
           p = stageEnd;
           continue;
@@ -238,21 +241,7 @@ export class RuleIndex<T> {
    * candidatesInto() of the document would find nothing.
    */
   mayOffer(probe: EqlEvent): boolean {
-    const { items, program } = this.memoised(probe);
-    let p = 0;
-    while (p < program.length) {
-      const item = program[p]!;
-      const candidateEnd = program[p + 1]!;
-      let stages = program[p + 2]!;
-      p += 3;
-      while (stages-- > 0) {
-        const openFrom = program[p + 1]!;
-        if (openFrom < 0 || this.isOpen(items[item]!, openFrom, program[p + 2]!)) return true;
-        p = program[p]!;
-      }
-      p = candidateEnd;
-    }
-    return false;
+    return this.candidatesInto(probe, this.probeScratch, false) > 0;
   }
 
   private memoised(event: EqlEvent): MemoCandidates<T> {

@@ -6,22 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FixtureProcFs } from '../../src/process/procfs.js';
 import { ProcessEventStream } from '../../src/ecs/process-event-stream.js';
-import { EtcAccounts, loadHostInfo } from '../../src/ecs/host.js';
 import type { EcsProcessEvent, ProcessEventProbe } from '../../src/ecs/process-event.js';
 import { fieldSlot } from '../../src/eql/field-access.js';
 import { MEMO_FIELDS } from '../../src/rules/rule-index.js';
 import type { RawEvent } from '../../src/capture/raw-event.js';
 import { makeProcTree, removeTree, writeProcess, type FixtureProcess } from '../process/proc-tree.js';
 import { SteppedClock, changeEvent, execEvent, exitEvent, forkEvent, goneSnapshot } from '../process/raw-events.js';
-
-const ROOT = new URL('./fixtures/root', import.meta.url).pathname;
-const host = loadHostInfo({ root: ROOT, hostname: 'web-1', kernel: '6.1.0-18-amd64', architecture: 'x86_64' });
-const accounts = new EtcAccounts({ root: ROOT });
-
-const SHELL: FixtureProcess = {
-  pid: 1200, ppid: 1, comm: 'bash', argv: ['-bash'], exe: '/usr/bin/bash', cwd: '/home/alice',
-  ttyNr: 34816, uid: [1000, 1000], gid: [1000, 1000], startTicks: 50_000,
-};
+import { SHELL, accounts, host } from './event-fixtures.js';
 
 describe('the probe an event is gated on', () => {
   let root: string;

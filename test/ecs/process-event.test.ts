@@ -3,22 +3,13 @@ import { EcsVersion } from '@elastic/ecs';
 import { FixtureProcFs } from '../../src/process/procfs.js';
 import { ProcessEventStream } from '../../src/ecs/process-event-stream.js';
 import { ECS_VERSION, agentInfoFor } from '../../src/ecs/agent.js';
-import { EtcAccounts, loadHostInfo } from '../../src/ecs/host.js';
 import { ttyDevice, type EcsProcessEvent } from '../../src/ecs/process-event.js';
 import { TimeBase } from '../../src/ecs/time-base.js';
 import type { RawEvent } from '../../src/capture/raw-event.js';
 import { makeProcTree, removeTree, writeProcess, type FixtureProcess } from '../process/proc-tree.js';
 import { SteppedClock, execEvent, exitEvent, forkEvent, goneSnapshot, threadEvent } from '../process/raw-events.js';
 import { ecsProblems } from './ecs-conformance.js';
-
-const ROOT = new URL('./fixtures/root', import.meta.url).pathname;
-const host = loadHostInfo({ root: ROOT, hostname: 'web-1', kernel: '6.1.0-18-amd64', architecture: 'x86_64' });
-const accounts = new EtcAccounts({ root: ROOT });
-
-const SHELL: FixtureProcess = {
-  pid: 1200, ppid: 1, comm: 'bash', argv: ['-bash'], exe: '/usr/bin/bash', cwd: '/home/alice',
-  ttyNr: 34816, uid: [1000, 1000], gid: [1000, 1000], startTicks: 50_000,
-};
+import { SHELL, accounts, host } from './event-fixtures.js';
 
 describe('ECS process events', () => {
   let root: string;
