@@ -10,7 +10,7 @@
  *
  * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/capture.js
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,6 +169,25 @@ function cpuTicks(pid: number): number {
   }
 }
 
+/**
+ * Runs the storm while `child` (the tool measured) is up, then stops it with SIGINT and waits for
+ * its exit: the storm's figures and the CPU the tool's process used meanwhile (every thread).
+ */
+async function stormUnder(child: ChildProcess, tools: Tools, count: number, prefix: string) {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const before = cpuTicks(child.pid!);
+  const storm = await runStorm(tools, count, prefix);
+  await sleep(300);
+  const ticks = cpuTicks(child.pid!) - before;
+  child.kill('SIGINT');
+  await exited;
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return { storm, cpuMs: (ticks * 1000) / clockTicks };
+}
+
 function hasForkstat(): boolean {
   try {
     execFileSync('sh', ['-c', 'command -v forkstat'], { stdio: 'ignore' });
@@ -216,7 +235,6 @@ async function cliStorm(tools: Tools, count: number, prefix: string, mode: 'capt
   });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Ready: run says so in its log; capture once it has written an event.
   for (let waited = 0; waited < 15_000; waited += 100) {
     if (mode === 'run' ? log.includes('execwarden started') : lines > 0) break;
@@ -224,14 +242,8 @@ async function cliStorm(tools: Tools, count: number, prefix: string, mode: 'capt
     await sleep(100);
   }
   await sleep(300);
-  const before = cpuTicks(child.pid!);
-  const storm = await runStorm(tools, count, prefix);
-  await sleep(300);
-  const ticks = cpuTicks(child.pid!) - before;
-  child.kill('SIGINT');
-  await exited;
-  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return { storm, argvSeen: mode === 'capture' ? seen.size : null, cpuMs: (ticks * 1000) / clockTicks };
+  const { storm, cpuMs } = await stormUnder(child, tools, count, prefix);
+  return { storm, argvSeen: mode === 'capture' ? seen.size : null, cpuMs };
 }
 
 /** The same storm under `forkstat -e exec`, counting markers it printed with their argument. */
@@ -244,22 +256,15 @@ async function forkstatStorm(tools: Tools, count: number, prefix: string) {
     out += chunk.toString();
     if (out.includes('\n')) ready();
   });
-  const exited = new Promise<void>((resolve) => forkstat.once('exit', () => resolve()));
   await Promise.race([started, sleep(5000)]);
-  const ticksBefore = cpuTicks(forkstat.pid!);
-  const storm = await runStorm(tools, count, prefix);
-  await sleep(300);
-  const ticks = cpuTicks(forkstat.pid!) - ticksBefore;
-  forkstat.kill('SIGINT');
-  await exited;
+  const { storm, cpuMs } = await stormUnder(forkstat, tools, count, prefix);
   const seen = new Set<string>();
   const pattern = new RegExp(`\\sexec\\s+\\d+\\s+.*${tools.noop.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (${prefix}-\\d+)\\s*$`);
   for (const line of out.split('\n')) {
     const match = pattern.exec(line);
     if (match) seen.add(match[1]!);
   }
-  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return { storm, argvSeen: seen.size, cpuMs: (ticks * 1000) / clockTicks };
+  return { storm, argvSeen: seen.size, cpuMs };
 }
 
 /**
@@ -273,18 +278,11 @@ async function refreaderStorm(tools: Tools, count: number, prefix: string, argvO
   let log = '';
   reader.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   reader.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((resolve) => reader.once('exit', () => resolve()));
   for (let waited = 0; waited < 5000 && !log.includes('ready'); waited += 50) await sleep(50);
   if (!log.includes('ready')) throw new Error(`refreader did not start: ${log.trim()}`);
-  const ticksBefore = cpuTicks(reader.pid!);
-  const storm = await runStorm(tools, count, prefix);
-  await sleep(300);
-  const ticks = cpuTicks(reader.pid!) - ticksBefore;
-  reader.kill('SIGINT');
-  await exited;
+  const { storm, cpuMs } = await stormUnder(reader, tools, count, prefix);
   const seen = JSON.parse(out.trim() || '{}') as { execs?: number; argvRead?: number };
-  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return { storm, execs: seen.execs ?? 0, cpuMs: (ticks * 1000) / clockTicks };
+  return { storm, execs: seen.execs ?? 0, cpuMs };
 }
 
 export async function runCaptureBench(opts: CaptureBenchOptions = {}): Promise<Record<string, unknown>> {
