@@ -11,7 +11,7 @@
  * Runnable alone: npx tsc -p tsconfig.build.json && node dist/test/bench/capture.js
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -126,12 +126,12 @@ async function captureStorm(tools: Tools, count: number, prefix: string, envVars
       if (argv.length === 2 && argv[0] === tools.noop && argv[1]!.startsWith(`${prefix}-`)) seen.add(argv[1]!);
     }
   });
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = cpuNs(process.pid);
   const storm = await runStorm(tools, count, prefix);
   await sleep(200);
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpuNs(process.pid) - cpuBefore) / 1e6;
   await source.stop();
-  return { storm, argvSeen: seen.size, cpuMs: (cpu.user + cpu.system) / 1000, stats: source.stats(), timing: source.snapshotTiming() };
+  return { storm, argvSeen: seen.size, cpuMs, stats: source.stats(), timing: source.snapshotTiming() };
 }
 
 /** Each launch through setsid or nohup: is the first exec of that pid described as the wrapper? */
@@ -159,11 +159,19 @@ async function wrapperAttribution(tools: Tools, launches: number) {
   return { launches, children: children.size, attributed, stats: source.stats() };
 }
 
-function cpuTicks(pid: number): number {
+/**
+ * CPU time of a process in nanoseconds: the sum of its threads' run time as the scheduler keeps
+ * it (/proc/<pid>/task/<tid>/schedstat, first field), exact where utime and stime are sampled at
+ * the tick and vary by a tenth between runs of the same build. A thread that ends in between is
+ * not counted; the tools measured here keep theirs.
+ */
+function cpuNs(pid: number): number {
   try {
-    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return total;
   } catch {
     return NaN;
   }
@@ -178,14 +186,13 @@ async function stormUnder(child: ChildProcess, tools: Tools, count: number, pref
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
-  const before = cpuTicks(child.pid!);
+  const before = cpuNs(child.pid!);
   const storm = await runStorm(tools, count, prefix);
   await sleep(300);
-  const ticks = cpuTicks(child.pid!) - before;
+  const used = cpuNs(child.pid!) - before;
   child.kill('SIGINT');
   await exited;
-  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return { storm, cpuMs: (ticks * 1000) / clockTicks };
+  return { storm, cpuMs: used / 1e6 };
 }
 
 function hasForkstat(): boolean {
@@ -209,7 +216,7 @@ interface CliRun {
 /**
  * The same storm under the agent as users run it, in its own process: `execwarden capture
  * --actions exec` (events to a pipe read here) or `execwarden run` with the bundled rules and a
- * file output, no --events. CPU is the process's (every thread) from /proc/<pid>/stat.
+ * file output, no --events. CPU is the process's, every thread's run time (cpuNs).
  */
 async function cliStorm(tools: Tools, count: number, prefix: string, mode: 'capture' | 'run'): Promise<CliRun> {
   const config = path.join(tools.dir, 'bench.toml');
