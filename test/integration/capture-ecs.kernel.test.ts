@@ -87,7 +87,10 @@ describeAsRoot('ECS process events from the live proc connector', () => {
   });
 
   it('names the parent of a process whose parent exited first', async () => {
-    const script = '( sleep 0.1; exec /bin/true orphan-marker ) & exit 0';
+    // The parent lives 50 ms, so that its own exec is read even on a loaded machine (a bash that
+    // exits within a millisecond of its exec can be gone before the reader gets to it, and is then
+    // described from what could still be read), and still exits well before the orphan's exec.
+    const script = '( sleep 0.25; exec /bin/true orphan-marker ) & sleep 0.05; exit 0';
     const { pid, docs, execs } = await capture(script, 400);
     const orphan = execs.find((d) => d.process.args?.[1] === 'orphan-marker');
     expect(orphan).toBeDefined();
