@@ -21,8 +21,6 @@ constexpr size_t env_chunk_size = 16384;
 // Longer names are never on an allow-list (the config refuses them), so a longer one is skipped.
 constexpr size_t env_name_limit = 128;
 
-bool is_gone(int err) { return err == ENOENT || err == ESRCH; }
-
 // Reads from `fd` until `limit` bytes or end of file; returns the bytes read, or -errno when a
 // read failed. The /proc files read here (stat, status, cgroup: one seq_file record; cmdline and
 // environ: copied in a loop until the request is met) give everything they have up to the size
@@ -190,7 +188,7 @@ bool parse_stat(const char* text, size_t size, proc_snapshot& out) {
 int read_stat_file(const char* path, proc_snapshot& out) {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  char text[1024];  // stat is a few hundred bytes: 52 numbers and a 16-byte comm
+  char text[4096];  // stat is a few hundred bytes: 52 numbers and a 16-byte comm
   const ssize_t got = read_up_to(fd, text, sizeof text);
   ::close(fd);
   if (got < 0) return static_cast<int>(-got);
@@ -432,7 +430,6 @@ void proc_snapshotter::fail(proc_snapshot& out, snapshot_read read, int err) {
 
 // Runs on the reader thread.
 void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
-  bool truncated = false;
   out.taken_ns = monotonic_ns();
 
   format_path(pid, "cmdline");
@@ -443,14 +440,12 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
   if (got < 0) fail(out, read_exe, static_cast<int>(-got));
 
   // stat carries comm too (between the first '(' and the last ')'), saving an open of comm.
-  const size_t text_limit = text_buffer_.size() - 1;
   format_path(pid, "stat");
-  got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
-  const bool stat_ok = got > 0 && parse_stat(text_buffer_.data(), static_cast<size_t>(got), out);
+  const int stat_error = read_stat_file(path_.c_str(), out);
+  const bool stat_ok = stat_error == 0;
   if (!stat_ok) {
-    const int err = got < 0 ? static_cast<int>(-got) : EINVAL;
-    fail(out, read_stat, err);
-    fail(out, read_comm, err);
+    fail(out, read_stat, stat_error);
+    fail(out, read_comm, stat_error);
   }
 
   if (cmdline_got < 0) {
@@ -494,17 +489,14 @@ void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
 
   if (reaped) {
     fail(out, read_cwd, status_error);
+    fail(out, read_cgroup, status_error);
   } else {
     format_path(pid, "cwd");
     got = read_link(path_.c_str(), out.cwd);
     if (got < 0) fail(out, read_cwd, static_cast<int>(-got));
-  }
 
-  // Every line: on hybrid hosts the first one is "name=systemd" and the telling path may be on
-  // any of them. The text is bounded by the buffer; the consumer parses it.
-  if (reaped) {
-    fail(out, read_cgroup, status_error);
-  } else {
+    // Every line: on hybrid hosts the first one is "name=systemd" and the telling path may be on
+    // any of them. The text is bounded by the buffer; the consumer parses it.
     format_path(pid, "cgroup");
     got = read_file(path_.c_str(), text_buffer_, text_limit, truncated);
     if (got > 0) {
@@ -515,8 +507,8 @@ void proc_snapshotter::take_rest(pid_t pid, proc_snapshot& out) {
   }
 
   if (options_.stdio) {
-    if (reaped) stdio_.complete_gone(out.ppid, out.stdio);
-    else stdio_.complete(pid, out.ppid, out.stdio);
+    // pid 0: gone, complete() skips the reads through its fd links (stdio_probe.h).
+    stdio_.complete(reaped ? 0 : pid, out.ppid, out.stdio);
     // The parent's streams as they are now, while its child starts: a pty wrapper keeps the
     // socket on the parent and gives the shell a terminal.
     if (out.ppid > 0) read_parent_stdio(out.ppid, out.parent_stdio);

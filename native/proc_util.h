@@ -1,6 +1,8 @@
 // Small helpers the reader thread's /proc readers share.
 #pragma once
 
+#include <cerrno>
+
 #include <sys/types.h>
 
 #include <cstddef>
@@ -26,6 +28,9 @@ inline void format_proc_path(std::string& out, const std::string& proc_root, pid
   out.push_back('/');
   out.append(name);
 }
+
+// errno of a read that found the process gone (its /proc directory reaped, or no such task).
+inline bool is_gone(int err) { return err == ENOENT || err == ESRCH; }
 
 inline uint64_t monotonic_ns() {
   timespec now{};

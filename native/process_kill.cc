@@ -36,7 +36,6 @@ class fd_guard {
   int fd_;
 };
 
-bool is_gone(int err) { return err == ESRCH || err == ENOENT; }
 
 }  // namespace
 

@@ -269,10 +269,8 @@ void reader::complete_snapshots(bool yield_to_events, bool socket_just_emptied) 
 // that started after the fork (the child exited and its pid was handed on while it waited).
 // Runs on the reader thread.
 int64_t reader::read_fork_start(const proc_event_record& fork) {
-  proc_snapshot stat;
-  stat.start_ticks = snapshotter_.read_start_ticks(fork.tgid);
-  if (stat.start_ticks < 0 || started_after(stat, fork.timestamp_ns)) return -1;
-  return stat.start_ticks;
+  const int64_t start_ticks = snapshotter_.read_start_ticks(fork.tgid);
+  return start_ticks < 0 || started_after(start_ticks, fork.timestamp_ns) ? -1 : start_ticks;
 }
 
 // Runs on the reader thread.
@@ -310,7 +308,7 @@ void reader::accept(const proc_event_record& event) {
     }
     captured.snapshot = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *captured.snapshot);
-    if (started_after(*captured.snapshot, event.timestamp_ns)) {
+    if (started_after(captured.snapshot->start_ticks, event.timestamp_ns)) {
       captured.snapshot->started_after_event = true;
       ++counters_.snapshots_reused;
     }
@@ -343,15 +341,15 @@ void reader::note_rename(const proc_event_record& event) {
 // (stat field 22, CLOCK_BOOTTIME), event times CLOCK_MONOTONIC, which stops during suspend: the
 // two are compared through their current offset, with one tick of slack for the tick rounding.
 // Runs on the reader thread.
-bool reader::started_after(const proc_snapshot& snapshot, uint64_t event_ns) const {
-  if (snapshot.start_ticks < 0 || ns_per_tick_ == 0) return false;
+bool reader::started_after(int64_t start_ticks, uint64_t event_ns) const {
+  if (start_ticks < 0 || ns_per_tick_ == 0) return false;
   timespec boot{};
   timespec mono{};
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
   ::clock_gettime(CLOCK_MONOTONIC, &mono);
   const auto to_ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
   const int64_t offset = to_ns(boot) - to_ns(mono);
-  const int64_t start_ns = snapshot.start_ticks * static_cast<int64_t>(ns_per_tick_);
+  const int64_t start_ns = start_ticks * static_cast<int64_t>(ns_per_tick_);
   return start_ns > static_cast<int64_t>(event_ns) + offset + static_cast<int64_t>(ns_per_tick_);
 }
 
@@ -365,7 +363,7 @@ void reader::fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot) {
   for (auto it = pending_forks_.rbegin(); it != pending_forks_.rend(); ++it) {
     captured_event& fork = batch_->events[*it];
     if (fork.event.tgid != tgid) continue;
-    if (started_after(snapshot, fork.event.timestamp_ns)) return;
+    if (started_after(snapshot.start_ticks, fork.event.timestamp_ns)) return;
     fork.start_ticks = snapshot.start_ticks;
     pending_forks_.erase(std::next(it).base());
     ++counters_.fork_starts_from_exec;

@@ -163,7 +163,7 @@ class reader {
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
-  bool started_after(const proc_snapshot& snapshot, uint64_t event_ns) const;
+  bool started_after(int64_t start_ticks, uint64_t event_ns) const;
   void fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot);
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.

@@ -249,12 +249,7 @@ pid_t stdio_prober::listing_pid(pid_t pid, pid_t parent, const std::string& netn
   return -1;
 }
 
-// Runs on the reader thread.
-void stdio_prober::complete_gone(pid_t parent, stdio_set& out) {
-  complete(0, parent, out);
-}
-
-// `pid` 0: the process is known to be gone (complete_gone).
+// `pid` 0: the process is known to be gone (its /proc directory reaped).
 // Runs on the reader thread.
 void stdio_prober::complete(pid_t pid, pid_t parent, stdio_set& out) {
   if (!out.read) return;

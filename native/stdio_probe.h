@@ -120,13 +120,10 @@ class stdio_prober {
   // Urgent half: the three links. Runs on the reader thread.
   void read_links(pid_t pid, stdio_set& out);
   // Second half: types of paths, sockets resolved; `parent` is the first stand-in for a process
-  // that is gone. Runs on the reader thread.
+  // that is gone. `pid` 0: the process is known to be gone (its /proc directory reaped): paths
+  // keep the kind their link gave (their statx would go through its fd links) and sockets are
+  // looked up in the listing of `parent` or of the agent. Runs on the reader thread.
   void complete(pid_t pid, pid_t parent, stdio_set& out);
-  // complete() for a process already known to be gone (its /proc directory was reaped): what
-  // complete() would find, without the reads that would fail. Paths keep the kind their link
-  // gave (their statx goes through the gone process's fd links) and sockets are looked up as
-  // usual, in the listing of `parent` or of the agent. Runs on the reader thread.
-  void complete_gone(pid_t parent, stdio_set& out);
 
   const stdio_probe_stats& stats() const { return stats_; }
 

@@ -31,9 +31,10 @@ export type OutputFacts =
   | { kind: 'syslog-tcp'; host: string; port: number; reach: Reach }
   | { kind: 'webhook'; origin: string; host: string; port: number; reach: Reach; caFile: string | null; caReadable: boolean | null };
 
-function writable(path: string): boolean {
+/** Whether this process may access `path` in `mode` (constants.R_OK, W_OK). */
+function mayAccess(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.W_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
@@ -65,9 +66,9 @@ export function pathFacts(path: string): PathFacts {
     existingAncestor: ancestor,
     ancestorUid: info?.uid ?? -1,
     ancestorMode: info?.mode ?? 0,
-    writableHere: writable(ancestor),
+    writableHere: mayAccess(ancestor, constants.W_OK),
     file,
-    fileWritableHere: file === 'file' && writable(path),
+    fileWritableHere: file === 'file' && mayAccess(path, constants.W_OK),
   };
 }
 
@@ -104,15 +105,6 @@ export function webhookOrigin(url: string): { origin: string; host: string; port
   }
 }
 
-function readable(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Every configured output's facts; the network ones are looked up at the same time. */
 export async function readOutputFacts(outputs: OutputsConfig): Promise<OutputFacts[]> {
   const pending: Promise<OutputFacts>[] = [];
@@ -134,7 +126,7 @@ export async function readOutputFacts(outputs: OutputsConfig): Promise<OutputFac
   const webhook = outputs.webhook;
   if (webhook) {
     const caFile = webhook.caFile ?? null;
-    const caReadable = caFile === null ? null : readable(caFile);
+    const caReadable = caFile === null ? null : mayAccess(caFile, constants.R_OK);
     const target = webhookOrigin(webhook.url);
     if (target !== null) {
       pending.push(tcpConnect(target.host, target.port).then((reach) => ({ kind: 'webhook', ...target, reach, caFile, caReadable })));
