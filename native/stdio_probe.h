@@ -132,7 +132,7 @@ class stdio_prober {
     socket_details details;
     uint64_t expires_ns = 0;
   };
-  // `pid` 0 in these: the process is gone (complete_gone). `listing` is found at the first socket
+  // `pid` 0 in these: the process is gone (see complete()). `listing` is found at the first socket
   // that needs a scan and shared by the set's streams.
   void resolve_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing, stdio_stream& stream);
   bool lookup_socket(pid_t pid, pid_t parent, const std::string& netns, pid_t& listing, stdio_stream& stream,
