@@ -91,7 +91,7 @@ export class Engine {
   private documentOnlyWhatRulesRead(): void {
     this.stream.setActions(this.emitEvents ? ALL_PROCESS_ACTIONS : this.rules.shapesMatched(PROCESS_EVENT_SHAPES));
     const rules = this.rules;
-    this.stream.setGate(this.emitEvents ? null : (probe) => rules.mayOffer(probe));
+    this.stream.setGate(this.emitEvents || !rules.gates ? null : (probe) => rules.mayOffer(probe));
   }
 
   /**

@@ -418,9 +418,17 @@ function probeNames(image: ProcessImage): { name?: string; executable?: string }
   return names;
 }
 
+/** A probe's `event` part, one per action (probes only read it). */
+const PROBE_EVENTS = new Map<ProcessAction, ProcessEventProbe['event']>();
+
 export function processEventProbe(action: ProcessAction, entry: ProcessEntry | null, host: HostInfo): ProcessEventProbe {
+  let event = PROBE_EVENTS.get(action);
+  if (event === undefined) {
+    event = Object.freeze({ kind: 'event', category: Object.freeze(['process']), type: Object.freeze(eventTypeOf(action)), action }) as ProcessEventProbe['event'];
+    PROBE_EVENTS.set(action, event);
+  }
   const probe: ProcessEventProbe = {
-    event: { kind: 'event', category: ['process'], type: eventTypeOf(action), action },
+    event,
     host,
     process: {},
   };

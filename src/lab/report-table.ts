@@ -4,8 +4,10 @@ import type { LabReport, LabRow } from './run-lab.js';
 const yesNo = (value: boolean | null): string => (value === null ? '-' : value ? 'alert' : 'none');
 
 function cells(row: LabRow, withPhase: boolean): string[] {
-  let latency = row.latencyMs === null ? '-' : `${row.latencyMs.toFixed(1)} ms${row.latencyFrom === 'launch' ? ' (from launch)' : ''}`;
-  if (row.phase === 'response') latency = row.killedInMs === null || row.killedInMs === undefined ? '-' : `killed in ${row.killedInMs.toFixed(1)} ms`;
+  // A response row's latency is its kill time (killedInMs).
+  const latency = row.latencyMs === null ? '-'
+    : row.phase === 'response' ? `killed in ${row.latencyMs.toFixed(1)} ms`
+    : `${row.latencyMs.toFixed(1)} ms${row.latencyFrom === 'launch' ? ' (from launch)' : ''}`;
   const result = row.status === 'pass' ? 'PASS' : row.status === 'fail' ? `FAIL: ${row.reason ?? ''}` : `skipped: ${row.reason ?? ''}`;
   const others = row.rules.length > 1 ? ` +${row.rules.length - 1} other rule(s)` : '';
   const rule = row.rule === null ? '-' : `${row.ruleName ? `${row.ruleName} (${row.rule})` : row.rule}${others}`;

@@ -189,6 +189,11 @@ export class RuleSet {
    * of `probe`: its document need not be built. Always true with process lineage, which learns
    * from every event.
    */
+  /** Whether mayOffer() can ever say no (not with process lineage). */
+  get gates(): boolean {
+    return this.lineage === null;
+  }
+
   mayOffer(probe: object): boolean {
     return this.lineage !== null || this.index.mayOffer(probe as EqlEvent);
   }

@@ -7,7 +7,7 @@
  */
 import { CAP_DAC_READ_SEARCH, CAP_KILL, CAP_NET_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE } from '../capture/privileges.js';
 import type { StatusFacts } from './facts.js';
-import { capabilityNames, type ShowProperty } from './service-facts.js';
+import { capabilityNames, serviceState, type ShowProperty } from './service-facts.js';
 
 export interface StatusContext {
   /** systemd runs here and the unit is loaded. */
@@ -21,11 +21,11 @@ export interface StatusContext {
 
 export function statusContext(facts: StatusFacts): StatusContext {
   const properties = facts.service.systemd === 'running' ? facts.service.properties : {};
-  const service = facts.service.systemd === 'running' && properties.LoadState === 'loaded';
+  const state = serviceState(facts.service);
   const config = facts.config.ok ? facts.config.config : null;
   return {
-    service,
-    serviceActive: service && (properties.ActiveState === 'active' || properties.ActiveState === 'reloading'),
+    service: state.loaded,
+    serviceActive: state.active,
     properties,
     killProcess: config?.response.killProcess === true,
     realtimeConfigured: config?.capture.realtime !== false,

@@ -14,7 +14,7 @@ import { findForegroundAgents, readHostFacts, type ForegroundAgent } from './hos
 import { agentCounters, looksLikeAgent, parseMetricsText } from './metrics-text.js';
 import { readOutputFacts } from './output-facts.js';
 import { dialAddress, fetchMetricsText } from './reach.js';
-import { configArgument, missingExecPaths, parseExecStart, readServiceFacts, type ServiceFacts, type SystemctlRunner } from './service-facts.js';
+import { configArgument, missingExecPaths, parseExecStart, readServiceFacts, serviceState, type ServiceFacts, type SystemctlRunner } from './service-facts.js';
 import { MAX_DIAGNOSTICS_SHOWN } from './config-checks.js';
 
 export interface GatherOptions {
@@ -98,18 +98,13 @@ function effectiveUid(pid: number): number | null {
   }
 }
 
-function mainPid(service: ServiceFacts): number | null {
-  if (service.systemd !== 'running') return null;
-  const pid = Number(service.properties.MainPID ?? '0');
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
-
 export async function gatherStatusFacts(options: GatherOptions = {}): Promise<StatusFacts> {
   const service = readServiceFacts(options.systemctl ? { systemctl: options.systemctl } : {});
-  const pid = mainPid(service);
+  const state = serviceState(service);
+  const pid = state.mainPid;
   const serviceProcess: ServiceProcess = {
     uid: pid === null ? null : effectiveUid(pid),
-    missingPrograms: service.systemd === 'running' && service.properties.LoadState === 'loaded' ? missingExecPaths(service.properties.ExecStart, existsSync) : [],
+    missingPrograms: service.systemd === 'running' && state.loaded ? missingExecPaths(service.properties.ExecStart, existsSync) : [],
     nowMonotonicUs: Number(process.hrtime.bigint() / 1000n),
   };
   const foregroundAgents: ForegroundAgent[] = findForegroundAgents(pid);
@@ -126,7 +121,7 @@ export async function gatherStatusFacts(options: GatherOptions = {}): Promise<St
           ? readConfigFacts(fromAgent, 'agent')
           : readConfigFacts(null, 'default');
   const agentConfig = config.ok ? config.config : null;
-  const serviceActive = service.systemd === 'running' && (service.properties.ActiveState === 'active' || service.properties.ActiveState === 'reloading');
+  const serviceActive = state.active;
 
   const receiveBufferBytes = (agentConfig ?? resolveConfig({}, null)).capture.receiveBufferBytes;
   const host = await readHostFacts({ receiveBufferBytes, probe: options.probe !== false });

@@ -89,11 +89,16 @@ export function realtimeObstacles(host: HostFacts): string[] {
 }
 
 /** This process's SCHED_FIFO: what the probe was granted, or what the facts predict. */
+/** Whether SCHED_FIFO is granted here: as the probe found, else as the obstacles predict. */
+function realtimeGranted(host: HostFacts, obstacles: readonly string[] = realtimeObstacles(host)): boolean {
+  return host.probe.ran && host.probe.ok ? host.probe.realtime : obstacles.length === 0;
+}
+
 function realtimeCheck(host: HostFacts, context: StatusContext): Check {
   const id = 'host.realtime';
   const title = 'SCHED_FIFO';
   const obstacles = realtimeObstacles(host);
-  const granted = host.probe.ran && host.probe.ok ? host.probe.realtime : obstacles.length === 0;
+  const granted = realtimeGranted(host, obstacles);
   const verb = host.probe.ran && host.probe.ok ? 'granted' : 'would be granted';
   if (!context.realtimeConfigured) {
     return check(id, 'host', 'warning', title, '[capture] realtime = false: the reader thread does not ask for it, and keeps fewer argv of short-lived processes', {
@@ -160,7 +165,7 @@ function shellPrivilegesCheck(host: HostFacts, context: StatusContext): Check {
   const wanted = context.killProcess ? [...AGENT_CAPABILITIES, KILL_CAPABILITY] : AGENT_CAPABILITIES;
   const held = wanted.filter(([, bit]) => hasCap(caps, bit)).map(([name]) => name);
   const lacking = wanted.filter(([, bit]) => !hasCap(caps, bit)).map(([name]) => name);
-  const realtime = host.probe.ran && host.probe.ok ? host.probe.realtime : realtimeObstacles(host).length === 0;
+  const realtime = realtimeGranted(host);
   const parts = [
     held.length > 0 ? `holds ${held.join(', ')}` : "holds none of the agent's capabilities",
     lacking.length > 0 ? `lacks ${lacking.join(', ')}` : null,

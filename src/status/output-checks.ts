@@ -108,12 +108,17 @@ export function ipDenied(p: Properties, host: string): boolean {
   return allow.every((a) => LOOPBACK_ENTRY.test(a));
 }
 
+/** The problem when the unit's IPAddressDeny= keeps the service from `host`, else null. */
+function deniedCheck(id: string, title: string, target: string, host: string, p: Properties | null): Check | null {
+  if (p === null || !ipDenied(p, host)) return null;
+  return check(id, 'outputs', 'problem', title, `${target}: the unit's IPAddressDeny= blocks the service from reaching it`, {
+    fix: 'remove IPAddressDeny= from the drop-in, or add IPAddressAllow= for it', reason: `${title} blocked by the unit's IPAddressDeny`,
+  });
+}
+
 function networkCheck(id: string, title: string, target: string, host: string, reach: { ok: true; ms: number } | { ok: false; error: string }, p: Properties | null, fatal: boolean): Check {
-  if (p !== null && ipDenied(p, host)) {
-    return check(id, 'outputs', 'problem', title, `${target}: the unit's IPAddressDeny= blocks the service from reaching it`, {
-      fix: 'remove IPAddressDeny= from the drop-in, or add IPAddressAllow= for it', reason: `${title} blocked by the unit's IPAddressDeny`,
-    });
-  }
+  const denied = deniedCheck(id, title, target, host, p);
+  if (denied !== null) return denied;
   if (reach.ok) return check(id, 'outputs', 'ok', title, `${target} accepts TCP connections (${reach.ms} ms; nothing sent)`);
   return check(id, 'outputs', fatal ? 'problem' : 'warning', title, `${target} unreachable from here (${shown(reach.error, 80)})${fatal ? ': the agent cannot start with it' : ': alerts queue there and are retried'}`, {
     fix: 'check the address, the peer and the firewall between them',
@@ -148,11 +153,8 @@ function outputCheck(output: OutputFacts, context: StatusContext, serviceUid: nu
     }
     case 'syslog-udp': {
       const target = `udp ${shown(output.host, 80)}:${output.port}`;
-      if (p !== null && ipDenied(p, output.host)) {
-        return check('output.syslog', 'outputs', 'problem', 'syslog', `${target}: the unit's IPAddressDeny= blocks the service from reaching it`, {
-          fix: 'remove IPAddressDeny= from the drop-in, or add IPAddressAllow= for it', reason: "syslog blocked by the unit's IPAddressDeny",
-        });
-      }
+      const denied = deniedCheck('output.syslog', 'syslog', target, output.host, p);
+      if (denied !== null) return denied;
       if (!output.reach.ok) {
         return check('output.syslog', 'outputs', 'problem', 'syslog', `${target}: the name does not resolve (${shown(output.reach.error, 80)}): the agent cannot start with it`, {
           fix: 'correct [outputs.syslog] host', reason: 'the syslog host does not resolve',

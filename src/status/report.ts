@@ -11,6 +11,7 @@ import type { StatusFacts } from './facts.js';
 import { hostChecks } from './host-checks.js';
 import { outputChecks } from './output-checks.js';
 import { serviceChecks, serviceUptimeSeconds } from './service-checks.js';
+import { mainPidOf } from './service-facts.js';
 
 export interface StatusReport {
   checks: Check[];
@@ -73,7 +74,7 @@ function serviceJson(facts: StatusFacts): Record<string, unknown> {
   }
   const p = service.properties;
   const text = (value: string | undefined): string | null => (value === undefined ? null : shown(value, 80));
-  const pid = Number(p.MainPID ?? '0');
+  const pid = mainPidOf(p);
   const restarts = Number(p.NRestarts ?? 'NaN');
   const uptime = serviceUptimeSeconds(p.ActiveEnterTimestampMonotonic, facts.serviceProcess.nowMonotonicUs);
   return {
@@ -82,7 +83,7 @@ function serviceJson(facts: StatusFacts): Record<string, unknown> {
     unit_file_state: text(p.UnitFileState),
     active_state: text(p.ActiveState),
     sub_state: text(p.SubState),
-    main_pid: Number.isInteger(pid) && pid > 0 ? pid : null,
+    main_pid: pid,
     uptime_seconds: uptime === null ? null : Math.floor(uptime),
     restarts: Number.isInteger(restarts) ? restarts : null,
   };

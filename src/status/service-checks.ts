@@ -9,6 +9,7 @@
 import { assessCapturePrivileges, CAP_SYS_NICE, hasCap } from '../capture/privileges.js';
 import { check, shown, type Check } from './check.js';
 import { AGENT_CAPABILITIES, KILL_CAPABILITY, unitCapabilityMask, type StatusContext } from './context.js';
+import { mainPidOf } from './service-facts.js';
 import type { MetricsFacts, RulesFacts, StatusFacts } from './facts.js';
 import type { ForegroundAgent } from './host-facts.js';
 import type { AgentCounters } from './metrics-text.js';
@@ -97,7 +98,8 @@ function unitCheck(facts: StatusFacts, context: StatusContext): Check {
   const enabled = enabledState === 'enabled' || enabledState === 'enabled-runtime' || enabledState === 'static';
   const bootNote = enabled ? 'enabled' : `not enabled (${shown(enabledState, 40)}): it will not start at boot`;
   if (active === 'active' || active === 'reloading') {
-    const pid = /^\d+$/.test(p.MainPID ?? '') && p.MainPID !== '0' ? `pid ${p.MainPID}` : 'no main pid';
+    const mainPid = mainPidOf(p);
+    const pid = mainPid === null ? 'no main pid' : `pid ${mainPid}`;
     const uptime = serviceUptimeSeconds(p.ActiveEnterTimestampMonotonic, facts.serviceProcess.nowMonotonicUs);
     const since = uptime === null ? '' : `, up ${formatDuration(uptime)}`;
     const restarts = Number(p.NRestarts ?? '0');

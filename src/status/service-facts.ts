@@ -52,6 +52,22 @@ export type ServiceFacts =
   | { systemd: 'unreachable'; unitFile: string | null; detail: string }
   | { systemd: 'running'; properties: Partial<Record<ShowProperty, string>> };
 
+/** What the other checks ask of the unit: loaded, active (or reloading), and its main process. */
+export function serviceState(service: ServiceFacts): { loaded: boolean; active: boolean; mainPid: number | null } {
+  if (service.systemd !== 'running') return { loaded: false, active: false, mainPid: null };
+  const p = service.properties;
+  const loaded = p.LoadState === 'loaded';
+  return { loaded, active: loaded && (p.ActiveState === 'active' || p.ActiveState === 'reloading'), mainPid: mainPidOf(p) };
+}
+
+/** MainPID as a pid, or null when systemd reports none (0) or something else. */
+export function mainPidOf(properties: Partial<Record<ShowProperty, string>>): number | null {
+  const value = properties.MainPID ?? '';
+  if (!/^\d+$/.test(value)) return null;
+  const pid = Number(value);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+}
+
 /** Longest property value kept; a longer one is cut (ExecStart of a sane unit is far shorter). */
 export const MAX_PROPERTY_CHARS = 4096;
 
