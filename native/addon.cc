@@ -535,13 +535,15 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 65536));
     read_snapshot_options(Env(), options, reader_options_.snapshot);
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
+    Napi::Value split = options.Get("splitExec");
+    if (!split.IsUndefined()) connector_options_.split_exec = split.ToBoolean().Value();
     Napi::Value realtime = options.Get("realtime");
     if (!realtime.IsUndefined()) reader_options_.realtime = realtime.ToBoolean().Value();
     Napi::Value drop = options.Get("dropCapabilities");
     if (!drop.IsUndefined()) reader_options_.drop_capabilities = capability_mask(Env(), drop);
   }
 
-  // start(onBatch, onStopped?) -> { receiveBufferBytes, forcedBuffer, realtime, realtimeError }
+  // start(onBatch, onStopped?) -> { receiveBufferBytes, forcedBuffer, splitExec, realtime, realtimeError }
   Napi::Value start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (reader_) throw coded_error(env, "ERUNNING", "ProcMonitor is already started");
@@ -556,6 +558,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     }
     const int granted_buffer = connector->receive_buffer_bytes();
     const bool forced = connector->forced_buffer();
+    const bool split = connector->split();
 
     auto context = std::make_unique<delivery>();
     if (info.Length() > 1 && info[1].IsFunction()) context->on_stopped = Napi::Persistent(info[1].As<Napi::Function>());
@@ -592,6 +595,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     Napi::Object result = Napi::Object::New(env);
     result.Set("receiveBufferBytes", granted_buffer);
     result.Set("forcedBuffer", forced);
+    result.Set("splitExec", split);
     result.Set("realtime", counters_.realtime.load());
     result.Set("realtimeError", realtime_error == 0 ? env.Null() : Napi::String::New(env, std::strerror(realtime_error)));
     return result;

@@ -2,7 +2,9 @@
 
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -194,7 +196,7 @@ decode_result decode_datagram(const uint8_t* data, size_t size, uint32_t sender_
   return result;
 }
 
-int64_t sequence_tracker::observe(uint32_t cpu, uint32_t seq) {
+int64_t sequence_tracker::observe(uint32_t cpu, uint32_t seq, uint64_t now_ns) {
   if (cpu >= max_tracked_cpus) return 0;
   if (cpu >= cpus_.size()) cpus_.resize(cpu + 1);
   cpu_state& state = cpus_[cpu];
@@ -209,10 +211,31 @@ int64_t sequence_tracker::observe(uint32_t cpu, uint32_t seq) {
     return 0;
   }
   if (ahead > 0) {
-    state.outstanding += static_cast<uint32_t>(ahead);
-    missing_ += static_cast<uint32_t>(ahead);
     state.next = seq + 1;
-    return ahead;
+    if (grace_ns_ == 0) {
+      state.outstanding += static_cast<uint32_t>(ahead);
+      missing_ += static_cast<uint32_t>(ahead);
+      return ahead;
+    }
+    int64_t counted = 0;
+    if (state.open.size() == max_unsettled_per_cpu) {
+      // Too many gaps at once to wait for: the oldest counts now.
+      counted = static_cast<int64_t>(state.open.front().count);
+      state.outstanding += state.open.front().count;
+      missing_ += state.open.front().count;
+      unsettled_ -= state.open.front().count;
+      state.open.erase(state.open.begin());
+    }
+    state.open.push_back(gap{static_cast<uint32_t>(ahead), now_ns + grace_ns_});
+    unsettled_ += static_cast<uint32_t>(ahead);
+    return counted;
+  }
+  // A late arrival: it fills a gap still in its grace period first, which was never counted.
+  if (!state.open.empty()) {
+    gap& oldest = state.open.front();
+    --unsettled_;
+    if (--oldest.count == 0) state.open.erase(state.open.begin());
+    return 0;
   }
   if (state.outstanding > 0) {
     --state.outstanding;
@@ -222,30 +245,110 @@ int64_t sequence_tracker::observe(uint32_t cpu, uint32_t seq) {
   return 0;
 }
 
-proc_connector::proc_connector(const connector_options& options) : buffer_(receive_buffer_size) {
-  fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
-  if (fd_ < 0) throw_errno(errno, "socket(AF_NETLINK, NETLINK_CONNECTOR)");
+int64_t sequence_tracker::settle(uint64_t now_ns) {
+  if (unsettled_ == 0) return 0;
+  int64_t counted = 0;
+  for (cpu_state& state : cpus_) {
+    size_t due = 0;
+    while (due < state.open.size() && state.open[due].due_ns <= now_ns) {
+      state.outstanding += state.open[due].count;
+      counted += static_cast<int64_t>(state.open[due].count);
+      ++due;
+    }
+    state.open.erase(state.open.begin(), state.open.begin() + static_cast<std::ptrdiff_t>(due));
+  }
+  missing_ += static_cast<uint64_t>(counted);
+  unsettled_ -= static_cast<uint64_t>(counted);
+  return counted;
+}
+
+uint64_t sequence_tracker::next_due_ns() const {
+  uint64_t next = 0;
+  if (unsettled_ == 0) return next;
+  for (const cpu_state& state : cpus_) {
+    if (!state.open.empty() && (next == 0 || state.open.front().due_ns < next)) next = state.open.front().due_ns;
+  }
+  return next;
+}
+
+namespace {
+
+// A classic BPF socket filter on the kind of each proc connector message (proc_event.what, the
+// word after nlmsghdr and cn_msg). The filter reads words in network order, so the kinds are
+// compared in it. Keeps exec events and acks (kind 0: the LISTEN ack must reach fd_), or, with
+// exec false, everything else. A message too short to hold a kind is dropped by either.
+void attach_kind_filter(int fd, bool exec) {
+  constexpr uint32_t what_offset = NLMSG_HDRLEN + sizeof(cn_msg);
+  // What the filter returns: the bytes of the message to keep, all of them or none.
+  const uint32_t on_exec_or_ack = exec ? 0xffffffffu : 0;
+  const uint32_t on_other = exec ? 0 : 0xffffffffu;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, what_offset),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(proc_event::PROC_EVENT_EXEC), 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(proc_event::PROC_EVENT_NONE), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, on_exec_or_ack),
+      BPF_STMT(BPF_RET | BPF_K, on_other),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0) {
+    throw_errno(errno, "setsockopt(SO_ATTACH_FILTER) on the proc connector");
+  }
+}
+
+int open_bound_socket(bool& forced_buffer, int& granted_buffer, int requested, int filter) {
+  const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+  if (fd < 0) throw_errno(errno, "socket(AF_NETLINK, NETLINK_CONNECTOR)");
   try {
+    // Before the bind, so that no message of the wrong kind arrives first.
+    if (filter >= 0) attach_kind_filter(fd, filter == 1);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = CN_IDX_PROC;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
       throw_errno(errno, "bind to the proc connector group");
     }
-
-    const int requested = options.receive_buffer_bytes;
     if (requested > 0) {
-      if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &requested, sizeof requested) == 0) {
-        forced_buffer_ = true;
-      } else if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &requested, sizeof requested) < 0) {
+      if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &requested, sizeof requested) == 0) {
+        forced_buffer = true;
+      } else if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &requested, sizeof requested) < 0) {
         throw_errno(errno, "setsockopt(SO_RCVBUF)");
       }
     }
-    socklen_t len = sizeof granted_buffer_;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &granted_buffer_, &len) < 0) {
+    socklen_t len = sizeof granted_buffer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted_buffer, &len) < 0) {
       throw_errno(errno, "getsockopt(SO_RCVBUF)");
     }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return fd;
+}
 
+}  // namespace
+
+proc_connector::proc_connector(const connector_options& options) : buffer_(receive_buffer_size) {
+  // The second socket first: it needs no subscription of its own (the first one's turns the
+  // events on), and the exec socket's filter is attached only once the other one is bound, so
+  // that no event of another kind is lost between the two. Without a filter (a kernel or policy
+  // that refuses it), everything arrives on one socket, as it always did.
+  if (options.split_exec) {
+    bool forced = false;
+    int granted = 0;
+    try {
+      rest_fd_ = open_bound_socket(forced, granted, options.receive_buffer_bytes, 0);
+    } catch (const std::system_error&) {
+      rest_fd_ = -1;
+    }
+  }
+  try {
+    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, rest_fd_ >= 0 ? 1 : -1);
+  } catch (...) {
+    if (rest_fd_ >= 0) ::close(rest_fd_);
+    rest_fd_ = -1;
+    throw;
+  }
+  try {
     // A sequence number of our own lets us pick our ack out of other listeners' acks.
     const uint32_t seq = static_cast<uint32_t>(::getpid()) ^ 0x65776172u;
     send_op(PROC_CN_MCAST_LISTEN, seq);
@@ -253,11 +356,14 @@ proc_connector::proc_connector(const connector_options& options) : buffer_(recei
   } catch (...) {
     ::close(fd_);
     fd_ = -1;
+    if (rest_fd_ >= 0) ::close(rest_fd_);
+    rest_fd_ = -1;
     throw;
   }
 }
 
 proc_connector::~proc_connector() {
+  if (rest_fd_ >= 0) ::close(rest_fd_);
   if (fd_ < 0) return;
   try {
     send_op(PROC_CN_MCAST_IGNORE, 0);
@@ -323,7 +429,8 @@ void proc_connector::await_ack(uint32_t seq, std::chrono::milliseconds timeout) 
   }
 }
 
-receive_result proc_connector::receive(std::vector<proc_event_record>& events) {
+receive_result proc_connector::receive(std::vector<proc_event_record>& events, channel from) {
+  const int fd = from == channel::rest && rest_fd_ >= 0 ? rest_fd_ : fd_;
   receive_result result;
   acks_.clear();
   sockaddr_nl sender{};
@@ -334,7 +441,7 @@ receive_result proc_connector::receive(std::vector<proc_event_record>& events) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   for (;;) {
-    const ssize_t got = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
+    const ssize_t got = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (got >= 0) {
       if ((msg.msg_flags & MSG_TRUNC) != 0 || msg.msg_namelen != sizeof sender ||
           sender.nl_family != AF_NETLINK) {
@@ -357,10 +464,11 @@ receive_result proc_connector::receive(std::vector<proc_event_record>& events) {
   }
 }
 
-int proc_connector::take_socket_error() {
+int proc_connector::take_socket_error(channel from) {
+  const int fd = from == channel::rest && rest_fd_ >= 0 ? rest_fd_ : fd_;
   int err = 0;
   socklen_t len = sizeof err;
-  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) throw_errno(errno, "getsockopt(SO_ERROR)");
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) throw_errno(errno, "getsockopt(SO_ERROR)");
   return err;
 }
 

@@ -69,27 +69,54 @@ decode_result decode_datagram(const uint8_t* data, size_t size, uint32_t sender_
 
 // Counts events the kernel numbered but that never arrived, from the per-CPU sequence numbers.
 // Events of one CPU can arrive slightly out of order (the number is taken before the send), so a
-// late arrival cancels a gap counted for it.
+// late arrival cancels a gap counted for it. With a grace period, a gap counts only once it has
+// stayed open that long: events read from two sockets (exec apart from the rest) reach the
+// tracker out of order by up to one drain of the other socket, and such a gap is not a loss.
 class sequence_tracker {
  public:
-  // Returns the change in the number of missing events (negative for a late arrival).
-  int64_t observe(uint32_t cpu, uint32_t seq);
+  explicit sequence_tracker(uint64_t grace_ns = 0) : grace_ns_(grace_ns) {}
+  // Returns the change in the number of missing events (negative for a late arrival that fills
+  // a gap already counted). now_ns: CLOCK_MONOTONIC, used only with a grace period.
+  int64_t observe(uint32_t cpu, uint32_t seq, uint64_t now_ns = 0);
+  // Counts the gaps that have stayed open for the grace period by now_ns; returns how many.
+  int64_t settle(uint64_t now_ns);
+  // When the oldest gap still in its grace period is due (0: none is).
+  uint64_t next_due_ns() const;
   uint64_t missing() const { return missing_; }
+  uint64_t unsettled() const { return unsettled_; }
+
+  // Gaps in their grace period kept per CPU; beyond it the oldest counts at once.
+  static constexpr size_t max_unsettled_per_cpu = 1024;
 
  private:
+  struct gap {
+    uint64_t count = 0;
+    uint64_t due_ns = 0;
+  };
   struct cpu_state {
     bool seen = false;
     uint32_t next = 0;
     uint64_t outstanding = 0;
+    std::vector<gap> open;  // in their grace period, oldest first
   };
+  uint64_t grace_ns_;
   std::vector<cpu_state> cpus_;
   uint64_t missing_ = 0;
+  uint64_t unsettled_ = 0;
 };
 
 struct connector_options {
   int receive_buffer_bytes = 8 * 1024 * 1024;
   std::chrono::milliseconds ack_timeout{2000};
+  // Exec events on one socket, every other kind on a second one, split in the kernel by a
+  // socket filter: the reader wakes for an exec at once and takes the rest in passing (see
+  // reader.cc). Falls back to one socket where a filter cannot be attached.
+  bool split_exec = true;
 };
+
+// Which of the connector's sockets: the one every exec arrives on (with everything else when
+// not split), or the one for the other kinds.
+enum class channel : uint8_t { exec, rest };
 
 struct receive_result {
   bool would_block = false;
@@ -109,17 +136,20 @@ class proc_connector {
   proc_connector& operator=(const proc_connector&) = delete;
 
   int fd() const { return fd_; }
+  // The socket of the other kinds of event, -1 when everything arrives on fd().
+  int rest_fd() const { return rest_fd_; }
+  bool split() const { return rest_fd_ >= 0; }
   // What the kernel granted (getsockopt SO_RCVBUF; the kernel doubles the request).
   int receive_buffer_bytes() const { return granted_buffer_; }
   bool forced_buffer() const { return forced_buffer_; }
 
-  // Receives one datagram without blocking and decodes it into `events`.
+  // Receives one datagram of the channel without blocking and decodes it into `events`.
   // Runs on the reader thread.
-  receive_result receive(std::vector<proc_event_record>& events);
+  receive_result receive(std::vector<proc_event_record>& events, channel from = channel::exec);
 
   // Takes (and so clears) the socket's pending error, 0 if none: getsockopt(SO_ERROR).
   // Runs on the reader thread.
-  int take_socket_error();
+  int take_socket_error(channel from = channel::exec);
 
   // Acks decoded by the last receive() (other listeners' subscriptions arrive here too).
   const std::vector<proc_ack>& last_acks() const { return acks_; }
@@ -132,6 +162,7 @@ class proc_connector {
   void await_ack(uint32_t seq, std::chrono::milliseconds timeout);
 
   int fd_ = -1;
+  int rest_fd_ = -1;
   int granted_buffer_ = 0;
   bool forced_buffer_ = false;
   std::vector<uint8_t> buffer_;

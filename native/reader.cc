@@ -27,6 +27,16 @@ constexpr size_t batch_initial_capacity = 1024;
 constexpr size_t forks_between_checks = 8;
 // How long a fork waits for its exec to bring its start time before reading it itself.
 constexpr uint64_t fork_exec_wait_ns = 1'000'000;
+// With a split connector, how long the other socket stays out of poll() after a drain that found
+// events on it (execs still wake the thread at once, and take the rest with them).
+constexpr uint64_t rest_quiet_ns = 1'000'000;
+// Events of the rest socket not yet accepted beyond which it is not drained (the kernel's buffer
+// holds them meanwhile): they wait for the exec socket to catch up.
+constexpr size_t held_rest_max = 16384;
+// With a split connector, a gap in a CPU's sequence numbers is a loss only once it has stayed
+// open this long: the two sockets are read in turn, so an event of one can arrive after a later
+// event of the same CPU on the other.
+constexpr uint64_t split_sequence_grace_ns = 100'000'000;
 // Room for error(), reserved up front so that recording a failure (bad_alloc included) never
 // allocates; longer messages are cut.
 constexpr size_t error_max_bytes = 512;
@@ -57,7 +67,8 @@ reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& 
       options_(options),
       counters_(counters),
       sink_(std::move(sink)),
-      snapshotter_(options.snapshot) {
+      snapshotter_(options.snapshot),
+      sequences_(connector_->split() ? split_sequence_grace_ns : 0) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   counters_.receive_buffer_bytes = connector_->receive_buffer_bytes();
@@ -118,6 +129,7 @@ void reader::run() {
     fail(std::current_exception());
   }
   try {
+    release_rest_before(UINT64_MAX);
     flush();
   } catch (...) {
     fail(std::current_exception());
@@ -127,16 +139,24 @@ void reader::run() {
 // Runs on the reader thread.
 void reader::poll_loop() {
   for (const proc_event_record& event : connector_->take_early_events()) accept(event);
-  pollfd fds[2] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  const bool split = connector_->split();
+  pollfd fds[3] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}, {connector_->rest_fd(), POLLIN, 0}};
   for (;;) {
-    int timeout = -1;
+    int64_t timeout_ns = -1;
+    const auto sooner = [&timeout_ns](int64_t left) { timeout_ns = timeout_ns < 0 ? left : std::min(timeout_ns, left); };
+    uint64_t now = monotonic_ns();
     if (batch_ && !batch_->events.empty()) {
-      // Rounded up: a timeout rounded down to 0 would spin for the batch's last millisecond.
       const auto age = std::chrono::steady_clock::now() - batch_started_;
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(options_.batch_max_age - age);
-      timeout = left.count() > 0 ? static_cast<int>(left.count()) : 0;
+      sooner(std::chrono::duration_cast<std::chrono::nanoseconds>(options_.batch_max_age - age).count());
     }
-    const int ready = ::poll(fds, 2, timeout);
+    const bool rest_polled = split && now >= rest_quiet_until_ns_;
+    if (split && !rest_polled) sooner(static_cast<int64_t>(rest_quiet_until_ns_ - now));
+    const uint64_t gap_due = sequences_.next_due_ns();
+    if (gap_due != 0) sooner(gap_due > now ? static_cast<int64_t>(gap_due - now) : 0);
+    // Rounded up to whole milliseconds: a timeout rounded down to 0 would spin for the last one.
+    const int timeout = timeout_ns < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, (timeout_ns + 999'999) / 1'000'000));
+    fds[2].revents = 0;
+    const int ready = ::poll(fds, rest_polled ? 3 : 2, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "poll on the proc connector");
@@ -146,19 +166,29 @@ void reader::poll_loop() {
       throw std::system_error(EBADF, std::generic_category(), "poll on the reader's stop eventfd");
     }
     // poll() keeps reporting these at once, forever: carrying on would spin the thread.
+    for (const pollfd& polled : {fds[0], fds[2]}) {
+      if ((polled.revents & POLLNVAL) != 0) {
+        throw std::system_error(EBADF, std::generic_category(), "the proc connector socket is not open (POLLNVAL)");
+      }
+      if ((polled.revents & POLLHUP) != 0) {
+        throw std::system_error(EPIPE, std::generic_category(), "the proc connector socket hung up (POLLHUP)");
+      }
+    }
+    now = monotonic_ns();
     const short connector = fds[0].revents;
-    if ((connector & POLLNVAL) != 0) {
-      throw std::system_error(EBADF, std::generic_category(), "the proc connector socket is not open (POLLNVAL)");
-    }
-    if ((connector & POLLHUP) != 0) {
-      throw std::system_error(EPIPE, std::generic_category(), "the proc connector socket hung up (POLLHUP)");
-    }
-    if ((connector & (POLLIN | POLLERR)) != 0) {
+    const short rest = fds[2].revents;
+    // An exec takes the rest with it, so that the fork before it is there first.
+    const bool take_rest = split && ((connector & (POLLIN | POLLERR)) != 0 || (rest & (POLLIN | POLLERR)) != 0 ||
+                                     (!rest_polled && now >= rest_quiet_until_ns_));
+    if ((connector & (POLLIN | POLLERR)) != 0 || take_rest) {
       // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports
       // first, so draining normally clears POLLERR; one that a drain could not clear is settled.
-      const bool progressed = drain_connector();
-      if ((connector & POLLERR) != 0 && !progressed) settle_socket_error();
+      const bool rest_progressed = take_rest && drain_rest();
+      const bool progressed = drain_connector(take_rest);
+      if ((connector & POLLERR) != 0 && !progressed) settle_socket_error(channel::exec);
+      if ((rest & POLLERR) != 0 && !rest_progressed) settle_socket_error(channel::rest);
     }
+    settle_sequences(monotonic_ns());
     if (batch_ && !batch_->events.empty() &&
         std::chrono::steady_clock::now() - batch_started_ >= options_.batch_max_age) {
       flush();
@@ -182,8 +212,10 @@ void reader::fail(std::exception_ptr failure) noexcept {
 }
 
 // Returns whether anything was received (a datagram, or the kernel's overflow report).
+// rest_taken: the rest socket was drained just before, so that once this socket is found empty,
+// every event held from it has had the execs before it accepted first.
 // Runs on the reader thread.
-bool reader::drain_connector() {
+bool reader::drain_connector(bool rest_taken) {
   bool progressed = false;
   bool emptied = false;
   for (int round = 0; round < datagrams_per_round; ++round) {
@@ -197,21 +229,72 @@ bool reader::drain_connector() {
     }
     if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
     for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
-    for (const proc_event_record& event : received_) accept(event);
+    for (const proc_event_record& event : received_) {
+      release_rest_before(event.timestamp_ns);
+      accept(event);
+    }
     if (r.would_block) {
       emptied = true;
       break;
     }
   }
+  if (emptied && rest_taken) release_rest_before(UINT64_MAX);
   complete_snapshots(true, emptied);
   return progressed;
+}
+
+// Receives what waits on the rest socket (split connector) into held_rest_. Returns whether
+// anything was received. Runs on the reader thread.
+bool reader::drain_rest() {
+  bool progressed = false;
+  bool found = false;
+  for (int round = 0; round < datagrams_per_round && held_rest_.size() - held_rest_next_ < held_rest_max; ++round) {
+    const size_t before = held_rest_.size();
+    const receive_result r = connector_->receive(held_rest_, channel::rest);
+    if (r.would_block) break;
+    progressed = true;
+    if (r.overflow) {
+      ++counters_.overflows;
+      pending_losses_ |= loss_overflow;
+      continue;
+    }
+    if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
+    for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
+    if (held_rest_.size() > before) found = true;
+  }
+  rest_quiet_until_ns_ = found ? monotonic_ns() + rest_quiet_ns : 0;
+  return progressed;
+}
+
+// Accepts the held events of the rest socket that happened before timestamp_ns, in the order
+// they arrived. An event of a process always comes after the exec it follows (its exit, its
+// rename): that exec was on the exec socket before the event happened.
+// Runs on the reader thread.
+void reader::release_rest_before(uint64_t timestamp_ns) {
+  while (held_rest_next_ < held_rest_.size() && held_rest_[held_rest_next_].timestamp_ns < timestamp_ns) {
+    accept(held_rest_[held_rest_next_++]);
+  }
+  if (held_rest_next_ == held_rest_.size()) {
+    held_rest_.clear();
+    held_rest_next_ = 0;
+    // A flood's worth of room is given back once it has passed.
+    if (held_rest_.capacity() > 4096) held_rest_.shrink_to_fit();
+  }
+}
+
+// Runs on the reader thread.
+void reader::settle_sequences(uint64_t now_ns) {
+  const int64_t settled = sequences_.settle(now_ns);
+  if (settled == 0) return;
+  counters_.sequence_gaps += settled;
+  pending_losses_ |= loss_sequence_gap;
 }
 
 // POLLERR, yet recvmsg had nothing to say: take the socket error directly. An overflow is
 // counted as usual; anything else, or no error at all (POLLERR would then repeat forever),
 // ends the reader. Runs on the reader thread.
-void reader::settle_socket_error() {
-  const int err = connector_->take_socket_error();
+void reader::settle_socket_error(channel from) {
+  const int err = connector_->take_socket_error(from);
   if (err == ENOBUFS) {
     ++counters_.overflows;
     pending_losses_ |= loss_overflow;
@@ -373,7 +456,7 @@ void reader::fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot) {
 
 // Runs on the reader thread.
 void reader::note_sequence(uint32_t cpu, uint32_t seq) {
-  const int64_t gap = sequences_.observe(cpu, seq);
+  const int64_t gap = sequences_.observe(cpu, seq, connector_->split() ? monotonic_ns() : 0);
   if (gap == 0) return;
   counters_.sequence_gaps += gap;
   if (gap > 0) pending_losses_ |= loss_sequence_gap;
@@ -384,6 +467,7 @@ void reader::flush() {
   if (!batch_ || batch_->events.empty()) return;
   // The batch leaves this thread: its snapshots must be whole first, and no longer reachable.
   complete_snapshots(false, false);
+  settle_sequences(monotonic_ns());
   for (const int32_t pid : batch_exec_pids_) {
     exec_history::entry* entry = last_exec_.find(pid);
     if (entry != nullptr) entry->in_batch = nullptr;

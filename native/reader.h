@@ -158,8 +158,11 @@ class reader {
   void run();
   void poll_loop();
   void fail(std::exception_ptr failure) noexcept;
-  bool drain_connector();
-  void settle_socket_error();
+  bool drain_connector(bool take_rest);
+  bool drain_rest();
+  void release_rest_before(uint64_t timestamp_ns);
+  void settle_sequences(uint64_t now_ns);
+  void settle_socket_error(channel from);
   void accept(const proc_event_record& event);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
@@ -180,6 +183,15 @@ class reader {
   proc_snapshotter snapshotter_;
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;
+  // Events of the other socket (fork, exit, ...) received but not yet accepted: each is accepted
+  // just before the first exec that happened after it, or once the exec socket is found empty
+  // after it was received (split connector only; see drain_connector).
+  std::vector<proc_event_record> held_rest_;
+  size_t held_rest_next_ = 0;
+  // The other socket is left out of poll() until then after a drain that found events on it:
+  // forks and exits then wake the thread at most once a millisecond, and an exec takes them
+  // with it (0: it is polled).
+  uint64_t rest_quiet_until_ns_ = 0;
   std::unique_ptr<event_batch> batch_;
   exec_history last_exec_;
   std::vector<int32_t> batch_exec_pids_;

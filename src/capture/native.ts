@@ -27,6 +27,8 @@ export interface NativeStartInfo {
   realtime: boolean;
   /** Why SCHED_FIFO was refused (strerror), or null. */
   realtimeError: string | null;
+  /** Execs arrive on a socket of their own (CaptureOptions.splitExec granted). */
+  splitExec: boolean;
 }
 
 export interface NativeStats extends CaptureStats {

@@ -208,6 +208,12 @@ export interface CaptureOptions {
   receiveBufferBytes?: number;
   /** Raise the reader thread to SCHED_FIFO when permitted. Default true. */
   realtime?: boolean;
+  /**
+   * Receive execs on a socket of their own, split from the other kinds of event by a socket
+   * filter in the kernel, so that only an exec wakes the reader at once. Default true; one
+   * socket where the kernel refuses the filter.
+   */
+  splitExec?: boolean;
   /** Capabilities (by number) the reader thread drops as it starts (it needs them only before). */
   dropCapabilities?: number[];
   /** Flush a batch to JS at this many events or this age, whichever comes first. */

@@ -145,4 +145,36 @@ describeAsRoot('live capture from the proc connector', () => {
       await capture.source.stop();
     }
   });
+
+  // Execs come on a socket of their own, the other kinds on a second one (a socket filter splits
+  // them in the kernel); the reader merges them. Either way each process's events come in the
+  // order they happened, and the merge reports no gap in the kernel's sequence numbers.
+  for (const splitExec of [true, false]) {
+    it(`delivers every event of a burst, each process's in order, ${splitExec ? 'from two sockets' : 'from one socket'}`, async () => {
+      const capture = await startCapture({ splitExec });
+      try {
+        expect(capture.source.startInfo()?.splitExec).toBe(splitExec);
+        const runs = 300;
+        const { pid } = await runShell(`i=0; while [ $i -lt ${runs} ]; do /bin/true split-marker $i; i=$((i+1)); done; (exit 3) & wait`);
+        const events = await capture.settle();
+        const tree = treeOf(events, pid);
+        const mine = events.filter((e) => tree.has(e.tgid) && e.pid === e.tgid);
+        const marked = mine.filter((e) => e.kind === 'exec' && argv(e)?.[1] === 'split-marker');
+        expect(marked).toHaveLength(runs);
+        for (const exec of marked) {
+          const own = mine.filter((e) => e.tgid === exec.tgid).map((e) => e.kind);
+          // A child's fork may be reported after its exec (the kernel sends it once the child
+          // runs); its exec always comes before its exit.
+          expect(own.filter((kind) => kind !== 'fork')).toEqual(['exec', 'exit']);
+          expect(own).toContain('fork');
+        }
+        // The subshell that only forked and exited is there too, with its status.
+        expect(mine.some((e) => e.kind === 'exit' && e.tgid !== pid && !marked.some((x) => x.tgid === e.tgid))).toBe(true);
+        expect(capture.losses).toEqual([]);
+        expect(capture.source.stats().sequenceGaps).toBe(0);
+      } finally {
+        await capture.source.stop();
+      }
+    });
+  }
 });

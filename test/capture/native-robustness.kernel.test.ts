@@ -57,12 +57,14 @@ describeAsRoot('native reader failures end capture with an error', () => {
 
 describeAsRoot('ProcMonitor.start() turns native failures into coded Errors', () => {
   it('when the reader cannot create its eventfd (EMFILE), and can start again afterwards', () => {
-    // One descriptor left: the connector socket takes it, the reader's eventfd finds none.
+    // Two descriptors left: the connector's two sockets (execs, the rest) take them, the
+    // reader's eventfd finds none.
     const run = runWithAddon(
       `
       const monitor = new addon.ProcMonitor({ realtime: false });
       const held = [];
       try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch (e) { if (e.code !== 'EMFILE') throw e; }
+      fs.closeSync(held.pop());
       fs.closeSync(held.pop());
       const result = {};
       try { monitor.start(() => {}); result.started = true; } catch (e) { Object.assign(result, { name: e.name, code: e.code, errno: e.errno, message: e.message }); }

@@ -342,3 +342,34 @@ describe('the reader\'s exec table', () => {
     });
   });
 });
+
+describe("the reader's sequence-gap count", () => {
+  let harness = '';
+  beforeAll(async () => {
+    harness = await buildReaderHarness();
+  });
+
+  it('counts a gap only once it outlives the grace period when execs and the rest come on two sockets', () => {
+    const run = runReaderHarness(harness, 'sequence-grace');
+    expect({ signal: run.signal, status: run.status, stderr: run.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    expect(run.result).toEqual({
+      // One socket: a gap counts at once, and a late arrival takes one back.
+      plain_gap: 2,
+      plain_late: -1,
+      plain_missing: 1,
+      // Two sockets: the gap is open until 10 + 1000 ns, one of its two events comes within it.
+      graced_gap: 0,
+      due: 1010,
+      graced_late: 0,
+      early_settle: 0,
+      on_time_settle: 1,
+      // The other one comes after it was counted: taken back as before.
+      after_settle_late: -1,
+      graced_missing: 0,
+      none_due: 0,
+      // Past 1,024 open gaps on one CPU the oldest counts at once, so memory stays bounded.
+      counted_at_once: 5,
+      crowded_unsettled: 1024,
+    });
+  });
+});

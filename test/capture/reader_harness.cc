@@ -189,6 +189,46 @@ int exec_history_bound() {
   return 0;
 }
 
+// The sequence tracker: without a grace period a gap counts at once and a late arrival takes it
+// back; with one, a gap filled within it never counts, one left open counts when settled, and a
+// CPU with too many open gaps counts its oldest at once. Plain C++, no connector.
+int sequence_grace() {
+  sequence_tracker plain;
+  plain.observe(0, 10);
+  const int64_t plain_gap = plain.observe(0, 13);    // 11 and 12 missing
+  const int64_t plain_late = plain.observe(0, 11);   // one comes late
+  const uint64_t plain_missing = plain.missing();
+
+  constexpr uint64_t grace = 1000;
+  sequence_tracker graced(grace);
+  graced.observe(1, 100, 0);
+  const int64_t graced_gap = graced.observe(1, 103, 10);  // 101, 102 open until 1010
+  const uint64_t due = graced.next_due_ns();
+  const int64_t graced_late = graced.observe(1, 101, 20);
+  const int64_t early_settle = graced.settle(500);
+  const int64_t on_time_settle = graced.settle(1010);  // 102 never came
+  const int64_t after_settle_late = graced.observe(1, 102, 2000);  // it does, after all
+  const uint64_t graced_missing = graced.missing();
+  const uint64_t none_due = graced.next_due_ns();
+
+  sequence_tracker crowded(grace);
+  crowded.observe(2, 0, 0);
+  int64_t counted_at_once = 0;
+  for (uint32_t i = 1; i <= sequence_tracker::max_unsettled_per_cpu + 5; ++i) counted_at_once += crowded.observe(2, i * 2, 0);
+
+  std::printf(
+      "{\"plain_gap\":%lld,\"plain_late\":%lld,\"plain_missing\":%llu,\"graced_gap\":%lld,\"due\":%llu,"
+      "\"graced_late\":%lld,\"early_settle\":%lld,\"on_time_settle\":%lld,\"after_settle_late\":%lld,"
+      "\"graced_missing\":%llu,\"none_due\":%llu,\"counted_at_once\":%lld,\"crowded_unsettled\":%llu}\n",
+      static_cast<long long>(plain_gap), static_cast<long long>(plain_late), static_cast<unsigned long long>(plain_missing),
+      static_cast<long long>(graced_gap), static_cast<unsigned long long>(due), static_cast<long long>(graced_late),
+      static_cast<long long>(early_settle), static_cast<long long>(on_time_settle),
+      static_cast<long long>(after_settle_late), static_cast<unsigned long long>(graced_missing),
+      static_cast<unsigned long long>(none_due), static_cast<long long>(counted_at_once),
+      static_cast<unsigned long long>(crowded.unsettled()));
+  return 0;
+}
+
 // Forks whose exec arrives in the same drain as the fork take their start time from the exec's
 // snapshot; a fork without an exec still has it read. The reader is held in its batch sink while
 // the children fork and exec, so their events wait on the socket and are read together.
@@ -345,6 +385,7 @@ int main(int argc, char** argv) {
     if (mode == "pollnval") return broken_socket(false);
     if (mode == "pollhup") return broken_socket(true);
     if (mode == "exec-history") return exec_history_bound();
+    if (mode == "sequence-grace") return sequence_grace();
     if (mode == "fork-start-from-exec") return fork_start_from_exec();
     if (mode == "parent-stdio" && argc > 2) return parent_stdio(argv[2]);
   } catch (const std::exception& e) {
