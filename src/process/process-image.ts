@@ -96,6 +96,12 @@ export interface DecodedArgs {
 export function decodeCmdline(bytes: Buffer, truncated: boolean): DecodedArgs {
   const end = !truncated && bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
   if (end === 0) return { args: [], lossy: false };
+  // Whole and valid UTF-8 (nearly every command line): one decode, then a split. No multi-byte
+  // sequence holds a 0 byte, so the pieces are what decoding each argument alone would give.
+  if (!truncated) {
+    const whole = end === bytes.length ? bytes : bytes.subarray(0, end);
+    if (isUtf8(whole)) return { args: whole.toString('utf8').split('\0'), lossy: false };
+  }
   const args: string[] = [];
   let lossy = false;
   let start = 0;

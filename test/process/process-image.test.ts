@@ -16,6 +16,25 @@ describe('decodeCmdline', () => {
     expect(decodeCmdline(Buffer.alloc(0), false).args).toEqual([]);
   });
 
+  it('decodes a whole valid command line as each argument alone would be decoded', () => {
+    const pieces = ['', 'a', '€', 'ü', '😀', 'x y', '\u0001', '/tmp/é'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let round = 0; round < 500; round++) {
+      const args = Array.from({ length: 1 + (next() % 6) }, () => Array.from({ length: next() % 4 }, () => pieces[next() % pieces.length]).join(''));
+      const bytes = Buffer.from(args.join('\0') + (next() % 2 === 0 ? '\0' : ''));
+      // Each argument decoded alone, between the 0 bytes, the trailing one dropped.
+      const end = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
+      const expected: string[] = [];
+      for (let start = 0; end > 0 && start <= end; ) {
+        const stop = bytes.indexOf(0, start) < 0 || bytes.indexOf(0, start) > end ? end : bytes.indexOf(0, start);
+        expected.push(bytes.subarray(start, stop).toString('utf8'));
+        start = stop + 1;
+      }
+      expect(decodeCmdline(bytes, false)).toEqual({ args: expected, lossy: false });
+    }
+  });
+
   it('marks invalid UTF-8 as lossy and replaces it with U+FFFD', () => {
     const bytes = Buffer.concat([Buffer.from('echo\0a'), Buffer.from([0xff, 0xfe]), Buffer.from('b\0')]);
     expect(decodeCmdline(bytes, false)).toEqual({ args: ['echo', 'a\uFFFD\uFFFDb'], lossy: true });
