@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** Dates as ECS writes them: isoDate must give exactly what Date#toISOString gives. */
 import { describe, expect, it } from 'vitest';
 import { isoDate } from '../../src/ecs/time-base.js';
@@ -20,5 +21,20 @@ describe('entityIdFor', () => {
     const others = [entityIdFor('host-a', 4243, 123_456), entityIdFor('host-a', 4242, 123_457), entityIdFor('host-b', 4242, 123_456),
       entityIdFor('host-a', 4242, 123_456 + 2 ** 32), entityIdFor('host-a', 4242 + 2 ** 16, 123_456)];
     expect(new Set([id, ...others]).size).toBe(6);
+  });
+
+  it('holds the host prefix, the pid and the start ticks, big-endian, in base64', () => {
+    const prefix = createHash('sha256').update('host-a').digest().subarray(0, 6);
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let round = 0; round < 1000; round++) {
+      const pid = (next() * 2 + (next() % 2)) >>> 0;
+      const ticks = next() * 2 ** 21 + (next() % 2 ** 21);
+      const bytes = Buffer.alloc(18);
+      prefix.copy(bytes, 0);
+      bytes.writeUInt32BE(pid, 6);
+      bytes.writeBigUInt64BE(BigInt(ticks), 10);
+      expect(entityIdFor('host-a', pid, ticks)).toBe(bytes.toString('base64'));
+    }
   });
 });
