@@ -5,8 +5,14 @@
 // the batch. Whoever ends up holding a batch frees it, including during environment teardown
 // (env == nullptr). An environment cleanup hook stops and joins the reader thread.
 //
-// Conversion to JS objects is the hot path on the JS side: property keys are created once per
-// environment and each object is built with a single napi_define_properties call.
+// Conversion to JS is the hot path on the JS side. A batch crosses as numbers and the rest: every
+// event's numbers (and every snapshot's) in one ArrayBuffer each, at fixed offsets, and its
+// strings, Buffers and arrays in one array, in event order; src/capture/packed.ts builds the
+// objects, which V8 does far faster in JS than property by property through Node-API. The
+// layout is defined here and there, and checked against each other by the tests that decode
+// crafted datagrams and snapshots through it. Property keys of the objects still built here
+// (standard streams) are created once per environment, each object with one
+// napi_define_properties call.
 //
 // No C++ exception other than Napi::Error may unwind into Node-API (node-addon-api rethrows only
 // those; anything else reaches std::terminate): every entry point runs under at_boundary(), which
@@ -37,13 +43,9 @@
 namespace execwarden {
 namespace {
 
-#define EXECWARDEN_KEYS(X)                                                                                  \
-  X(kind) X(cpu) X(seq) X(timestampNs) X(pid) X(tgid) X(parentPid) X(parentTgid) X(exitCode) X(exitSignal) \
-  X(ruid) X(euid) X(rgid) X(egid) X(comm) X(tracerPid) X(tracerTgid) X(snapshot) X(cmdline)              \
-  X(cmdlineTruncated) X(exe) X(cwd) X(ppid) X(pgid) X(sid) X(ttyNr) X(startTicks) X(cgroup) X(failed) X(stale)   \
-  X(suid) X(sgid) X(capPermitted) X(capEffective) X(capBounding) X(env) X(envTruncated) X(commRenamed)        \
-  X(argsTotal) X(argsTotalExact) X(cmdlineTailOffset) X(startedAfterEvent) X(stdio) X(parentStdio) X(type)      \
-  X(path) X(inode) X(socket) X(family) X(protocol) X(local) X(remote) X(ip) X(port)
+// Keys of the objects still built here: the standard streams (stdio_to_js).
+#define EXECWARDEN_KEYS(X) \
+  X(type) X(path) X(inode) X(socket) X(family) X(protocol) X(local) X(remote) X(ip) X(port)
 
 enum key_id : size_t {
 #define EXECWARDEN_KEY_ENUM(name) key_##name,
@@ -67,20 +69,17 @@ struct addon_data {
   Napi::Reference<Napi::Array> strings;
 };
 
-constexpr uint32_t kinds_offset = key_count;
-constexpr uint32_t reads_offset = kinds_offset + event_kind_count;
+constexpr uint32_t reads_offset = key_count;
 constexpr uint32_t string_count = reads_offset + snapshot_read_count;
 
 // The same strings as napi_values, valid inside one handle scope.
 struct resolved_strings {
   napi_value keys[key_count];
-  napi_value kinds[event_kind_count];
   napi_value reads[snapshot_read_count];
 
   resolved_strings(napi_env env, addon_data& data) {
     napi_value all = data.strings.Value();
     for (uint32_t i = 0; i < key_count; ++i) napi_get_element(env, all, i, &keys[i]);
-    for (uint32_t i = 0; i < event_kind_count; ++i) napi_get_element(env, all, kinds_offset + i, &kinds[i]);
     for (uint32_t i = 0; i < snapshot_read_count; ++i) napi_get_element(env, all, reads_offset + i, &reads[i]);
   }
 };
@@ -109,11 +108,6 @@ class object_builder {
   object_builder& add_int(key_id key, int64_t value) {
     napi_value v;
     check(env_, napi_create_int64(env_, value, &v));
-    return add(key, v);
-  }
-  object_builder& add_bool(key_id key, bool value) {
-    napi_value v;
-    check(env_, napi_get_boolean(env_, value, &v));
     return add(key, v);
   }
   object_builder& add_string_or_null(key_id key, bool present, const std::string& value) {
@@ -204,102 +198,181 @@ napi_value stdio_to_js(napi_env env, const resolved_strings& s, const stdio_set&
   return result;
 }
 
-napi_value snapshot_to_js(napi_env env, const resolved_strings& s, const proc_snapshot& snap) {
-  object_builder b(env, s);
-  napi_value cmdline;
-  if (snap.failed_read(read_cmdline)) {
-    check(env, napi_get_null(env, &cmdline));
+// The packed layout (src/capture/packed.ts reads the same offsets).
+// An event: 16 int32 words (64 bytes). Words 0-9 as below; bytes 48-55 a float64 (a fork's start
+// ticks), bytes 56-63 a uint64 (the timestamp).
+constexpr size_t event_bytes = 64;
+enum event_word : size_t {
+  word_kind, word_cpu, word_seq, word_pid, word_tgid, word_parent_pid, word_parent_tgid, word_flags,
+  word_first, word_second,  // exit code and signal, real and effective id, tracer pid and tgid
+};
+constexpr size_t event_start_ticks_offset = 48;
+constexpr size_t event_timestamp_offset = 56;
+enum event_flag : int32_t { event_has_parent = 1, event_has_start_ticks = 2, event_has_snapshot = 4 };
+// A snapshot: 20 float64 numbers (160 bytes), and 9 values in the values array.
+constexpr size_t snapshot_numbers = 20;
+enum snapshot_number : size_t {
+  number_ppid, number_pgid, number_sid, number_tty_nr, number_start_ticks, number_ruid, number_euid,
+  number_rgid, number_egid, number_suid, number_sgid, number_cap_permitted, number_cap_effective,
+  number_cap_bounding, number_args_total, number_cmdline_tail_offset, number_flags,
+};
+enum snapshot_flag : uint32_t {
+  snapshot_cmdline_truncated = 1, snapshot_stale = 2, snapshot_env_truncated = 4, snapshot_comm_renamed = 8,
+  snapshot_args_total_exact = 16, snapshot_started_after_event = 32,
+};
+// cmdline, comm, exe, cwd, cgroup, failed, env, stdio, parentStdio.
+constexpr uint32_t snapshot_values = 9;
+
+napi_value string_or_null(napi_env env, bool present, const std::string& value) {
+  napi_value v;
+  if (present) {
+    check(env, napi_create_string_utf8(env, value.data(), value.size(), &v));
   } else {
-    void* unused;
-    check(env, napi_create_buffer_copy(env, snap.cmdline.size(), snap.cmdline.data(), &unused, &cmdline));
+    check(env, napi_get_null(env, &v));
   }
-  napi_value failed;
-  check(env, napi_create_array(env, &failed));
-  uint32_t failed_count = 0;
-  for (size_t i = 0; i < snapshot_read_count; ++i) {
-    if (snap.failed_read(static_cast<snapshot_read>(i))) check(env, napi_set_element(env, failed, failed_count++, s.reads[i]));
-  }
-  b.add(key_cmdline, cmdline)
-      .add_bool(key_cmdlineTruncated, snap.cmdline_truncated)
-      .add_string_or_null(key_comm, !snap.failed_read(read_comm), snap.comm)
-      .add_string_or_null(key_exe, !snap.failed_read(read_exe), snap.exe)
-      .add_string_or_null(key_cwd, !snap.failed_read(read_cwd), snap.cwd)
-      .add_int(key_ppid, snap.ppid)
-      .add_int(key_pgid, snap.pgid)
-      .add_int(key_sid, snap.sid)
-      .add_int(key_ttyNr, snap.tty_nr)
-      .add_int(key_startTicks, snap.start_ticks)
-      .add_int(key_ruid, snap.ruid)
-      .add_int(key_euid, snap.euid)
-      .add_int(key_rgid, snap.rgid)
-      .add_int(key_egid, snap.egid)
-      .add_string_or_null(key_cgroup, !snap.failed_read(read_cgroup), snap.cgroup)
-      .add(key_failed, failed)
-      .add_bool(key_stale, snap.stale)
-      .add_int(key_suid, snap.suid)
-      .add_int(key_sgid, snap.sgid)
-      .add_int(key_capPermitted, snap.cap_permitted)
-      .add_int(key_capEffective, snap.cap_effective)
-      .add_int(key_capBounding, snap.cap_bounding)
-      .add_bool(key_envTruncated, snap.env_truncated)
-      .add_bool(key_commRenamed, snap.comm_renamed)
-      .add_int(key_argsTotal, snap.args_total)
-      .add_bool(key_argsTotalExact, snap.args_total_exact)
-      .add_int(key_cmdlineTailOffset, snap.cmdline_tail_offset)
-      .add_bool(key_startedAfterEvent, snap.started_after_event);
-  napi_value env_vars;
-  if (!snap.env_read || snap.failed_read(read_environ)) {
-    check(env, napi_get_null(env, &env_vars));
-  } else {
-    check(env, napi_create_array_with_length(env, snap.env.size(), &env_vars));
-    for (uint32_t i = 0; i < snap.env.size(); ++i) {
-      napi_value entry;
-      check(env, napi_create_string_utf8(env, snap.env[i].data(), snap.env[i].size(), &entry));
-      check(env, napi_set_element(env, env_vars, i, entry));
-    }
-  }
-  b.add(key_env, env_vars);
-  b.add(key_stdio, stdio_to_js(env, s, snap.stdio));
-  b.add(key_parentStdio, stdio_to_js(env, s, snap.parent_stdio));
-  return b.build();
+  return v;
 }
 
-napi_value event_to_js(napi_env env, const resolved_strings& s, const proc_event_record& e,
-                       const proc_snapshot* snap, int64_t start_ticks = -2) {
-  object_builder b(env, s);
-  napi_value timestamp;
-  check(env, napi_create_bigint_uint64(env, e.timestamp_ns, &timestamp));
-  b.add(key_kind, s.kinds[static_cast<size_t>(e.kind)])
-      .add_int(key_cpu, e.cpu)
-      .add_int(key_seq, e.seq)
-      .add(key_timestampNs, timestamp)
-      .add_int(key_pid, e.pid)
-      .add_int(key_tgid, e.tgid);
-  if (e.has_parent) b.add_int(key_parentPid, e.parent_pid).add_int(key_parentTgid, e.parent_tgid);
-  // A fork's start time as the reader read it (-1: the process was already gone).
-  if (start_ticks >= -1) b.add(key_startTicks, Napi::Number::New(env, static_cast<double>(start_ticks)));
-  switch (e.kind) {
-    case event_kind::exit:
-      b.add_int(key_exitCode, e.exit_code).add_int(key_exitSignal, e.exit_signal);
-      break;
-    case event_kind::uid:
-      b.add_int(key_ruid, e.real_id).add_int(key_euid, e.effective_id);
-      break;
-    case event_kind::gid:
-      b.add_int(key_rgid, e.real_id).add_int(key_egid, e.effective_id);
-      break;
-    case event_kind::comm:
-      b.add_string_or_null(key_comm, true, std::string(e.comm, strnlen(e.comm, 16)));
-      break;
-    case event_kind::ptrace:
-      b.add_int(key_tracerPid, e.tracer_pid).add_int(key_tracerTgid, e.tracer_tgid);
-      break;
-    default:
-      break;
+// Where a batch (or a test's events or snapshot) is packed: both ArrayBuffers and the values array.
+class packer {
+ public:
+  packer(napi_env env, const resolved_strings& strings, size_t events, size_t snapshots, uint32_t values)
+      : env_(env), strings_(strings) {
+    void* data = nullptr;
+    check(env, napi_create_arraybuffer(env, events * event_bytes, &data, &events_));
+    event_data_ = static_cast<uint8_t*>(data);
+    if (events > 0) std::memset(event_data_, 0, events * event_bytes);
+    check(env, napi_create_arraybuffer(env, snapshots * snapshot_numbers * sizeof(double), &data, &snapshots_));
+    snapshot_data_ = static_cast<double*>(data);
+    check(env, napi_create_array_with_length(env, values, &values_));
   }
-  if (snap != nullptr) b.add(key_snapshot, snapshot_to_js(env, s, *snap));
-  return b.build();
-}
+
+  void event(const proc_event_record& e, const proc_snapshot* snap, int64_t start_ticks) {
+    int32_t words[event_bytes / sizeof(int32_t)] = {};
+    words[word_kind] = static_cast<int32_t>(e.kind);
+    words[word_cpu] = static_cast<int32_t>(e.cpu);
+    words[word_seq] = static_cast<int32_t>(e.seq);
+    words[word_pid] = e.pid;
+    words[word_tgid] = e.tgid;
+    int32_t flags = 0;
+    if (e.has_parent) {
+      flags |= event_has_parent;
+      words[word_parent_pid] = e.parent_pid;
+      words[word_parent_tgid] = e.parent_tgid;
+    }
+    // A fork's start time as the reader read it (-1: the process was already gone).
+    if (start_ticks >= -1) flags |= event_has_start_ticks;
+    switch (e.kind) {
+      case event_kind::exit:
+        words[word_first] = static_cast<int32_t>(e.exit_code);
+        words[word_second] = static_cast<int32_t>(e.exit_signal);
+        break;
+      case event_kind::uid:
+      case event_kind::gid:
+        words[word_first] = static_cast<int32_t>(e.real_id);
+        words[word_second] = static_cast<int32_t>(e.effective_id);
+        break;
+      case event_kind::ptrace:
+        words[word_first] = e.tracer_pid;
+        words[word_second] = e.tracer_tgid;
+        break;
+      case event_kind::comm:
+        value(string_or_null(env_, true, std::string(e.comm, strnlen(e.comm, 16))));
+        break;
+      default:
+        break;
+    }
+    if (snap != nullptr) flags |= event_has_snapshot;
+    words[word_flags] = flags;
+    uint8_t* at = event_data_ + events_packed_++ * event_bytes;
+    std::memcpy(at, words, sizeof words);
+    const double start = static_cast<double>(start_ticks);
+    std::memcpy(at + event_start_ticks_offset, &start, sizeof start);
+    std::memcpy(at + event_timestamp_offset, &e.timestamp_ns, sizeof e.timestamp_ns);
+    if (snap != nullptr) snapshot(*snap);
+  }
+
+  void snapshot(const proc_snapshot& snap) {
+    double* n = snapshot_data_ + snapshots_packed_++ * snapshot_numbers;
+    n[number_ppid] = snap.ppid;
+    n[number_pgid] = snap.pgid;
+    n[number_sid] = snap.sid;
+    n[number_tty_nr] = snap.tty_nr;
+    n[number_start_ticks] = static_cast<double>(snap.start_ticks);
+    n[number_ruid] = static_cast<double>(snap.ruid);
+    n[number_euid] = static_cast<double>(snap.euid);
+    n[number_rgid] = static_cast<double>(snap.rgid);
+    n[number_egid] = static_cast<double>(snap.egid);
+    n[number_suid] = static_cast<double>(snap.suid);
+    n[number_sgid] = static_cast<double>(snap.sgid);
+    n[number_cap_permitted] = static_cast<double>(snap.cap_permitted);
+    n[number_cap_effective] = static_cast<double>(snap.cap_effective);
+    n[number_cap_bounding] = static_cast<double>(snap.cap_bounding);
+    n[number_args_total] = static_cast<double>(snap.args_total);
+    n[number_cmdline_tail_offset] = static_cast<double>(snap.cmdline_tail_offset);
+    uint32_t flags = 0;
+    if (snap.cmdline_truncated) flags |= snapshot_cmdline_truncated;
+    if (snap.stale) flags |= snapshot_stale;
+    if (snap.env_truncated) flags |= snapshot_env_truncated;
+    if (snap.comm_renamed) flags |= snapshot_comm_renamed;
+    if (snap.args_total_exact) flags |= snapshot_args_total_exact;
+    if (snap.started_after_event) flags |= snapshot_started_after_event;
+    n[number_flags] = flags;
+
+    napi_value cmdline;
+    if (snap.failed_read(read_cmdline)) {
+      check(env_, napi_get_null(env_, &cmdline));
+    } else {
+      void* unused;
+      check(env_, napi_create_buffer_copy(env_, snap.cmdline.size(), snap.cmdline.data(), &unused, &cmdline));
+    }
+    value(cmdline);
+    value(string_or_null(env_, !snap.failed_read(read_comm), snap.comm));
+    value(string_or_null(env_, !snap.failed_read(read_exe), snap.exe));
+    value(string_or_null(env_, !snap.failed_read(read_cwd), snap.cwd));
+    value(string_or_null(env_, !snap.failed_read(read_cgroup), snap.cgroup));
+    napi_value failed;
+    check(env_, napi_create_array(env_, &failed));
+    uint32_t failed_count = 0;
+    for (size_t i = 0; i < snapshot_read_count; ++i) {
+      if (snap.failed_read(static_cast<snapshot_read>(i))) check(env_, napi_set_element(env_, failed, failed_count++, strings_.reads[i]));
+    }
+    value(failed);
+    napi_value env_vars;
+    if (!snap.env_read || snap.failed_read(read_environ)) {
+      check(env_, napi_get_null(env_, &env_vars));
+    } else {
+      check(env_, napi_create_array_with_length(env_, snap.env.size(), &env_vars));
+      for (uint32_t i = 0; i < snap.env.size(); ++i) {
+        napi_value entry;
+        check(env_, napi_create_string_utf8(env_, snap.env[i].data(), snap.env[i].size(), &entry));
+        check(env_, napi_set_element(env_, env_vars, i, entry));
+      }
+    }
+    value(env_vars);
+    value(stdio_to_js(env_, strings_, snap.stdio));
+    value(stdio_to_js(env_, strings_, snap.parent_stdio));
+  }
+
+  // (events, snapshots, values) as the arguments of a batch callback or the fields of a result.
+  napi_value events() const { return events_; }
+  napi_value snapshots() const { return snapshots_; }
+  napi_value values() const { return values_; }
+
+ private:
+  void value(napi_value v) { check(env_, napi_set_element(env_, values_, values_packed_++, v)); }
+
+  napi_env env_;
+  const resolved_strings& strings_;
+  napi_value events_ = nullptr;
+  napi_value snapshots_ = nullptr;
+  napi_value values_ = nullptr;
+  uint8_t* event_data_ = nullptr;
+  double* snapshot_data_ = nullptr;
+  size_t events_packed_ = 0;
+  size_t snapshots_packed_ = 0;
+  uint32_t values_packed_ = 0;
+};
 
 // Every exec's argv and environ pass through this process twice (the reader's copy, then the JS
 // Buffer), and a user can make each one 128 KiB. Blocks that size come from malloc's arenas, which
@@ -476,16 +549,20 @@ void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_ba
 
 void deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<event_batch> batch) {
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
-  napi_value events;
-  check(env, napi_create_array_with_length(env, batch->events.size(), &events));
-  uint32_t index = 0;
+  size_t snapshots = 0;
+  uint32_t values = 0;
   for (const captured_event& captured : batch->events) {
-    check(env, napi_set_element(env, events, index++,
-                                event_to_js(env, strings, captured.event, captured.snapshot.get(), captured.start_ticks)));
+    if (captured.snapshot) {
+      ++snapshots;
+      values += snapshot_values;
+    }
+    if (captured.event.kind == event_kind::comm) ++values;
   }
+  packer packed(env, strings, batch->events.size(), snapshots, values);
+  for (const captured_event& captured : batch->events) packed.event(captured.event, captured.snapshot.get(), captured.start_ticks);
   const uint32_t losses = batch->losses_before;
   batch.reset();
-  callback.Call({events, Napi::Number::New(env, losses)});
+  callback.Call({packed.events(), packed.snapshots(), packed.values(), Napi::Number::New(env, losses)});
 }
 
 class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
@@ -687,8 +764,10 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
   const decode_result r =
       decode_datagram(bytes.Data(), bytes.Length(), info[1].As<Napi::Number>().Uint32Value(), events, acks);
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
-  Napi::Array js_events = Napi::Array::New(env, events.size());
-  for (uint32_t i = 0; i < events.size(); ++i) js_events.Set(i, Napi::Value(env, event_to_js(env, strings, events[i], nullptr)));
+  uint32_t values = 0;
+  for (const proc_event_record& e : events) values += e.kind == event_kind::comm ? 1 : 0;
+  packer packed(env, strings, events.size(), 0, values);
+  for (const proc_event_record& e : events) packed.event(e, nullptr, -2);
   Napi::Array js_acks = Napi::Array::New(env, acks.size());
   for (uint32_t i = 0; i < acks.size(); ++i) {
     Napi::Object ack = Napi::Object::New(env);
@@ -699,7 +778,8 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
     js_acks.Set(i, ack);
   }
   Napi::Object result = Napi::Object::New(env);
-  result.Set("events", js_events);
+  result.Set("events", Napi::Value(env, packed.events()));
+  result.Set("values", Napi::Value(env, packed.values()));
   result.Set("acks", js_acks);
   result.Set("accepted", r.accepted);
   result.Set("rejected", r.rejected);
@@ -734,7 +814,11 @@ Napi::Value snapshot_for_test(const Napi::CallbackInfo& info) {
     snapshotter.take_rest(pid, snap);
   }
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
-  Napi::Object result = Napi::Value(env, snapshot_to_js(env, strings, snap)).As<Napi::Object>();
+  packer packed(env, strings, 0, 1, snapshot_values);
+  packed.snapshot(snap);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("snapshots", Napi::Value(env, packed.snapshots()));
+  result.Set("values", Napi::Value(env, packed.values()));
   if (!info[0].IsArray()) return result;
   const stdio_probe_stats& stats = snapshotter.stdio_stats();
   Napi::Object stdio_stats = Napi::Object::New(env);
@@ -804,7 +888,6 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   auto* data = new addon_data();
   Napi::Array strings = Napi::Array::New(env, string_count);
   for (uint32_t i = 0; i < key_count; ++i) strings.Set(i, Napi::String::New(env, key_names[i]));
-  for (uint32_t i = 0; i < event_kind_count; ++i) strings.Set(kinds_offset + i, Napi::String::New(env, kind_names[i]));
   for (uint32_t i = 0; i < snapshot_read_count; ++i) {
     strings.Set(reads_offset + i, Napi::String::New(env, snapshot_read_name(static_cast<snapshot_read>(i))));
   }

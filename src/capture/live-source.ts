@@ -13,6 +13,7 @@ import {
   type NativeProcMonitor,
   type NativeStartInfo,
 } from './native.js';
+import { decodeEvents } from './packed.js';
 import { emptyCaptureStats, type CaptureOptions, type CaptureStats, type RawEvent } from './raw-event.js';
 
 export { checkCapturePrivileges } from './privileges.js';
@@ -44,8 +45,8 @@ export class LiveSource implements EventSource {
     });
     try {
       this.info = monitor.start(
-        (events, losses) => {
-          onBatch(events);
+        (events, snapshots, values, losses) => {
+          onBatch(decodeEvents(events, snapshots, values));
           if (losses !== 0) this.reportLosses(losses);
         },
         () => resolveStopped(),

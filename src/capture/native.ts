@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ExecwardenError } from '../errors.js';
 import type { CaptureOptions, CaptureStats, ProcSnapshot, RawEvent } from './raw-event.js';
+import { decodeEvents, decodeSnapshot } from './packed.js';
 
 /** Bits of the `losses` argument of a batch callback: what was lost since the previous batch. */
 export const LOSS_OVERFLOW = 1;
@@ -49,7 +50,7 @@ export interface NativeProcMonitor {
    * 'ENOMEM' or 'ENATIVE'), then delivers batches on the JS thread. `onStopped` runs once the last
    * batch has been delivered after stop().
    */
-  start(onBatch: (events: RawEvent[], losses: number) => void, onStopped?: () => void): NativeStartInfo;
+  start(onBatch: (events: ArrayBuffer, snapshots: ArrayBuffer, values: unknown[], losses: number) => void, onStopped?: () => void): NativeStartInfo;
   /** Wakes and joins the reader thread; queued batches are still delivered. Idempotent. */
   stop(): void;
   stats(): NativeStats;
@@ -83,6 +84,31 @@ export interface NativeAddon {
     pid: number | number[],
     options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number; stdio?: boolean; procnetMaxBytes?: number; socketScanBudgetMs?: number },
   ): ProcSnapshot & { stale: boolean; commRenamed: boolean; stdioStats?: { socketCacheHits: number; socketListingScans: number; socketLookupsOverBudget: number } };
+}
+
+type SnapshotForTestOptions = Parameters<NativeAddon['snapshotForTest']>[1];
+type StdioStats = { socketCacheHits: number; socketListingScans: number; socketLookupsOverBudget: number };
+
+/** What the .node file exports: NativeAddon, with the test decoders' results packed (packed.ts). */
+interface PackedNativeAddon extends Omit<NativeAddon, 'decodeForTest' | 'snapshotForTest'> {
+  decodeForTest(bytes: Buffer, senderPort: number): Omit<DecodedDatagram, 'events'> & { events: ArrayBuffer; values: unknown[] };
+  snapshotForTest(pid: number | number[], options?: SnapshotForTestOptions): { snapshots: ArrayBuffer; values: unknown[]; stdioStats?: StdioStats };
+}
+
+/** The addon with its test decoders' results unpacked, as the rest of the code sees it. */
+function unpacked(addon: PackedNativeAddon): NativeAddon {
+  return {
+    ...addon,
+    decodeForTest(bytes, senderPort) {
+      const { events, values, ...rest } = addon.decodeForTest(bytes, senderPort);
+      return { events: decodeEvents(events, new ArrayBuffer(0), values), ...rest };
+    },
+    snapshotForTest(pid, options) {
+      const { snapshots, values, stdioStats } = addon.snapshotForTest(pid, options);
+      const snapshot = decodeSnapshot(snapshots, values);
+      return { ...snapshot, stale: snapshot.stale === true, commRenamed: snapshot.commRenamed === true, ...(stdioStats ? { stdioStats } : {}) };
+    },
+  };
 }
 
 /** The addon's file name, and where it lies relative to the package root when built here. */
@@ -131,7 +157,7 @@ export function loadNativeAddon(): NativeAddon {
   let lastCause: unknown;
   for (const candidate of present) {
     try {
-      loaded = require(candidate) as NativeAddon;
+      loaded = unpacked(require(candidate) as PackedNativeAddon);
       return loaded;
     } catch (cause) {
       lastCause = cause;
