@@ -188,11 +188,16 @@ export function imageFromSnapshot(snapshot: ProcSnapshot): ProcessImage {
   let argsCutAt: number | null = null;
   if (snapshot.cmdline !== null) {
     const tailOffset = snapshot.cmdlineTailOffset ?? -1;
-    const decoded = snapshot.cmdlineTruncated && tailOffset > 0 && tailOffset < snapshot.cmdline.length
-      ? decodeHeadAndTail(snapshot.cmdline, tailOffset)
-      : { ...decodeCmdline(snapshot.cmdline, snapshot.cmdlineTruncated), cutAt: null };
+    let decoded: DecodedArgs;
+    if (snapshot.cmdlineTruncated && tailOffset > 0 && tailOffset < snapshot.cmdline.length) {
+      const cut = decodeHeadAndTail(snapshot.cmdline, tailOffset);
+      decoded = cut;
+      argsCutAt = cut.cutAt;
+    } else {
+      // Not spread into a new object with cutAt: that copy cost more than the decoding.
+      decoded = decodeCmdline(snapshot.cmdline, snapshot.cmdlineTruncated);
+    }
     args = decoded.args;
-    argsCutAt = decoded.cutAt;
     if (decoded.lossy) cmdlineBase64 = snapshot.cmdline.toString('base64');
   }
   const executable = snapshot.exe;
