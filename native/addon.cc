@@ -708,6 +708,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("socketListingScans", static_cast<double>(counters_.socket_listing_scans.load()));
     s.Set("socketLookupsOverBudget", static_cast<double>(counters_.socket_lookups_over_budget.load()));
     s.Set("forkStartsFromExec", static_cast<double>(counters_.fork_starts_from_exec.load()));
+    s.Set("execsAheadOfRest", static_cast<double>(counters_.execs_ahead_of_rest.load()));
     s.Set("parentStdioReused", static_cast<double>(counters_.parent_stdio_reused.load()));
     s.Set("receiveBufferBytes", counters_.receive_buffer_bytes.load());
     s.Set("realtime", counters_.realtime.load());

@@ -138,8 +138,9 @@ void reader::run() {
 
 // Runs on the reader thread.
 void reader::poll_loop() {
-  for (const proc_event_record& event : connector_->take_early_events()) accept(event);
   const bool split = connector_->split();
+  if (split) drain_rest();
+  for (const proc_event_record& event : connector_->take_early_events()) take_from_exec_socket(event);
   pollfd fds[3] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}, {connector_->rest_fd(), POLLIN, 0}};
   for (;;) {
     int64_t timeout_ns = -1;
@@ -184,7 +185,7 @@ void reader::poll_loop() {
       // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports
       // first, so draining normally clears POLLERR; one that a drain could not clear is settled.
       const bool rest_progressed = take_rest && drain_rest();
-      const bool progressed = drain_connector(take_rest);
+      const bool progressed = drain_connector();
       if ((connector & POLLERR) != 0 && !progressed) settle_socket_error(channel::exec);
       if ((rest & POLLERR) != 0 && !rest_progressed) settle_socket_error(channel::rest);
     }
@@ -212,10 +213,8 @@ void reader::fail(std::exception_ptr failure) noexcept {
 }
 
 // Returns whether anything was received (a datagram, or the kernel's overflow report).
-// rest_taken: the rest socket was drained just before, so that once this socket is found empty,
-// every event held from it has had the execs before it accepted first.
 // Runs on the reader thread.
-bool reader::drain_connector(bool rest_taken) {
+bool reader::drain_connector() {
   bool progressed = false;
   bool emptied = false;
   for (int round = 0; round < datagrams_per_round; ++round) {
@@ -229,18 +228,36 @@ bool reader::drain_connector(bool rest_taken) {
     }
     if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
     for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
-    for (const proc_event_record& event : received_) {
-      release_rest_before(event.timestamp_ns);
-      accept(event);
-    }
+    for (const proc_event_record& event : received_) take_from_exec_socket(event);
     if (r.would_block) {
       emptied = true;
       break;
     }
   }
-  if (emptied && rest_taken) release_rest_before(UINT64_MAX);
+  // Every event held from the rest socket was received before this socket was found empty, and
+  // the exec it follows was queued before it: that exec has been accepted.
+  if (emptied) release_rest_before(UINT64_MAX);
   complete_snapshots(true, emptied);
   return progressed;
+}
+
+// Accepts an event of the exec socket after the held events of the rest socket that happened
+// before it. The kernel queues a fork before the child can run, so an exec's fork (and the exit
+// of an earlier process with the same pid) is on the rest socket before the exec happens: when
+// the exec is newer than the rest socket's last emptying, it is emptied again first.
+// Runs on the reader thread.
+// The exec's urgent reads come first all the same: its process may be about to exit.
+// Runs on the reader thread.
+void reader::take_from_exec_socket(const proc_event_record& event) {
+  std::unique_ptr<proc_snapshot> urgent;
+  if (connector_->split() && event.kind == event_kind::exec && event.timestamp_ns >= rest_clean_since_ns_) {
+    urgent = std::make_unique<proc_snapshot>();
+    snapshotter_.take_urgent(event.tgid, *urgent);
+    drain_rest();
+    if (event.timestamp_ns >= rest_clean_since_ns_) ++counters_.execs_ahead_of_rest;
+  }
+  release_rest_before(event.timestamp_ns);
+  accept(event, std::move(urgent));
 }
 
 // Receives what waits on the rest socket (split connector) into held_rest_. Returns whether
@@ -248,10 +265,14 @@ bool reader::drain_connector(bool rest_taken) {
 bool reader::drain_rest() {
   bool progressed = false;
   bool found = false;
+  const uint64_t started = monotonic_ns();
   for (int round = 0; round < datagrams_per_round && held_rest_.size() - held_rest_next_ < held_rest_max; ++round) {
     const size_t before = held_rest_.size();
     const receive_result r = connector_->receive(held_rest_, channel::rest);
-    if (r.would_block) break;
+    if (r.would_block) {
+      rest_clean_since_ns_ = started;
+      break;
+    }
     progressed = true;
     if (r.overflow) {
       ++counters_.overflows;
@@ -363,7 +384,7 @@ bool reader::events_waiting() const {
 }
 
 // Runs on the reader thread.
-void reader::accept(const proc_event_record& event) {
+void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent) {
   ++counters_.events_by_kind[static_cast<size_t>(event.kind)];
   note_sequence(event.cpu, event.seq);
   if (!batch_) {
@@ -373,7 +394,9 @@ void reader::accept(const proc_event_record& event) {
   if (batch_->events.empty()) batch_started_ = std::chrono::steady_clock::now();
   captured_event& captured = batch_->events.emplace_back();
   captured.event = event;
-  if (event.kind == event_kind::fork && event.pid == event.tgid) pending_forks_.push_back(batch_->events.size() - 1);
+  if (event.kind == event_kind::fork && event.pid == event.tgid && !fork_start_from_earlier_exec(captured)) {
+    pending_forks_.push_back(batch_->events.size() - 1);
+  }
   if (event.kind == event_kind::exit && event.pid == event.tgid) {
     last_exec_.forget(event.tgid);
     // The exit comes before any event of a process that reuses the pid: no child after it may
@@ -389,8 +412,12 @@ void reader::accept(const proc_event_record& event) {
       if (previous->in_batch != nullptr) previous->in_batch->stale = true;
       ++counters_.snapshots_stale;
     }
-    captured.snapshot = std::make_unique<proc_snapshot>();
-    snapshotter_.take_urgent(event.tgid, *captured.snapshot);
+    if (urgent) {
+      captured.snapshot = std::move(urgent);
+    } else {
+      captured.snapshot = std::make_unique<proc_snapshot>();
+      snapshotter_.take_urgent(event.tgid, *captured.snapshot);
+    }
     if (started_after(captured.snapshot->start_ticks, event.timestamp_ns)) {
       captured.snapshot->started_after_event = true;
       ++counters_.snapshots_reused;
@@ -452,6 +479,21 @@ void reader::fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot) {
     ++counters_.fork_starts_from_exec;
     return;
   }
+}
+
+// A fork that comes after its own exec (on a split connector, when a flood of other events kept
+// its socket from being emptied first) takes its start time from that exec's snapshot, when it
+// is still in this batch. Returns whether it did. Runs on the reader thread.
+bool reader::fork_start_from_earlier_exec(captured_event& fork) {
+  const exec_history::entry* exec = last_exec_.find(fork.event.tgid);
+  if (exec == nullptr || exec->in_batch == nullptr) return false;
+  const proc_snapshot& snapshot = *exec->in_batch;
+  if (snapshot.start_ticks < 0 || snapshot.started_after_event || started_after(snapshot.start_ticks, fork.event.timestamp_ns)) {
+    return false;
+  }
+  fork.start_ticks = snapshot.start_ticks;
+  ++counters_.fork_starts_from_exec;
+  return true;
 }
 
 // Runs on the reader thread.

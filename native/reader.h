@@ -76,6 +76,9 @@ struct capture_counters {
   // and parent stdio readings reused for another child (proc_snapshot.h).
   std::atomic<uint64_t> fork_starts_from_exec{0};
   std::atomic<uint64_t> parent_stdio_reused{0};
+  // Split connector: execs accepted while the other socket could not be emptied first (a flood
+  // of other events), so their forks may come after them.
+  std::atomic<uint64_t> execs_ahead_of_rest{0};
   std::atomic<int> receive_buffer_bytes{0};
   std::atomic<bool> realtime{false};
   // The reader thread dropped the capabilities it was asked to.
@@ -158,16 +161,19 @@ class reader {
   void run();
   void poll_loop();
   void fail(std::exception_ptr failure) noexcept;
-  bool drain_connector(bool take_rest);
+  bool drain_connector();
   bool drain_rest();
+  void take_from_exec_socket(const proc_event_record& event);
   void release_rest_before(uint64_t timestamp_ns);
   void settle_sequences(uint64_t now_ns);
   void settle_socket_error(channel from);
-  void accept(const proc_event_record& event);
+  // urgent: the exec's urgent half, when already taken.
+  void accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent = nullptr);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
   bool started_after(int64_t start_ticks, uint64_t event_ns) const;
   void fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot);
+  bool fork_start_from_earlier_exec(captured_event& fork);
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
   void complete_snapshots(bool yield_to_events, bool socket_just_emptied);
@@ -192,6 +198,9 @@ class reader {
   // forks and exits then wake the thread at most once a millisecond, and an exec takes them
   // with it (0: it is polled).
   uint64_t rest_quiet_until_ns_ = 0;
+  // Every event queued on the rest socket before this time (CLOCK_MONOTONIC, the clock of event
+  // timestamps) has been received: the start of its last drain that emptied it.
+  uint64_t rest_clean_since_ns_ = 0;
   std::unique_ptr<event_batch> batch_;
   exec_history last_exec_;
   std::vector<int32_t> batch_exec_pids_;

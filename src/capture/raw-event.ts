@@ -196,6 +196,11 @@ export interface CaptureStats {
   socketLookupsOverBudget?: number;
   /** Fork start times taken from the same process's exec snapshot (no stat read of their own). */
   forkStartsFromExec?: number;
+  /**
+   * Execs taken while the socket of the other events could not be emptied first (a flood of
+   * them): their forks may come after them (the process table keeps the exec'd image).
+   */
+  execsAheadOfRest?: number;
   /** Exec snapshots given the parent's stdio as read for a sibling under 2 ms earlier. */
   parentStdioReused?: number;
   /** Receive buffer the kernel actually granted (bytes) and whether SCHED_FIFO was granted. */

@@ -105,6 +105,8 @@ export interface ProcessTableStats {
   missedExecs: number;
   /** Estimated start times that the exec snapshot later showed to be off (entity id not stable). */
   startEstimateMisses: number;
+  /** Forks that came after their process's exec (the table kept the exec'd image). */
+  lateForks: number;
 }
 
 export interface ExitResult {
@@ -200,6 +202,7 @@ export class ProcessTable {
     pidReuses: 0,
     missedExecs: 0,
     startEstimateMisses: 0,
+    lateForks: 0,
   };
 
   constructor(opts: ProcessTableOptions) {
@@ -279,15 +282,19 @@ export class ProcessTable {
     const pid = raw.tgid;
     const parentPid = raw.parentTgid ?? raw.parentPid ?? 0;
     const parent = this.live.get(parentPid) ?? null;
-    const stale = this.live.get(pid);
-    if (stale) {
-      this.counters.pidReuses++;
-      this.retire(stale, null);
-    }
     // The live reader reads the start time itself (-1: the process was gone); only events that
     // come without it (older recordings) ask /proc from here.
     const exactTicks = raw.startTicks === undefined ? this.procfs.startTicks(pid) : raw.startTicks >= 0 ? raw.startTicks : null;
     const startTicks = exactTicks ?? this.ticksFromTimestamp(raw.timestampNs);
+    const stale = this.live.get(pid);
+    // The fork of a process already seen exec'ing (the same start time): the reader delivers a
+    // fork after its exec only when a flood of other events kept it from reading them in order.
+    // The fork is described as it was, and the table keeps the process's exec'd image.
+    const lateFork = stale !== undefined && stale.origin === 'exec' && !stale.startEstimated && exactTicks !== null && stale.startTicks === exactTicks;
+    if (stale && !lateFork) {
+      this.counters.pidReuses++;
+      this.retire(stale, null);
+    }
     const entry: ProcessEntry = {
       pid,
       startTicks,
@@ -321,6 +328,10 @@ export class ProcessTable {
       exitedAtMs: null,
       exitCode: null,
     };
+    if (lateFork) {
+      this.counters.lateForks++;
+      return entry;
+    }
     this.live.set(pid, entry);
     if (entry.entryLeader === null) this.decideEntry(entry);
     this.enforceBounds();

