@@ -307,6 +307,13 @@ int open_bound_socket(bool& forced_buffer, int& granted_buffer, int requested, i
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) {
       throw_errno(errno, "bind to the proc connector group");
     }
+    // Connected to the kernel: a unicast from any other sender is refused before it takes room
+    // in the receive buffer (one would be rejected when decoded anyway). Multicast still arrives.
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+      throw_errno(errno, "connect to the kernel's netlink port");
+    }
     if (requested > 0) {
       if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &requested, sizeof requested) == 0) {
         forced_buffer = true;
@@ -344,9 +351,11 @@ proc_connector::proc_connector(const connector_options& options) : buffer_(recei
   try {
     fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, rest_fd_ >= 0 ? 1 : -1);
   } catch (...) {
-    if (rest_fd_ >= 0) ::close(rest_fd_);
+    if (rest_fd_ < 0) throw;
+    // Not split after all: one socket, without a filter.
+    ::close(rest_fd_);
     rest_fd_ = -1;
-    throw;
+    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, -1);
   }
   try {
     // A sequence number of our own lets us pick our ack out of other listeners' acks.

@@ -38,6 +38,10 @@ class Values {
     if (this.next >= this.values.length) throw new RangeError('packed batch: fewer values than its events need');
     return this.values[this.next++] as T;
   }
+  /** Every value was taken: the two sides agree on the layout. */
+  done(): void {
+    if (this.next !== this.values.length) throw new RangeError('packed batch: more values than its events need');
+  }
 }
 
 function snapshotAt(numbers: Float64Array, index: number, values: Values): ProcSnapshot {
@@ -142,10 +146,14 @@ export function decodeEvents(events: ArrayBuffer, snapshots: ArrayBuffer, values
     if ((flags & EVENT_HAS_SNAPSHOT) !== 0) event.snapshot = snapshotAt(numbers, snapshotIndex++, taken);
     out[i] = event;
   }
+  taken.done();
   return out;
 }
 
 /** The one snapshot of a packed snapshot (snapshotForTest). */
 export function decodeSnapshot(snapshots: ArrayBuffer, values: readonly unknown[]): ProcSnapshot {
-  return snapshotAt(new Float64Array(snapshots), 0, new Values(values));
+  const taken = new Values(values);
+  const snapshot = snapshotAt(new Float64Array(snapshots), 0, taken);
+  taken.done();
+  return snapshot;
 }

@@ -133,11 +133,11 @@ static int open_socket(int exec, int subscribe_now) {
     BPF_STMT(BPF_RET | BPF_K, exec ? 0 : 0xffffffffu),
   };
   struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
-  if (setsockopt(sock, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0) { perror("filter"); return -1; }
+  if (setsockopt(sock, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0) { perror("filter"); close(sock); return -1; }
   int rcvbuf = 16 * 1024 * 1024;
   setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
   struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
-  if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("bind"); return -1; }
+  if (bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("bind"); close(sock); return -1; }
   if (!subscribe_now) return sock;
   struct {
     struct nlmsghdr header;
@@ -151,7 +151,7 @@ static int open_socket(int exec, int subscribe_now) {
   subscribe.message.id.val = CN_VAL_PROC;
   subscribe.message.len = sizeof(enum proc_cn_mcast_op);
   subscribe.op = PROC_CN_MCAST_LISTEN;
-  if (send(sock, &subscribe, sizeof subscribe, 0) < 0) { perror("send"); return -1; }
+  if (send(sock, &subscribe, sizeof subscribe, 0) < 0) { perror("send"); close(sock); return -1; }
   return sock;
 }
 
