@@ -178,17 +178,23 @@ void reader::poll_loop() {
     now = monotonic_ns();
     const short connector = fds[0].revents;
     const short rest = fds[2].revents;
-    // An exec takes the rest with it, so that the fork before it is there first.
-    const bool take_rest = split && ((connector & (POLLIN | POLLERR)) != 0 || (rest & (POLLIN | POLLERR)) != 0 ||
-                                     (!rest_polled && now >= rest_quiet_until_ns_));
-    if ((connector & (POLLIN | POLLERR)) != 0 || take_rest) {
-      // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports
-      // first, so draining normally clears POLLERR; one that a drain could not clear is settled.
-      const bool rest_progressed = take_rest && drain_rest();
-      const bool progressed = drain_connector();
-      if ((connector & POLLERR) != 0 && !progressed) settle_socket_error(channel::exec);
-      if ((rest & POLLERR) != 0 && !rest_progressed) settle_socket_error(channel::rest);
+    // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports first,
+    // so draining normally clears POLLERR; one that a drain could not clear is settled.
+    // Execs first: each empties the rest socket itself, after its urgent reads, when its fork
+    // may still wait there (take_from_exec_socket).
+    // The rest socket is drained by execs too, so whether it gave anything since poll() is
+    // counted across all its drains.
+    rest_progressed_ = false;
+    const bool exec_ready = (connector & (POLLIN | POLLERR)) != 0;
+    bool progressed = exec_ready && drain_connector();
+    const bool take_rest = split && ((rest & (POLLIN | POLLERR)) != 0 || (!rest_polled && now >= rest_quiet_until_ns_));
+    if (take_rest) {
+      drain_rest();
+      // Looked at again: what was just received waits for any exec that came meanwhile.
+      progressed = drain_connector() || progressed;
+      if ((rest & POLLERR) != 0 && !rest_progressed_) settle_socket_error(channel::rest);
     }
+    if ((connector & POLLERR) != 0 && !progressed) settle_socket_error(channel::exec);
     settle_sequences(monotonic_ns());
     if (batch_ && !batch_->events.empty() &&
         std::chrono::steady_clock::now() - batch_started_ >= options_.batch_max_age) {
@@ -274,6 +280,7 @@ bool reader::drain_rest() {
       break;
     }
     progressed = true;
+    rest_progressed_ = true;
     if (r.overflow) {
       ++counters_.overflows;
       pending_losses_ |= loss_overflow;

@@ -201,6 +201,8 @@ class reader {
   // Every event queued on the rest socket before this time (CLOCK_MONOTONIC, the clock of event
   // timestamps) has been received: the start of its last drain that emptied it.
   uint64_t rest_clean_since_ns_ = 0;
+  // The rest socket gave a datagram or an overflow report since the last poll().
+  bool rest_progressed_ = false;
   std::unique_ptr<event_batch> batch_;
   exec_history last_exec_;
   std::vector<int32_t> batch_exec_pids_;

@@ -161,15 +161,19 @@ describeAsRoot('live capture from the proc connector', () => {
         const events = await capture.settle();
         const tree = treeOf(events, pid);
         const mine = events.filter((e) => tree.has(e.tgid) && e.pid === e.tgid);
-        const marked = mine.filter((e) => e.kind === 'exec' && argv(e)?.[1] === 'split-marker');
-        expect(marked).toHaveLength(runs);
-        for (const exec of marked) {
+        // Every /bin/true, whether or not it was still there to have its argv read (on a loaded
+        // machine one may exit first: the snapshot says it was gone).
+        const execd = mine.filter((e) => e.kind === 'exec' && e.tgid !== pid);
+        expect(execd).toHaveLength(runs);
+        const marked = execd.filter((e) => argv(e)?.[1] === 'split-marker');
+        expect(marked.length).toBeGreaterThanOrEqual(runs * 0.98);
+        for (const exec of execd) {
           // The kernel sends a fork before the child can run: fork, exec, exit.
           expect(mine.filter((e) => e.tgid === exec.tgid).map((e) => e.kind)).toEqual(['fork', 'exec', 'exit']);
         }
         expect(capture.source.stats().execsAheadOfRest ?? 0).toBe(0);
-        // The subshell that only forked and exited is there too, with its status.
-        expect(mine.some((e) => e.kind === 'exit' && e.tgid !== pid && !marked.some((x) => x.tgid === e.tgid))).toBe(true);
+        // The subshells that only forked and exited are there too.
+        expect(mine.filter((e) => e.kind === 'exit' && e.tgid !== pid && !execd.some((x) => x.tgid === e.tgid)).length).toBeGreaterThanOrEqual(5);
         expect(capture.losses).toEqual([]);
         expect(capture.source.stats().sequenceGaps).toBe(0);
       } finally {
