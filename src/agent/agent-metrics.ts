@@ -46,6 +46,7 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
       ],
     },
     one('messages_rejected_total', 'Netlink messages refused (not from the kernel, or malformed).', 'counter', capture.messagesRejected),
+    one('execs_ahead_of_rest_total', 'Execs read while a flood of other events kept their socket from being emptied first: their forks may come after them.', 'counter', capture.execsAheadOfRest ?? 0),
     {
       name: `${P}snapshot_failures_total`,
       help: 'Exec snapshots of /proc/<pid> with failed reads: partial, or the process was already gone.',
