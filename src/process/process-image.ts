@@ -92,13 +92,18 @@ export interface DecodedArgs {
   lossy: boolean;
 }
 
+/** Command lines up to this many bytes are decoded whole and split (decodeCmdline). */
+const SPLIT_DECODE_MAX_BYTES = 2048;
+
 /** Splits cmdline bytes on NUL and decodes each argument (see the module header). */
 export function decodeCmdline(bytes: Buffer, truncated: boolean): DecodedArgs {
   const end = !truncated && bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
   if (end === 0) return { args: [], lossy: false };
-  // Whole and valid UTF-8 (nearly every command line): one decode, then a split. No multi-byte
-  // sequence holds a 0 byte, so the pieces are what decoding each argument alone would give.
-  if (!truncated) {
+  // Whole, short and valid UTF-8 (nearly every command line): one decode, then a split. No
+  // multi-byte sequence holds a 0 byte, so the pieces are what decoding each argument alone would
+  // give. Only short ones: a piece of a split may keep the whole decoded string alive, and the
+  // table keeps as little as 2 KiB of an image's arguments (compactImage).
+  if (!truncated && end <= SPLIT_DECODE_MAX_BYTES) {
     const whole = end === bytes.length ? bytes : bytes.subarray(0, end);
     if (isUtf8(whole)) return { args: whole.toString('utf8').split('\0'), lossy: false };
   }
