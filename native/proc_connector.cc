@@ -428,6 +428,7 @@ void proc_connector::await_ack(uint32_t seq, std::chrono::milliseconds timeout) 
     if (ready == 0) continue;
     for (;;) {
       const receive_result r = receive(early_events_);
+      if (r.overflow) early_overflow_ = true;
       for (const proc_ack& ack : acks_) {
         if (ack.ack != seq + 1) continue;
         if (ack.err != 0) throw_errno(static_cast<int>(ack.err), "the kernel refused PROC_CN_MCAST_LISTEN");

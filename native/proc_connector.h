@@ -156,6 +156,12 @@ class proc_connector {
 
   // Events that arrived while start-up waited for the ack; the reader takes them first.
   std::vector<proc_event_record> take_early_events();
+  // Whether the kernel reported an overflow while start-up waited for the ack (and clears it).
+  bool take_early_overflow() {
+    const bool overflow = early_overflow_;
+    early_overflow_ = false;
+    return overflow;
+  }
 
  private:
   void send_op(uint32_t op, uint32_t seq);
@@ -168,6 +174,7 @@ class proc_connector {
   std::vector<uint8_t> buffer_;
   std::vector<proc_ack> acks_;
   std::vector<proc_event_record> early_events_;
+  bool early_overflow_ = false;
 };
 
 }  // namespace execwarden

@@ -139,12 +139,19 @@ void reader::run() {
 // Runs on the reader thread.
 void reader::poll_loop() {
   const bool split = connector_->split();
+  if (connector_->take_early_overflow()) {
+    ++counters_.overflows;
+    pending_losses_ |= loss_overflow;
+  }
   if (split) drain_rest();
   for (const proc_event_record& event : connector_->take_early_events()) take_from_exec_socket(event);
   pollfd fds[3] = {{connector_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}, {connector_->rest_fd(), POLLIN, 0}};
   for (;;) {
     int64_t timeout_ns = -1;
-    const auto sooner = [&timeout_ns](int64_t left) { timeout_ns = timeout_ns < 0 ? left : std::min(timeout_ns, left); };
+    const auto sooner = [&timeout_ns](int64_t left) {
+      left = std::max<int64_t>(0, left);  // already due: at once, never "no timeout"
+      timeout_ns = timeout_ns < 0 ? left : std::min(timeout_ns, left);
+    };
     uint64_t now = monotonic_ns();
     if (batch_ && !batch_->events.empty()) {
       const auto age = std::chrono::steady_clock::now() - batch_started_;
@@ -152,6 +159,9 @@ void reader::poll_loop() {
     }
     const bool rest_polled = split && now >= rest_quiet_until_ns_;
     if (split && !rest_polled) sooner(static_cast<int64_t>(rest_quiet_until_ns_ - now));
+    // Held events wait only for the exec socket to be looked at once more.
+    const bool rest_held = held_rest_next_ < held_rest_.size();
+    if (rest_held) sooner(0);
     const uint64_t gap_due = sequences_.next_due_ns();
     if (gap_due != 0) sooner(gap_due > now ? static_cast<int64_t>(gap_due - now) : 0);
     // Rounded up to whole milliseconds: a timeout rounded down to 0 would spin for the last one.
@@ -187,7 +197,7 @@ void reader::poll_loop() {
     rest_progressed_ = false;
     const bool exec_ready = (connector & (POLLIN | POLLERR)) != 0;
     bool progressed = exec_ready && drain_connector();
-    const bool take_rest = split && ((rest & (POLLIN | POLLERR)) != 0 || (!rest_polled && now >= rest_quiet_until_ns_));
+    const bool take_rest = split && ((rest & (POLLIN | POLLERR)) != 0 || (!rest_polled && now >= rest_quiet_until_ns_) || rest_held);
     if (take_rest) {
       drain_rest();
       // Looked at again: what was just received waits for any exec that came meanwhile.
@@ -250,8 +260,7 @@ bool reader::drain_connector() {
 // Accepts an event of the exec socket after the held events of the rest socket that happened
 // before it. The kernel queues a fork before the child can run, so an exec's fork (and the exit
 // of an earlier process with the same pid) is on the rest socket before the exec happens: when
-// the exec is newer than the rest socket's last emptying, it is emptied again first.
-// Runs on the reader thread.
+// the rest socket may still hold events from before the exec, it is read up to the exec first.
 // The exec's urgent reads come first all the same: its process may be about to exit.
 // Runs on the reader thread.
 void reader::take_from_exec_socket(const proc_event_record& event) {
@@ -259,24 +268,36 @@ void reader::take_from_exec_socket(const proc_event_record& event) {
   if (connector_->split() && event.kind == event_kind::exec && event.timestamp_ns >= rest_clean_since_ns_) {
     urgent = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *urgent);
-    drain_rest();
+    // What is held from before the exec goes first, making room for what is read next.
+    release_rest_before(event.timestamp_ns);
+    drain_rest(event.timestamp_ns);
     if (event.timestamp_ns >= rest_clean_since_ns_) ++counters_.execs_ahead_of_rest;
   }
   release_rest_before(event.timestamp_ns);
   accept(event, std::move(urgent));
 }
 
-// Receives what waits on the rest socket (split connector) into held_rest_. Returns whether
-// anything was received. Runs on the reader thread.
-bool reader::drain_rest() {
+// Receives what waits on the rest socket (split connector) into held_rest_, or only until
+// everything queued before `until_ns` is in. Returns whether anything was received.
+// rest_clean_since_ns_ moves on with what arrives: an event's time is taken before it is queued
+// and the socket keeps its order, so once one of time T is in, so is all that was queued before
+// T; and once the socket is empty, all that was queued before the drain started.
+// Runs on the reader thread.
+bool reader::drain_rest(uint64_t until_ns) {
   bool progressed = false;
-  bool found = false;
+  bool emptied = false;
+  bool far_enough = false;
   const uint64_t started = monotonic_ns();
   for (int round = 0; round < datagrams_per_round && held_rest_.size() - held_rest_next_ < held_rest_max; ++round) {
+    if (rest_clean_since_ns_ > until_ns) {
+      far_enough = true;
+      break;
+    }
     const size_t before = held_rest_.size();
     const receive_result r = connector_->receive(held_rest_, channel::rest);
     if (r.would_block) {
-      rest_clean_since_ns_ = started;
+      rest_clean_since_ns_ = std::max(rest_clean_since_ns_, started);
+      emptied = true;
       break;
     }
     progressed = true;
@@ -288,9 +309,18 @@ bool reader::drain_rest() {
     }
     if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
     for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
-    if (held_rest_.size() > before) found = true;
+    for (size_t i = before; i < held_rest_.size(); ++i) {
+      rest_clean_since_ns_ = std::max(rest_clean_since_ns_, held_rest_[i].timestamp_ns);
+    }
   }
-  rest_quiet_until_ns_ = found ? monotonic_ns() + rest_quiet_ns : 0;
+  // Quiet for a while once emptied after finding events, or read as far as an exec needed: what
+  // comes next (the exec's own exit) can wait for the next exec or a millisecond. Left with
+  // events still waiting (a flood), the socket stays in poll(): they are work, not a spin.
+  if (far_enough || (emptied && progressed)) {
+    rest_quiet_until_ns_ = monotonic_ns() + rest_quiet_ns;
+  } else {
+    rest_quiet_until_ns_ = 0;
+  }
   return progressed;
 }
 
@@ -307,6 +337,10 @@ void reader::release_rest_before(uint64_t timestamp_ns) {
     held_rest_next_ = 0;
     // A flood's worth of room is given back once it has passed.
     if (held_rest_.capacity() > 4096) held_rest_.shrink_to_fit();
+  } else if (held_rest_next_ > 4096 && held_rest_next_ > held_rest_.size() / 2) {
+    // Never wholly released while execs lag behind: the released front goes.
+    held_rest_.erase(held_rest_.begin(), held_rest_.begin() + static_cast<std::ptrdiff_t>(held_rest_next_));
+    held_rest_next_ = 0;
   }
 }
 

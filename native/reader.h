@@ -162,7 +162,7 @@ class reader {
   void poll_loop();
   void fail(std::exception_ptr failure) noexcept;
   bool drain_connector();
-  bool drain_rest();
+  bool drain_rest(uint64_t until_ns = UINT64_MAX);
   void take_from_exec_socket(const proc_event_record& event);
   void release_rest_before(uint64_t timestamp_ns);
   void settle_sequences(uint64_t now_ns);
