@@ -30,6 +30,12 @@ constexpr uint64_t fork_exec_wait_ns = 1'000'000;
 // With a split connector, how long the other socket stays out of poll() after a drain that found
 // events on it (execs still wake the thread at once, and take the rest with them).
 constexpr uint64_t rest_quiet_ns = 1'000'000;
+// Held events of the rest socket from which an exec's second half is taken at once, before they
+// are (a flood of other events would otherwise delay it past a short-lived process's end).
+constexpr size_t rest_backlog_for_second_half = 64;
+// Datagrams of the rest socket read between two looks at the exec socket, in a drain no exec
+// asked for (a look is one poll(), about a microsecond).
+constexpr int rest_datagrams_between_checks = 16;
 // Events of the rest socket not yet accepted beyond which it is not drained (the kernel's buffer
 // holds them meanwhile): they wait for the exec socket to catch up.
 constexpr size_t held_rest_max = 16384;
@@ -265,16 +271,25 @@ bool reader::drain_connector() {
 // Runs on the reader thread.
 void reader::take_from_exec_socket(const proc_event_record& event) {
   std::unique_ptr<proc_snapshot> urgent;
-  if (connector_->split() && event.kind == event_kind::exec && event.timestamp_ns >= rest_clean_since_ns_) {
+  bool urgent_completed = false;
+  if (connector_->split() && event.kind == event_kind::exec) {
     urgent = std::make_unique<proc_snapshot>();
     snapshotter_.take_urgent(event.tgid, *urgent);
-    // What is held from before the exec goes first, making room for what is read next.
-    release_rest_before(event.timestamp_ns);
-    drain_rest(event.timestamp_ns);
-    if (event.timestamp_ns >= rest_clean_since_ns_) ++counters_.execs_ahead_of_rest;
+    // Behind a flood of other events, the exec's second half is not left until they are taken:
+    // by then a short-lived process is gone, and with it its ids and working directory.
+    if (rest_flooded_ || held_rest_.size() - held_rest_next_ >= rest_backlog_for_second_half) {
+      complete_snapshot(event.tgid, *urgent);
+      urgent_completed = true;
+    }
+    if (event.timestamp_ns >= rest_clean_since_ns_) {
+      // What is held from before the exec goes first, making room for what is read next.
+      release_rest_before(event.timestamp_ns);
+      drain_rest(event.timestamp_ns);
+      if (event.timestamp_ns >= rest_clean_since_ns_) ++counters_.execs_ahead_of_rest;
+    }
   }
   release_rest_before(event.timestamp_ns);
-  accept(event, std::move(urgent));
+  accept(event, std::move(urgent), urgent_completed);
 }
 
 // Receives what waits on the rest socket (split connector) into held_rest_, or only until
@@ -293,6 +308,9 @@ bool reader::drain_rest(uint64_t until_ns) {
       far_enough = true;
       break;
     }
+    // A flood on this socket must not keep an exec waiting for its urgent reads: a drain not
+    // asked for by an exec gives way to one every few datagrams.
+    if (until_ns == UINT64_MAX && round % rest_datagrams_between_checks == rest_datagrams_between_checks - 1 && events_waiting()) break;
     const size_t before = held_rest_.size();
     const receive_result r = connector_->receive(held_rest_, channel::rest);
     if (r.would_block) {
@@ -320,6 +338,12 @@ bool reader::drain_rest(uint64_t until_ns) {
     rest_quiet_until_ns_ = monotonic_ns() + rest_quiet_ns;
   } else {
     rest_quiet_until_ns_ = 0;
+  }
+  // Stopped with events still waiting, neither emptied nor far enough: a flood.
+  if (emptied) {
+    rest_flooded_ = false;
+  } else if (!far_enough && progressed) {
+    rest_flooded_ = true;
   }
   return progressed;
 }
@@ -381,8 +405,7 @@ void reader::complete_snapshots(bool yield_to_events, bool socket_just_emptied) 
     if (yield_to_events && (done > 0 || !socket_just_emptied) && events_waiting()) break;
     auto& [pid, snapshot] = incomplete_[done];
     snapshotter_.take_rest(pid, *snapshot);
-    if (snapshot->failed != 0) ++counters_.snapshots_partial;
-    if (snapshot->gone) ++counters_.snapshots_gone;
+    count_completed(*snapshot);
   }
   counters_.snapshot_rest_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
@@ -410,6 +433,21 @@ void reader::complete_snapshots(bool yield_to_events, bool socket_just_emptied) 
   counters_.parent_stdio_reused.store(snapshotter_.parent_stdio_reused(), std::memory_order_relaxed);
 }
 
+// Runs on the reader thread.
+void reader::count_completed(const proc_snapshot& snapshot) {
+  if (snapshot.failed != 0) ++counters_.snapshots_partial;
+  if (snapshot.gone) ++counters_.snapshots_gone;
+}
+
+// The second half of one snapshot, at once. Runs on the reader thread.
+void reader::complete_snapshot(pid_t pid, proc_snapshot& snapshot) {
+  const auto started = std::chrono::steady_clock::now();
+  snapshotter_.take_rest(pid, snapshot);
+  count_completed(snapshot);
+  counters_.snapshot_rest_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+}
+
 // The start time of a forked process, or -1 when it is gone, or when the pid now holds a process
 // that started after the fork (the child exited and its pid was handed on while it waited).
 // Runs on the reader thread.
@@ -425,7 +463,7 @@ bool reader::events_waiting() const {
 }
 
 // Runs on the reader thread.
-void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent) {
+void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent, bool completed) {
   ++counters_.events_by_kind[static_cast<size_t>(event.kind)];
   note_sequence(event.cpu, event.seq);
   if (!batch_) {
@@ -469,7 +507,7 @@ void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapsho
     batch_->snapshot_bytes += taken.cmdline.size() + taken.exe.size();
     for (const std::string& entry : taken.env) batch_->snapshot_bytes += entry.size();
     counters_.snapshot_urgent_ns += captured.snapshot->urgent_done_ns - captured.snapshot->taken_ns;
-    incomplete_.emplace_back(event.tgid, captured.snapshot.get());
+    if (!completed) incomplete_.emplace_back(event.tgid, captured.snapshot.get());
     last_exec_.record(event.tgid, {captured.snapshot->taken_ns, captured.snapshot->urgent_done_ns, captured.snapshot.get()});
     batch_exec_pids_.push_back(event.tgid);
   }

@@ -168,7 +168,10 @@ class reader {
   void settle_sequences(uint64_t now_ns);
   void settle_socket_error(channel from);
   // urgent: the exec's urgent half, when already taken.
-  void accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent = nullptr);
+  // completed: its second half too.
+  void accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent = nullptr, bool completed = false);
+  void complete_snapshot(pid_t pid, proc_snapshot& snapshot);
+  void count_completed(const proc_snapshot& snapshot);
   void note_sequence(uint32_t cpu, uint32_t seq);
   void note_rename(const proc_event_record& event);
   bool started_after(int64_t start_ticks, uint64_t event_ns) const;
@@ -203,6 +206,8 @@ class reader {
   uint64_t rest_clean_since_ns_ = 0;
   // The rest socket gave a datagram or an overflow report since the last poll().
   bool rest_progressed_ = false;
+  // The last drain of the rest socket left events waiting (a flood of other events).
+  bool rest_flooded_ = false;
   std::unique_ptr<event_batch> batch_;
   exec_history last_exec_;
   std::vector<int32_t> batch_exec_pids_;

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -181,4 +183,33 @@ describeAsRoot('live capture from the proc connector', () => {
       }
     });
   }
+
+  it('keeps up with execs while a process floods rename events, and keeps reading', async () => {
+    const capture = await startCapture();
+    // Each write to /proc/<pid>/comm is a rename event: the other socket's share of the flood.
+    const flooder = spawn('/bin/sh', ['-c', 'while :; do echo flood-a > /proc/$$/comm; echo flood-b > /proc/$$/comm; done'], { stdio: 'ignore' });
+    try {
+      await sleep(200);
+      const runs = 200;
+      const { pid } = await runShell(`i=0; while [ $i -lt ${runs} ]; do /bin/true flood-marker $i; i=$((i+1)); done`);
+      flooder.kill('SIGKILL');
+      const events = await capture.settle();
+      expect(capture.source.failure()).toBeNull();
+      const tree = treeOf(events, pid);
+      const execd = events.filter((e) => e.kind === 'exec' && tree.has(e.tgid) && e.tgid !== pid);
+      expect(execd).toHaveLength(runs);
+      expect(execd.filter((e) => argv(e)?.[1] === 'flood-marker').length).toBeGreaterThanOrEqual(runs * 0.95);
+      expect(capture.source.stats().eventsByKind.comm).toBeGreaterThan(1000);
+      // Still reading once the flood is over.
+      const after = await runShell('/bin/true after-flood-marker');
+      const later = await capture.settle();
+      expect(later.filter((e) => e.kind === 'exec' && e.tgid !== after.pid && treeOf(later, after.pid).has(e.tgid)).map(argv)).toContainEqual([
+        '/bin/true',
+        'after-flood-marker',
+      ]);
+    } finally {
+      flooder.kill('SIGKILL');
+      await capture.source.stop();
+    }
+  });
 });
