@@ -243,13 +243,7 @@ bool reader::drain_connector() {
     received_.clear();
     const receive_result r = connector_->receive(received_);
     if (!r.would_block) progressed = true;
-    if (r.overflow) {
-      ++counters_.overflows;
-      pending_losses_ |= loss_overflow;
-      continue;
-    }
-    if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
-    for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
+    if (!note_receive(r)) continue;
     for (const proc_event_record& event : received_) take_from_exec_socket(event);
     if (r.would_block) {
       emptied = true;
@@ -261,6 +255,19 @@ bool reader::drain_connector() {
   if (emptied) release_rest_before(UINT64_MAX);
   complete_snapshots(true, emptied);
   return progressed;
+}
+
+// What a receive reports besides events, from either socket: an overflow (then it returns false:
+// nothing else came), messages refused, acks' sequence numbers. Runs on the reader thread.
+bool reader::note_receive(const receive_result& r) {
+  if (r.overflow) {
+    ++counters_.overflows;
+    pending_losses_ |= loss_overflow;
+    return false;
+  }
+  if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
+  for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
+  return true;
 }
 
 // Accepts an event of the exec socket after the held events of the rest socket that happened
@@ -320,13 +327,7 @@ bool reader::drain_rest(uint64_t until_ns) {
     }
     progressed = true;
     rest_progressed_ = true;
-    if (r.overflow) {
-      ++counters_.overflows;
-      pending_losses_ |= loss_overflow;
-      continue;
-    }
-    if (r.decoded.rejected > 0) counters_.messages_rejected += r.decoded.rejected;
-    for (const proc_ack& ack : connector_->last_acks()) note_sequence(ack.cpu, ack.seq);
+    if (!note_receive(r)) continue;
     for (size_t i = before; i < held_rest_.size(); ++i) {
       rest_clean_since_ns_ = std::max(rest_clean_since_ns_, held_rest_[i].timestamp_ns);
     }

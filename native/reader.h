@@ -163,6 +163,7 @@ class reader {
   void fail(std::exception_ptr failure) noexcept;
   bool drain_connector();
   bool drain_rest(uint64_t until_ns = UINT64_MAX);
+  bool note_receive(const receive_result& r);
   void take_from_exec_socket(const proc_event_record& event);
   void release_rest_before(uint64_t timestamp_ns);
   void settle_sequences(uint64_t now_ns);
