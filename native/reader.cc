@@ -196,8 +196,8 @@ void reader::poll_loop() {
     const short rest = fds[2].revents;
     // A pending socket error (ENOBUFS: the kernel dropped events) is what recvmsg reports first,
     // so draining normally clears POLLERR; one that a drain could not clear is settled.
-    // Execs first: each empties the rest socket itself, after its urgent reads, when its fork
-    // may still wait there (take_from_exec_socket).
+    // Execs first: each reads the rest socket itself, after its urgent reads, as far as its own
+    // time when its fork may still wait there (take_from_exec_socket).
     // The rest socket is drained by execs too, so whether it gave anything since poll() is
     // counted across all its drains.
     rest_progressed_ = false;
