@@ -239,9 +239,9 @@ class packer {
   packer(napi_env env, const resolved_strings& strings, size_t events, size_t snapshots, uint32_t values)
       : env_(env), strings_(strings) {
     void* data = nullptr;
+    // Every byte of an event is written (event()), so the buffer's own zeroing is not relied on.
     check(env, napi_create_arraybuffer(env, events * event_bytes, &data, &events_));
     event_data_ = static_cast<uint8_t*>(data);
-    if (events > 0) std::memset(event_data_, 0, events * event_bytes);
     check(env, napi_create_arraybuffer(env, snapshots * snapshot_numbers * sizeof(double), &data, &snapshots_));
     snapshot_data_ = static_cast<double*>(data);
     check(env, napi_create_array_with_length(env, values, &values_));
@@ -276,9 +276,12 @@ class packer {
         words[word_first] = e.tracer_pid;
         words[word_second] = e.tracer_tgid;
         break;
-      case event_kind::comm:
-        value(string_or_null(env_, true, std::string(e.comm, strnlen(e.comm, 16))));
+      case event_kind::comm: {
+        napi_value comm;
+        check(env_, napi_create_string_utf8(env_, e.comm, strnlen(e.comm, sizeof e.comm - 1), &comm));
+        value(comm);
         break;
+      }
       default:
         break;
     }
@@ -352,6 +355,11 @@ class packer {
     value(env_vars);
     value(stdio_to_js(env_, strings_, snap.stdio));
     value(stdio_to_js(env_, strings_, snap.parent_stdio));
+  }
+
+  // The values an event adds to the values array (its comm, or its snapshot's).
+  static uint32_t values_of(const proc_event_record& e, bool has_snapshot) {
+    return (e.kind == event_kind::comm ? 1 : 0) + (has_snapshot ? snapshot_values : 0);
   }
 
   // (events, snapshots, values) as the arguments of a batch callback or the fields of a result.
@@ -552,11 +560,8 @@ void deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<event_batch
   size_t snapshots = 0;
   uint32_t values = 0;
   for (const captured_event& captured : batch->events) {
-    if (captured.snapshot) {
-      ++snapshots;
-      values += snapshot_values;
-    }
-    if (captured.event.kind == event_kind::comm) ++values;
+    if (captured.snapshot) ++snapshots;
+    values += packer::values_of(captured.event, captured.snapshot != nullptr);
   }
   packer packed(env, strings, batch->events.size(), snapshots, values);
   for (const captured_event& captured : batch->events) packed.event(captured.event, captured.snapshot.get(), captured.start_ticks);
@@ -766,7 +771,7 @@ Napi::Value decode_for_test(const Napi::CallbackInfo& info) {
       decode_datagram(bytes.Data(), bytes.Length(), info[1].As<Napi::Number>().Uint32Value(), events, acks);
   resolved_strings strings(env, *env.GetInstanceData<addon_data>());
   uint32_t values = 0;
-  for (const proc_event_record& e : events) values += e.kind == event_kind::comm ? 1 : 0;
+  for (const proc_event_record& e : events) values += packer::values_of(e, false);
   packer packed(env, strings, events.size(), 0, values);
   for (const proc_event_record& e : events) packed.event(e, nullptr, -2);
   Napi::Array js_acks = Napi::Array::New(env, acks.size());

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <system_error>
 
 namespace execwarden {
@@ -220,11 +221,7 @@ int64_t sequence_tracker::observe(uint32_t cpu, uint32_t seq, uint64_t now_ns) {
     int64_t counted = 0;
     if (state.open.size() == max_unsettled_per_cpu) {
       // Too many gaps at once to wait for: the oldest counts now.
-      counted = static_cast<int64_t>(state.open.front().count);
-      state.outstanding += state.open.front().count;
-      missing_ += state.open.front().count;
-      unsettled_ -= state.open.front().count;
-      state.open.erase(state.open.begin());
+      counted = count_open(state, 1);
     }
     state.open.push_back(gap{static_cast<uint32_t>(ahead), now_ns + grace_ns_});
     unsettled_ += static_cast<uint32_t>(ahead);
@@ -250,16 +247,21 @@ int64_t sequence_tracker::settle(uint64_t now_ns) {
   int64_t counted = 0;
   for (cpu_state& state : cpus_) {
     size_t due = 0;
-    while (due < state.open.size() && state.open[due].due_ns <= now_ns) {
-      state.outstanding += state.open[due].count;
-      counted += static_cast<int64_t>(state.open[due].count);
-      ++due;
-    }
-    state.open.erase(state.open.begin(), state.open.begin() + static_cast<std::ptrdiff_t>(due));
+    while (due < state.open.size() && state.open[due].due_ns <= now_ns) ++due;
+    counted += count_open(state, due);
   }
-  missing_ += static_cast<uint64_t>(counted);
-  unsettled_ -= static_cast<uint64_t>(counted);
   return counted;
+}
+
+// Counts a CPU's `gaps` oldest open gaps as missing. Returns how many events that is.
+int64_t sequence_tracker::count_open(cpu_state& state, size_t gaps) {
+  uint64_t counted = 0;
+  for (size_t i = 0; i < gaps; ++i) counted += state.open[i].count;
+  state.open.erase(state.open.begin(), state.open.begin() + static_cast<std::ptrdiff_t>(gaps));
+  state.outstanding += counted;
+  missing_ += counted;
+  unsettled_ -= counted;
+  return static_cast<int64_t>(counted);
 }
 
 uint64_t sequence_tracker::next_due_ns() const {
@@ -275,13 +277,13 @@ namespace {
 
 // A classic BPF socket filter on the kind of each proc connector message (proc_event.what, the
 // word after nlmsghdr and cn_msg). The filter reads words in network order, so the kinds are
-// compared in it. Keeps exec events and acks (kind 0: the LISTEN ack must reach fd_), or, with
-// exec false, everything else. A message too short to hold a kind is dropped by either.
-void attach_kind_filter(int fd, bool exec) {
+// compared in it. The exec channel keeps exec events and acks (kind 0: the LISTEN ack must reach
+// fd_), the rest channel everything else. A message too short to hold a kind is dropped by either.
+void attach_kind_filter(int fd, channel kept) {
   constexpr uint32_t what_offset = NLMSG_HDRLEN + sizeof(cn_msg);
   // What the filter returns: the bytes of the message to keep, all of them or none.
-  const uint32_t on_exec_or_ack = exec ? 0xffffffffu : 0;
-  const uint32_t on_other = exec ? 0 : 0xffffffffu;
+  const uint32_t on_exec_or_ack = kept == channel::exec ? 0xffffffffu : 0;
+  const uint32_t on_other = kept == channel::exec ? 0 : 0xffffffffu;
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, what_offset),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(proc_event::PROC_EVENT_EXEC), 1, 0),
@@ -295,12 +297,13 @@ void attach_kind_filter(int fd, bool exec) {
   }
 }
 
-int open_bound_socket(bool& forced_buffer, int& granted_buffer, int requested, int filter) {
+// A socket bound to the proc connector's group; `filtered`: it keeps that channel's kinds only.
+int open_bound_socket(bool& forced_buffer, int& granted_buffer, int requested, std::optional<channel> filtered) {
   const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
   if (fd < 0) throw_errno(errno, "socket(AF_NETLINK, NETLINK_CONNECTOR)");
   try {
     // Before the bind, so that no message of the wrong kind arrives first.
-    if (filter >= 0) attach_kind_filter(fd, filter == 1);
+    if (filtered) attach_kind_filter(fd, *filtered);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = CN_IDX_PROC;
@@ -343,19 +346,20 @@ proc_connector::proc_connector(const connector_options& options) : buffer_(recei
     bool forced = false;
     int granted = 0;
     try {
-      rest_fd_ = open_bound_socket(forced, granted, options.receive_buffer_bytes, 0);
+      rest_fd_ = open_bound_socket(forced, granted, options.receive_buffer_bytes, channel::rest);
     } catch (const std::system_error&) {
       rest_fd_ = -1;
     }
   }
   try {
-    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, rest_fd_ >= 0 ? 1 : -1);
+    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes,
+                            rest_fd_ >= 0 ? std::optional<channel>(channel::exec) : std::nullopt);
   } catch (...) {
     if (rest_fd_ < 0) throw;
     // Not split after all: one socket, without a filter.
     ::close(rest_fd_);
     rest_fd_ = -1;
-    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, -1);
+    fd_ = open_bound_socket(forced_buffer_, granted_buffer_, options.receive_buffer_bytes, std::nullopt);
   }
   try {
     // A sequence number of our own lets us pick our ack out of other listeners' acks.
@@ -440,7 +444,7 @@ void proc_connector::await_ack(uint32_t seq, std::chrono::milliseconds timeout) 
 }
 
 receive_result proc_connector::receive(std::vector<proc_event_record>& events, channel from) {
-  const int fd = from == channel::rest && rest_fd_ >= 0 ? rest_fd_ : fd_;
+  const int fd = fd_of(from);
   receive_result result;
   acks_.clear();
   sockaddr_nl sender{};
@@ -475,7 +479,7 @@ receive_result proc_connector::receive(std::vector<proc_event_record>& events, c
 }
 
 int proc_connector::take_socket_error(channel from) {
-  const int fd = from == channel::rest && rest_fd_ >= 0 ? rest_fd_ : fd_;
+  const int fd = fd_of(from);
   int err = 0;
   socklen_t len = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) throw_errno(errno, "getsockopt(SO_ERROR)");

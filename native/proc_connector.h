@@ -71,7 +71,7 @@ decode_result decode_datagram(const uint8_t* data, size_t size, uint32_t sender_
 // Events of one CPU can arrive slightly out of order (the number is taken before the send), so a
 // late arrival cancels a gap counted for it. With a grace period, a gap counts only once it has
 // stayed open that long: events read from two sockets (exec apart from the rest) reach the
-// tracker out of order by up to one drain of the other socket, and such a gap is not a loss.
+// tracker out of order while one socket waits to be drained, and such a gap is not a loss.
 class sequence_tracker {
  public:
   explicit sequence_tracker(uint64_t grace_ns = 0) : grace_ns_(grace_ns) {}
@@ -99,6 +99,7 @@ class sequence_tracker {
     uint64_t outstanding = 0;
     std::vector<gap> open;  // in their grace period, oldest first
   };
+  int64_t count_open(cpu_state& state, size_t gaps);
   uint64_t grace_ns_;
   std::vector<cpu_state> cpus_;
   uint64_t missing_ = 0;
@@ -110,7 +111,8 @@ struct connector_options {
   std::chrono::milliseconds ack_timeout{2000};
   // Exec events on one socket, every other kind on a second one, split in the kernel by a
   // socket filter: the reader wakes for an exec at once and takes the rest in passing (see
-  // reader.cc). Falls back to one socket where a filter cannot be attached.
+  // reader.cc). Falls back to one socket where a filter cannot be attached. Each socket gets the
+  // receive buffer asked for, so a flood can hold twice as much in the kernel.
   bool split_exec = true;
 };
 
@@ -166,6 +168,7 @@ class proc_connector {
  private:
   void send_op(uint32_t op, uint32_t seq);
   void await_ack(uint32_t seq, std::chrono::milliseconds timeout);
+  int fd_of(channel from) const { return from == channel::rest && rest_fd_ >= 0 ? rest_fd_ : fd_; }
 
   int fd_ = -1;
   int rest_fd_ = -1;

@@ -166,7 +166,7 @@ void reader::poll_loop() {
     const bool rest_polled = split && now >= rest_quiet_until_ns_;
     if (split && !rest_polled) sooner(static_cast<int64_t>(rest_quiet_until_ns_ - now));
     // Held events wait only for the exec socket to be looked at once more.
-    const bool rest_held = held_rest_next_ < held_rest_.size();
+    const bool rest_held = held_rest_count() > 0;
     if (rest_held) sooner(0);
     const uint64_t gap_due = sequences_.next_due_ns();
     if (gap_due != 0) sooner(gap_due > now ? static_cast<int64_t>(gap_due - now) : 0);
@@ -277,18 +277,18 @@ bool reader::note_receive(const receive_result& r) {
 // The exec's urgent reads come first all the same: its process may be about to exit.
 // Runs on the reader thread.
 void reader::take_from_exec_socket(const proc_event_record& event) {
-  std::unique_ptr<proc_snapshot> urgent;
-  bool urgent_completed = false;
-  if (connector_->split() && event.kind == event_kind::exec) {
-    urgent = std::make_unique<proc_snapshot>();
-    snapshotter_.take_urgent(event.tgid, *urgent);
+  std::unique_ptr<proc_snapshot> snapshot;
+  bool completed = false;
+  if (event.kind == event_kind::exec) {
+    snapshot = std::make_unique<proc_snapshot>();
+    snapshotter_.take_urgent(event.tgid, *snapshot);
     // Behind a flood of other events, the exec's second half is not left until they are taken:
     // by then a short-lived process is gone, and with it its ids and working directory.
-    if (rest_flooded_ || held_rest_.size() - held_rest_next_ >= rest_backlog_for_second_half) {
-      complete_snapshot(event.tgid, *urgent);
-      urgent_completed = true;
+    if (rest_flooded_ || held_rest_count() >= rest_backlog_for_second_half) {
+      complete_snapshot(event.tgid, *snapshot);
+      completed = true;
     }
-    if (event.timestamp_ns >= rest_clean_since_ns_) {
+    if (connector_->split() && event.timestamp_ns >= rest_clean_since_ns_) {
       // What is held from before the exec goes first, making room for what is read next.
       release_rest_before(event.timestamp_ns);
       drain_rest(event.timestamp_ns);
@@ -296,7 +296,7 @@ void reader::take_from_exec_socket(const proc_event_record& event) {
     }
   }
   release_rest_before(event.timestamp_ns);
-  accept(event, std::move(urgent), urgent_completed);
+  accept(event, std::move(snapshot), completed);
 }
 
 // Receives what waits on the rest socket (split connector) into held_rest_, or only until
@@ -310,7 +310,7 @@ bool reader::drain_rest(uint64_t until_ns) {
   bool emptied = false;
   bool far_enough = false;
   const uint64_t started = monotonic_ns();
-  for (int round = 0; round < datagrams_per_round && held_rest_.size() - held_rest_next_ < held_rest_max; ++round) {
+  for (int round = 0; round < datagrams_per_round && held_rest_count() < held_rest_max; ++round) {
     if (rest_clean_since_ns_ > until_ns) {
       far_enough = true;
       break;
@@ -464,7 +464,7 @@ bool reader::events_waiting() const {
 }
 
 // Runs on the reader thread.
-void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent, bool completed) {
+void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> snapshot, bool completed) {
   ++counters_.events_by_kind[static_cast<size_t>(event.kind)];
   note_sequence(event.cpu, event.seq);
   if (!batch_) {
@@ -492,12 +492,7 @@ void reader::accept(const proc_event_record& event, std::unique_ptr<proc_snapsho
       if (previous->in_batch != nullptr) previous->in_batch->stale = true;
       ++counters_.snapshots_stale;
     }
-    if (urgent) {
-      captured.snapshot = std::move(urgent);
-    } else {
-      captured.snapshot = std::make_unique<proc_snapshot>();
-      snapshotter_.take_urgent(event.tgid, *captured.snapshot);
-    }
+    captured.snapshot = std::move(snapshot);
     if (started_after(captured.snapshot->start_ticks, event.timestamp_ns)) {
       captured.snapshot->started_after_event = true;
       ++counters_.snapshots_reused;
@@ -543,17 +538,21 @@ bool reader::started_after(int64_t start_ticks, uint64_t event_ns) const {
   return start_ns > static_cast<int64_t>(event_ns) + offset + static_cast<int64_t>(ns_per_tick_);
 }
 
+// Whether an exec snapshot's start time can be its fork's: read, and of a process that did not
+// start after the fork (that one holds a reused pid). Runs on the reader thread.
+bool reader::start_fits_fork(const proc_snapshot& snapshot, const proc_event_record& fork) const {
+  return snapshot.start_ticks >= 0 && !snapshot.started_after_event && !started_after(snapshot.start_ticks, fork.timestamp_ns);
+}
+
 // An exec keeps the process's start time, and its snapshot has just read it: the process's fork,
-// when still waiting in this batch for its own stat read, takes it from there instead. Not from a
-// snapshot of a process that started after the fork: that one holds a reused pid.
+// when still waiting in this batch for its own stat read, takes it from there instead.
 // Runs on the reader thread.
 void reader::fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot) {
-  if (snapshot.start_ticks < 0 || snapshot.started_after_event) return;
   // The latest fork of the tgid is the one that exec'd; the list is bounded by the batch size.
   for (auto it = pending_forks_.rbegin(); it != pending_forks_.rend(); ++it) {
     captured_event& fork = batch_->events[*it];
     if (fork.event.tgid != tgid) continue;
-    if (started_after(snapshot.start_ticks, fork.event.timestamp_ns)) return;
+    if (!start_fits_fork(snapshot, fork.event)) return;
     fork.start_ticks = snapshot.start_ticks;
     pending_forks_.erase(std::next(it).base());
     ++counters_.fork_starts_from_exec;
@@ -568,9 +567,7 @@ bool reader::fork_start_from_earlier_exec(captured_event& fork) {
   const exec_history::entry* exec = last_exec_.find(fork.event.tgid);
   if (exec == nullptr || exec->in_batch == nullptr) return false;
   const proc_snapshot& snapshot = *exec->in_batch;
-  if (snapshot.start_ticks < 0 || snapshot.started_after_event || started_after(snapshot.start_ticks, fork.event.timestamp_ns)) {
-    return false;
-  }
+  if (!start_fits_fork(snapshot, fork.event)) return false;
   fork.start_ticks = snapshot.start_ticks;
   ++counters_.fork_starts_from_exec;
   return true;

@@ -168,9 +168,9 @@ class reader {
   void release_rest_before(uint64_t timestamp_ns);
   void settle_sequences(uint64_t now_ns);
   void settle_socket_error(channel from);
-  // urgent: the exec's urgent half, when already taken.
-  // completed: its second half too.
-  void accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> urgent = nullptr, bool completed = false);
+  // snapshot: an exec's, its urgent half taken; completed: its second half too.
+  void accept(const proc_event_record& event, std::unique_ptr<proc_snapshot> snapshot = nullptr, bool completed = false);
+  size_t held_rest_count() const { return held_rest_.size() - held_rest_next_; }
   void complete_snapshot(pid_t pid, proc_snapshot& snapshot);
   void count_completed(const proc_snapshot& snapshot);
   void note_sequence(uint32_t cpu, uint32_t seq);
@@ -178,6 +178,7 @@ class reader {
   bool started_after(int64_t start_ticks, uint64_t event_ns) const;
   void fork_start_from_exec(int32_t tgid, const proc_snapshot& snapshot);
   bool fork_start_from_earlier_exec(captured_event& fork);
+  bool start_fits_fork(const proc_snapshot& snapshot, const proc_event_record& fork) const;
   void flush();
   // yield_to_events: stop early, leaving the rest for later, when events wait on the socket.
   void complete_snapshots(bool yield_to_events, bool socket_just_emptied);
@@ -203,7 +204,8 @@ class reader {
   // with it (0: it is polled).
   uint64_t rest_quiet_until_ns_ = 0;
   // Every event queued on the rest socket before this time (CLOCK_MONOTONIC, the clock of event
-  // timestamps) has been received: the start of its last drain that emptied it.
+  // timestamps) has been received: the latest event time received, or the start of the last
+  // drain that emptied it, whichever is later (drain_rest).
   uint64_t rest_clean_since_ns_ = 0;
   // The rest socket gave a datagram or an overflow report since the last poll().
   bool rest_progressed_ = false;

@@ -83,7 +83,7 @@ export interface NativeAddon {
   snapshotForTest(
     pid: number | number[],
     options?: Pick<CaptureOptions, 'cmdlineMaxBytes' | 'envVars' | 'envScanMaxBytes' | 'envValueMaxBytes' | 'envMaxEntries'> & { procRoot?: string; argsCountMaxBytes?: number; cmdlineTailBytes?: number; stdio?: boolean; procnetMaxBytes?: number; socketScanBudgetMs?: number },
-  ): ProcSnapshot & { stale: boolean; commRenamed: boolean; stdioStats?: { socketCacheHits: number; socketListingScans: number; socketLookupsOverBudget: number } };
+  ): ProcSnapshot & { stale: boolean; commRenamed: boolean; stdioStats?: StdioStats };
 }
 
 type SnapshotForTestOptions = Parameters<NativeAddon['snapshotForTest']>[1];

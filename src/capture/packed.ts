@@ -28,7 +28,6 @@ const SNAPSHOT_ENV_TRUNCATED = 4;
 const SNAPSHOT_COMM_RENAMED = 8;
 const SNAPSHOT_ARGS_TOTAL_EXACT = 16;
 const SNAPSHOT_STARTED_AFTER_EVENT = 32;
-export const SNAPSHOT_VALUES = 9;
 
 /** Reads values in order, as the addon appended them. */
 class Values {

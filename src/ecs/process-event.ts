@@ -427,13 +427,8 @@ export function processEventProbe(action: ProcessAction, entry: ProcessEntry | n
     event = Object.freeze({ kind: 'event', category: Object.freeze(['process']), type: Object.freeze(eventTypeOf(action)), action }) as ProcessEventProbe['event'];
     PROBE_EVENTS.set(action, event);
   }
-  const probe: ProcessEventProbe = {
-    event,
-    host,
-    process: {},
-  };
+  const probe: ProcessEventProbe = { event, host, process: entry ? probeNames(entry.image) : {} };
   if (entry) {
-    probe.process = probeNames(entry.image);
     if (entry.parent) probe.process.parent = probeNames(entry.parent.image);
     if (entry.euid >= 0) probe.user = { id: String(entry.euid) };
   }

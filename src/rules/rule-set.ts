@@ -183,17 +183,17 @@ export class RuleSet {
     return needed;
   }
 
+  /** Whether mayOffer() can ever say no (not with process lineage). */
+  get gates(): boolean {
+    return this.lineage === null;
+  }
+
   /**
    * False when no rule could take an event whose memo fields (rule-index.ts: category, type,
    * action, host.os.type, the process's and its parent's name and executable, user.id) are those
    * of `probe`: its document need not be built. Always true with process lineage, which learns
    * from every event.
    */
-  /** Whether mayOffer() can ever say no (not with process lineage). */
-  get gates(): boolean {
-    return this.lineage === null;
-  }
-
   mayOffer(probe: object): boolean {
     return this.lineage !== null || this.index.mayOffer(probe as EqlEvent);
   }
