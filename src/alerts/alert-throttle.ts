@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { fitDocument } from '../outputs/fit-document.js';
 import type { AlertDocument } from './alert-document.js';
+import { OrderedMap } from '../insertion-order.js';
 
 export interface AlertThrottleOptions {
   /** The span over which a rule's budget is counted; 0 turns flood control off. */
@@ -71,7 +72,8 @@ interface HeldKind {
 interface RuleWindow {
   startMs: number;
   sent: number;
-  held: Map<string, HeldKind>;
+  /** Oldest first (insertion-order.ts: a Map would scan past its deleted slots to find it). */
+  held: OrderedMap<string, HeldKind>;
 }
 
 /** A short, fixed-size key for what makes two alerts the same (see the module header). */
@@ -124,7 +126,7 @@ export class AlertThrottle {
       window = undefined;
     }
     if (window === undefined) {
-      window = { startMs: now, sent: 0, held: new Map() };
+      window = { startMs: now, sent: 0, held: new OrderedMap() };
       this.rules.set(ruleId, window);
     }
     if (window.sent < this.budget) {
@@ -181,8 +183,8 @@ export class AlertThrottle {
   private reportOldest(): void {
     let oldest: { window: RuleWindow; kind: HeldKind } | null = null;
     for (const window of this.rules.values()) {
-      const first = window.held.values().next();
-      if (!first.done && (oldest === null || first.value.firstSeenMs < oldest.kind.firstSeenMs)) oldest = { window, kind: first.value };
+      const first = window.held.oldest();
+      if (first !== undefined && (oldest === null || first[1].firstSeenMs < oldest.kind.firstSeenMs)) oldest = { window, kind: first[1] };
     }
     if (oldest === null) return;
     oldest.window.held.delete(oldest.kind.key);

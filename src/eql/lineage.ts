@@ -45,6 +45,7 @@ import { structureKey, type EventFilterNode, type LineageRelation } from './ast.
 import { fieldSlot } from './field-access.js';
 import type { EqlEvent } from './index.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { OrderedMap } from '../insertion-order.js';
 
 /** Identifies a subquery by its structure (positions aside): equal subqueries share a bit. */
 export function lineageSubqueryKey(filter: EventFilterNode): string {
@@ -187,7 +188,7 @@ export class LineageTracker {
   private relations: string[] | null = null;
   private readonly live: Generations;
   /** Processes whose `end` was seen, oldest first. */
-  private readonly ended = new Map<string, ProcessLineage>();
+  private readonly ended = new OrderedMap<string, ProcessLineage>();
   private readonly maxEnded: number;
   private words = 0;
   private sealed = false;
@@ -285,7 +286,7 @@ export class LineageTracker {
       this.live.delete(id);
       this.ended.delete(id);
       this.ended.set(id, lineage);
-      if (this.ended.size > this.maxEnded) this.ended.delete(this.ended.keys().next().value as string);
+      if (this.ended.size > this.maxEnded) this.ended.delete(this.ended.oldest()![0]);
     } else if (!kept) {
       this.live.add(id, lineage);
     }

@@ -25,6 +25,7 @@
 import type { EqlEvent } from './index.js';
 import type { Evaluator, StageScope } from './compile-expression.js';
 import { fieldSlot } from './field-access.js';
+import { OrderedMap } from '../insertion-order.js';
 
 export interface SequenceMatch {
   joinKeys: unknown[];
@@ -92,7 +93,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
   // Open partial sequences by the stage they completed, each by its encoded join key, in the
   // order they got there. A stage whose predecessor holds none cannot advance anything, so its
   // condition is not evaluated at all: for most events only the first stage of a sequence is.
-  const open: Map<JoinKeyId, Partial>[] = Array.from({ length: Math.max(0, lastStage) }, () => new Map());
+  const open: OrderedMap<JoinKeyId, Partial>[] = Array.from({ length: Math.max(0, lastStage) }, () => new OrderedMap());
   const stats: SequenceMatcherStats = { open: 0, evicted: 0, expired: 0, completed: 0 };
   let total = 0;
   let advances = 0;
@@ -131,9 +132,9 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
     let oldestKey: JoinKeyId = '';
     let oldestAdvance = Infinity;
     for (let stage = 0; stage < open.length; stage++) {
-      const first = open[stage]!.entries().next();
-      if (first.done === true) continue;
-      const [key, partial] = first.value;
+      const first = open[stage]!.oldest();
+      if (first === undefined) continue;
+      const [key, partial] = first;
       if (partial.advanced < oldestAdvance) {
         oldestAdvance = partial.advanced;
         oldestStage = stage;

@@ -34,6 +34,7 @@ import type { ProcFs, StatusFields } from './procfs.js';
 import { compactImage, imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
 import { ContainerIds } from './container.js';
 import { decideEntryLeader, type EntryType } from './entry-leader.js';
+import { FifoQueue, OrderedMap } from '../insertion-order.js';
 
 /** Ids and capability masks (StatusFields) are -1 where unknown. */
 export interface ProcessEntry extends Omit<StatusFields, 'threads'> {
@@ -185,10 +186,15 @@ export class ProcessTable {
   private readonly maxPreviousImages: number;
   private readonly keptArgsChars: number;
   private readonly keptPreviousArgsChars: number;
-  private readonly live = new Map<number, ProcessEntry>();
+  /** Live processes by pid, oldest first: past `maxEntries` with nothing exited, the oldest goes. */
+  private readonly live = new OrderedMap<number, ProcessEntry>();
   private readonly containerIds = new ContainerIds();
-  /** Exited entries in exit order (Map keeps insertion order), by entity id. */
-  private readonly exited = new Map<string, ProcessEntry>();
+  /**
+   * Exited entries in exit order; they leave only from the front (expiry, eviction). A queue, not
+   * a Map: with a full table every event evicts the oldest, which a Map's iterator finds only by
+   * scanning past its deleted slots (insertion-order.ts).
+   */
+  private readonly exited = new FifoQueue<ProcessEntry>();
   /** The most recent exited entry of each pid, for session/group leaders that have exited. */
   private readonly exitedByPid = new Map<number, ProcessEntry>();
   private readonly counters = {
@@ -440,9 +446,9 @@ export class ProcessTable {
 
   stats(): ProcessTableStats {
     return {
-      size: this.live.size + this.exited.size,
+      size: this.live.size + this.exited.length,
       live: this.live.size,
-      exited: this.exited.size,
+      exited: this.exited.length,
       ...this.counters,
     };
   }
@@ -450,39 +456,38 @@ export class ProcessTable {
   /** Removes exited entries older than the TTL. Called on every event; O(expired). */
   expire(): void {
     const deadline = this.clock.nowMs() - this.exitedTtlMs;
-    for (const entry of this.exited.values()) {
-      if ((entry.exitedAtMs ?? 0) > deadline) break;
-      this.drop(entry);
+    for (let entry = this.exited.peek(); entry !== undefined && (entry.exitedAtMs ?? 0) <= deadline; entry = this.exited.peek()) {
+      this.drop(this.exited.shift()!);
       this.counters.expired++;
     }
   }
 
   private enforceBounds(): void {
-    while (this.live.size + this.exited.size > this.maxEntries) {
-      const oldestExited = this.exited.values().next();
-      if (!oldestExited.done) {
-        this.drop(oldestExited.value);
+    while (this.live.size + this.exited.length > this.maxEntries) {
+      const oldestExited = this.exited.shift();
+      if (oldestExited !== undefined) {
+        this.drop(oldestExited);
         this.counters.evictions++;
         continue;
       }
-      const oldestLive = this.live.values().next();
-      if (oldestLive.done) return;
-      this.live.delete(oldestLive.value.pid);
-      oldestLive.value.parent = null;
+      const oldestLive = this.live.oldest();
+      if (oldestLive === undefined) return;
+      this.live.delete(oldestLive[0]);
+      oldestLive[1].parent = null;
       this.counters.evictionsLive++;
     }
   }
 
   private retire(entry: ProcessEntry, exitCode: number | null): void {
     if (this.live.get(entry.pid) === entry) this.live.delete(entry.pid);
+    // Queued once: a second retirement only updates the facts.
+    if (entry.exitedAtMs === null) this.exited.push(entry);
     entry.exitedAtMs = this.clock.nowMs();
     entry.exitCode = exitCode;
-    this.exited.set(entry.entityId, entry);
     this.exitedByPid.set(entry.pid, entry);
   }
 
   private drop(entry: ProcessEntry): void {
-    this.exited.delete(entry.entityId);
     if (this.exitedByPid.get(entry.pid) === entry) this.exitedByPid.delete(entry.pid);
     // Children may still point here; cut the chain so ancestors do not stay alive with it.
     entry.parent = null;
