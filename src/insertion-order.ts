@@ -122,17 +122,17 @@ export class OrderedMap<K, V> {
 
   /** The oldest entry, or undefined when empty. */
   oldest(): [K, V] | undefined {
-    for (let slot = this.order.peek(); slot !== undefined; slot = this.order.peek()) {
-      if (slot.live) return [slot.key, slot.value];
-      this.order.shift();
-    }
-    return undefined;
+    const slot = this.liveFront();
+    return slot === undefined ? undefined : [slot.key, slot.value];
   }
 
   /**
    * Oldest first. Deleting entries while iterating is safe; an entry set meanwhile may be missed.
+   * Dead slots at the front are dropped first, so a walk that stops at its first live entry (the
+   * sequence sweep) costs no more each time for what was deleted before it.
    */
   *entries(): IterableIterator<[K, V]> {
+    this.liveFront();
     for (const slot of this.order) if (slot !== undefined && slot.live) yield [slot.key, slot.value];
   }
 
@@ -142,5 +142,14 @@ export class OrderedMap<K, V> {
 
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
+  }
+
+  /** Drops the dead slots at the front; returns the first live one. */
+  private liveFront(): Slot<K, V> | undefined {
+    for (let slot = this.order.peek(); slot !== undefined; slot = this.order.peek()) {
+      if (slot.live) return slot;
+      this.order.shift();
+    }
+    return undefined;
   }
 }
