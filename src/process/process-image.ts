@@ -252,8 +252,6 @@ export function compactImage(image: ProcessImage, maxChars: number): ProcessImag
   if (total <= maxChars && image.cmdlineBase64 === null) return image;
   if (total <= maxChars) return { ...image, cmdlineBase64: null };
   const half = Math.floor(maxChars / 2);
-  // A slice of a V8 string keeps the whole string alive: copy each piece cut from a long argument.
-  const own = (piece: string): string => Buffer.from(piece, 'utf8').toString('utf8');
   const head: string[] = [];
   let used = 0;
   for (const arg of image.argsCutAt === null ? args : args.slice(0, image.argsCutAt)) {
@@ -278,6 +276,96 @@ export function compactImage(image: ProcessImage, maxChars: number): ProcessImag
     argsCutAt: head.length,
     cmdlineBase64: null,
   };
+}
+
+/** A slice of a V8 string keeps the whole string alive: a piece cut from a long one is copied. */
+function own(piece: string): string {
+  return Buffer.from(piece, 'utf8').toString('utf8');
+}
+
+/** `text` within `maxChars`: its head and end around "...", or itself when short enough. */
+function cutMiddle(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const half = Math.max(1, Math.floor((maxChars - 3) / 2));
+  return own(`${text.slice(0, half)}...${text.slice(text.length - half)}`);
+}
+
+function cutStream(stream: StdioStream, maxChars: number): StdioStream {
+  const path = stream.path === undefined ? undefined : cutMiddle(stream.path, maxChars);
+  const local = stream.socket?.local?.path;
+  const remote = stream.socket?.remote?.path;
+  if (path === stream.path && (local === undefined || local.length <= maxChars) && (remote === undefined || remote.length <= maxChars)) return stream;
+  const cut: StdioStream = { ...stream };
+  if (path !== undefined) cut.path = path;
+  if (stream.socket !== undefined) {
+    cut.socket = { ...stream.socket };
+    if (local !== undefined) cut.socket.local = { ...stream.socket.local, path: cutMiddle(local, maxChars) };
+    if (remote !== undefined) cut.socket.remote = { ...stream.socket.remote, path: cutMiddle(remote, maxChars) };
+  }
+  return cut;
+}
+
+/**
+ * The image cut down further, when the table is over its byte budget (ProcessTable): argv as
+ * compactImage keeps it within `maxChars`, and every other text an attacker sizes (executable and
+ * working directory paths, standard-stream paths, allow-listed environment entries) cut in its
+ * middle to `maxChars`, so wildcards on a path's start or end still hold. Name, ids and counts
+ * are kept whole.
+ */
+export function leanImage(image: ProcessImage, maxChars: number): ProcessImage {
+  const compact = compactImage(image, maxChars);
+  const streams = (list: StdioStream[] | null) => (list === null ? null : list.map((stream) => cutStream(stream, maxChars)));
+  return {
+    ...compact,
+    executable: compact.executable === null ? null : cutMiddle(compact.executable, maxChars),
+    workingDirectory: compact.workingDirectory === null ? null : cutMiddle(compact.workingDirectory, maxChars),
+    env: compact.env === null ? null : compact.env.map((entry) => cutMiddle(entry, maxChars)),
+    cmdlineBase64: null,
+    stdio: streams(compact.stdio),
+    parentStdio: streams(compact.parentStdio),
+  };
+}
+
+const imageBytesMemo = new WeakMap<ProcessImage, number>();
+
+/** V8 holds a string in at most 2 bytes per UTF-16 unit, behind a header. */
+function textBytes(text: string | null | undefined): number {
+  return text === null || text === undefined ? 0 : 16 + 2 * text.length;
+}
+
+function streamBytes(list: StdioStream[] | null): number {
+  if (list === null) return 0;
+  let bytes = 16 + 8 * list.length;
+  for (const stream of list) {
+    bytes += 64 + textBytes(stream.path);
+    if (stream.socket !== undefined) {
+      bytes += 128 + textBytes(stream.socket.local?.ip) + textBytes(stream.socket.local?.path) + textBytes(stream.socket.remote?.ip) + textBytes(stream.socket.remote?.path);
+    }
+  }
+  return bytes;
+}
+
+/**
+ * An upper estimate of the memory an image holds (its texts at 2 bytes per unit, arrays and
+ * objects at a fixed cost), worked out once per image. What the process table's byte budget
+ * counts; an image shared by a parent and its forked child is counted for each.
+ */
+export function imageBytes(image: ProcessImage): number {
+  const known = imageBytesMemo.get(image);
+  if (known !== undefined) return known;
+  let bytes = 256 + textBytes(image.executable) + textBytes(image.name) + textBytes(image.commandLine) + textBytes(image.cmdlineBase64) +
+    textBytes(image.workingDirectory) + textBytes(image.memfdName);
+  if (image.args !== null) {
+    bytes += 16 + 8 * image.args.length;
+    for (const arg of image.args) bytes += textBytes(arg);
+  }
+  if (image.env !== null) {
+    bytes += 16 + 8 * image.env.length;
+    for (const entry of image.env) bytes += textBytes(entry);
+  }
+  bytes += streamBytes(image.stdio) + streamBytes(image.parentStdio);
+  imageBytesMemo.set(image, bytes);
+  return bytes;
 }
 
 /** An image known only by name (comm), e.g. after a comm event on a process we never saw. */

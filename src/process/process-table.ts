@@ -9,11 +9,19 @@
  * own parent pointer is cut, so a chain of exited ancestors cannot pin memory: at most one
  * evicted entry is kept alive per entry in the table.
  *
- * Bounded: a judged image keeps at most `keptArgsChars` of its argv, a previous one
- * `keptPreviousArgsChars` (see settle()), so an entry costs a few kilobytes whatever its argv;
- * exited entries stay `exitedTtlMs` (late children and exit events of their children
- * still resolve), then expire; above `maxEntries` the oldest exited go first, live entries only
- * when the table holds nothing else (counted apart).
+ * Bounded, in entries and in bytes:
+ * - a judged image keeps at most `keptArgsChars` of its argv, a previous one and an exited
+ *   process's `keptPreviousArgsChars` (settle(), retire());
+ * - exited entries stay `exitedTtlMs` (late children and exit events of their children still
+ *   resolve), then expire;
+ * - above `maxEntries` the oldest exited go first, live entries only when the table holds nothing
+ *   else (counted apart);
+ * - above `maxKeptBytes` (imageBytes() of every entry's images, an upper estimate), the oldest
+ *   exited go first too; when only live entries are left, the heavy ones (over `heavyBytes`), in
+ *   the order they became heavy, are cut down to leanImage() and counted (`leaned`). A live
+ *   process is never dropped for its size, so a user who fills the budget with long command lines,
+ *   paths or stream names cannot push a daemon's entry (and its children's parent fields) out.
+ *   Without this, 36,000 short-lived execs with 8,000-character arguments held 750 MiB.
  *
  * Threads: the proc connector reports thread creation and exit like fork and exit, with
  * pid != tgid. They are not processes, but a process ends only when its last thread does: the
@@ -31,7 +39,7 @@ import { createHash } from 'node:crypto';
 import type { ProcSnapshot, RawEvent } from '../capture/raw-event.js';
 import type { Clock } from '../clock.js';
 import type { ProcFs, StatusFields } from './procfs.js';
-import { compactImage, imageFromComm, imageFromSnapshot, sameImage, type ProcessImage } from './process-image.js';
+import { compactImage, imageBytes, imageFromComm, imageFromSnapshot, leanImage, sameImage, type ProcessImage } from './process-image.js';
 import { ContainerIds } from './container.js';
 import { decideEntryLeader, type EntryType } from './entry-leader.js';
 import { FifoQueue, OrderedMap } from '../insertion-order.js';
@@ -82,6 +90,8 @@ export interface ProcessTableOptions {
   /** Argv characters kept of a judged image (compactImage), and of each previous image. Defaults 8192 and 2048. */
   keptArgsChars?: number;
   keptPreviousArgsChars?: number;
+  /** Budget for what the entries' images hold (imageBytes). Default 64 MiB. */
+  maxKeptBytes?: number;
 }
 
 export interface ProcessTableStats {
@@ -108,6 +118,10 @@ export interface ProcessTableStats {
   startEstimateMisses: number;
   /** Forks that came after their process's exec (the table kept the exec'd image). */
   lateForks: number;
+  /** imageBytes() of every entry's images: what the byte budget counts. */
+  keptBytes: number;
+  /** Live entries cut down to leanImage() because the byte budget was spent. */
+  leaned: number;
 }
 
 export interface ExitResult {
@@ -129,6 +143,11 @@ export const DEFAULT_EXITED_TTL_MS = 5 * 60_000;
 export const DEFAULT_MAX_PREVIOUS_IMAGES = 8;
 export const DEFAULT_KEPT_ARGS_CHARS = 8192;
 export const DEFAULT_KEPT_PREVIOUS_ARGS_CHARS = 2048;
+export const DEFAULT_MAX_KEPT_BYTES = 64 * 1024 * 1024;
+/** An entry whose images hold more than this is cut down first when the budget is spent. */
+const HEAVY_BYTES = 8 * 1024;
+/** What leanImage() keeps of each text. */
+const LEAN_CHARS = 512;
 
 const hostPrefixes = new Map<string, string>();
 
@@ -186,6 +205,13 @@ export class ProcessTable {
   private readonly maxPreviousImages: number;
   private readonly keptArgsChars: number;
   private readonly keptPreviousArgsChars: number;
+  private readonly maxKeptBytes: number;
+  /** Each entry's share of keptBytes, as last accounted. */
+  private readonly entryBytes = new WeakMap<ProcessEntry, number>();
+  private keptBytes = 0;
+  /** Live entries that were heavy when accounted, in that order; stale ones are skipped. */
+  private readonly heavy = new FifoQueue<ProcessEntry>();
+  private readonly queuedHeavy = new WeakSet<ProcessEntry>();
   /** Live processes by pid, oldest first: past `maxEntries` with nothing exited, the oldest goes. */
   private readonly live = new OrderedMap<number, ProcessEntry>();
   private readonly containerIds = new ContainerIds();
@@ -209,6 +235,7 @@ export class ProcessTable {
     missedExecs: 0,
     startEstimateMisses: 0,
     lateForks: 0,
+    leaned: 0,
   };
 
   constructor(opts: ProcessTableOptions) {
@@ -220,6 +247,7 @@ export class ProcessTable {
     this.maxPreviousImages = opts.maxPreviousImages ?? DEFAULT_MAX_PREVIOUS_IMAGES;
     this.keptArgsChars = opts.keptArgsChars ?? DEFAULT_KEPT_ARGS_CHARS;
     this.keptPreviousArgsChars = opts.keptPreviousArgsChars ?? DEFAULT_KEPT_PREVIOUS_ARGS_CHARS;
+    this.maxKeptBytes = opts.maxKeptBytes ?? DEFAULT_MAX_KEPT_BYTES;
   }
 
   /** The live process with this pid, if known. */
@@ -264,6 +292,8 @@ export class ProcessTable {
       }
       const entry = this.createFromSnapshot(pid, snapshot, 'scan');
       added.push(entry);
+      // Within the bounds as it goes: a scan may meet thousands of processes with long argv.
+      this.enforceBounds();
     }
     // Parents after the loop: a parent may have a higher pid than its child (pid wrap). Entry
     // leaders in start order, so every parent and leader is decided before its descendants.
@@ -339,6 +369,7 @@ export class ProcessTable {
       return entry;
     }
     this.live.set(pid, entry);
+    this.account(entry);
     if (entry.entryLeader === null) this.decideEntry(entry);
     this.enforceBounds();
     return entry;
@@ -370,6 +401,7 @@ export class ProcessTable {
     }
     this.pushPrevious(entry, entry.image);
     entry.image = snapshot !== null ? imageFromSnapshot(snapshot) : imageFromComm(null);
+    this.account(entry);
     // An exec leaves the process one thread, the one that exec'd, now its main thread.
     entry.threads = 0;
     entry.leaderExit = null;
@@ -382,6 +414,7 @@ export class ProcessTable {
       entry.startEstimated = false;
     }
     this.decideEntry(entry);
+    this.enforceBounds();
     return { entry, described: snapshot !== null };
   }
 
@@ -425,6 +458,7 @@ export class ProcessTable {
         // Only a process whose executable is unknown is named by its comm.
         if (raw.comm !== undefined && entry.image.executable === null) {
           entry.image = { ...entry.image, name: raw.comm };
+          this.account(entry);
         }
         break;
       case 'sid':
@@ -449,6 +483,7 @@ export class ProcessTable {
       size: this.live.size + this.exited.length,
       live: this.live.size,
       exited: this.exited.length,
+      keptBytes: this.keptBytes,
       ...this.counters,
     };
   }
@@ -463,19 +498,69 @@ export class ProcessTable {
   }
 
   private enforceBounds(): void {
-    while (this.live.size + this.exited.length > this.maxEntries) {
+    for (;;) {
+      const overCount = this.live.size + this.exited.length > this.maxEntries;
+      if (!overCount && this.keptBytes <= this.maxKeptBytes) return;
       const oldestExited = this.exited.shift();
       if (oldestExited !== undefined) {
         this.drop(oldestExited);
         this.counters.evictions++;
         continue;
       }
+      if (!overCount) {
+        // Over the byte budget with only live entries: cut the heavy ones down, never drop them.
+        if (!this.leanHeavy()) return;
+        continue;
+      }
       const oldestLive = this.live.oldest();
       if (oldestLive === undefined) return;
       this.live.delete(oldestLive[0]);
+      this.unaccount(oldestLive[1]);
       oldestLive[1].parent = null;
       this.counters.evictionsLive++;
     }
+  }
+
+  /** Brings the entry's share of keptBytes up to date; a heavy live entry is queued for leanHeavy. */
+  private account(entry: ProcessEntry, queueIfHeavy = true): void {
+    let bytes = imageBytes(entry.image);
+    for (const image of entry.previous) bytes += imageBytes(image);
+    this.keptBytes += bytes - (this.entryBytes.get(entry) ?? 0);
+    this.entryBytes.set(entry, bytes);
+    if (!queueIfHeavy || bytes <= HEAVY_BYTES || entry.exitedAtMs !== null || this.queuedHeavy.has(entry)) return;
+    this.heavy.push(entry);
+    this.queuedHeavy.add(entry);
+    // Entries that exited or were cut since leave the queue, so it stays within the live ones.
+    if (this.heavy.length > 2 * this.live.size + 1024) {
+      this.heavy.retain((queued) => {
+        if (this.isHeavyLive(queued)) return true;
+        this.queuedHeavy.delete(queued);
+        return false;
+      });
+    }
+  }
+
+  private unaccount(entry: ProcessEntry): void {
+    this.keptBytes -= this.entryBytes.get(entry) ?? 0;
+    this.entryBytes.delete(entry);
+  }
+
+  private isHeavyLive(entry: ProcessEntry): boolean {
+    return this.live.get(entry.pid) === entry && (this.entryBytes.get(entry) ?? 0) > HEAVY_BYTES;
+  }
+
+  /** Cuts the longest-queued heavy live entry down to leanImage(); false when none is left. */
+  private leanHeavy(): boolean {
+    for (let entry = this.heavy.shift(); entry !== undefined; entry = this.heavy.shift()) {
+      this.queuedHeavy.delete(entry);
+      if (!this.isHeavyLive(entry)) continue;
+      entry.image = leanImage(entry.image, LEAN_CHARS);
+      entry.previous = entry.previous.map((image) => leanImage(image, LEAN_CHARS));
+      this.account(entry, false);
+      this.counters.leaned++;
+      return true;
+    }
+    return false;
   }
 
   private retire(entry: ProcessEntry, exitCode: number | null): void {
@@ -488,6 +573,7 @@ export class ProcessTable {
   }
 
   private drop(entry: ProcessEntry): void {
+    this.unaccount(entry);
     if (this.exitedByPid.get(entry.pid) === entry) this.exitedByPid.delete(entry.pid);
     // Children may still point here; cut the chain so ancestors do not stay alive with it.
     entry.parent = null;
@@ -518,6 +604,10 @@ export class ProcessTable {
    */
   settle(entry: ProcessEntry): void {
     entry.image = compactImage(entry.image, this.keptArgsChars);
+    if (this.entryBytes.has(entry)) {
+      this.account(entry);
+      this.enforceBounds();
+    }
   }
 
   private pushPrevious(entry: ProcessEntry, image: ProcessImage): void {
@@ -525,8 +615,10 @@ export class ProcessTable {
     if (entry.previous.length > this.maxPreviousImages) entry.previous.shift();
   }
 
+  /** A scanned image is kept compact at once: nothing judges it whole first (see scan()). */
   private createFromSnapshot(pid: number, snapshot: ProcSnapshot, origin: ProcessEntry['origin']): ProcessEntry {
-    const entry = this.addEntry(pid, snapshot.startTicks, false, imageFromSnapshot(snapshot), snapshot.ppid, origin);
+    const image = imageFromSnapshot(snapshot);
+    const entry = this.addEntry(pid, snapshot.startTicks, false, origin === 'scan' ? compactImage(image, this.keptArgsChars) : image, snapshot.ppid, origin);
     this.applySnapshotFacts(entry, snapshot);
     return entry;
   }
@@ -577,6 +669,7 @@ export class ProcessTable {
       exitCode: null,
     };
     this.live.set(pid, entry);
+    this.account(entry);
     return entry;
   }
 
@@ -606,13 +699,14 @@ export class ProcessTable {
 
   /** Brings a known entry up to date; true when its image changed (an exec the stream missed). */
   private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): boolean {
-    const image = imageFromSnapshot(snapshot);
+    const image = compactImage(imageFromSnapshot(snapshot), this.keptArgsChars);
     let changed = false;
     // The table keeps judged images compact (settle()): compare like with like.
-    if (snapshot.cmdline !== null && !sameImage(entry.image, compactImage(image, this.keptArgsChars))) {
+    if (snapshot.cmdline !== null && !sameImage(entry.image, image)) {
       this.counters.missedExecs++;
       this.pushPrevious(entry, entry.image);
       entry.image = image;
+      this.account(entry);
       changed = true;
     }
     this.applySnapshotFacts(entry, snapshot);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCmdline, executableName, imageFromSnapshot } from '../../src/process/process-image.js';
+import { decodeCmdline, executableName, imageBytes, imageFromSnapshot, leanImage } from '../../src/process/process-image.js';
 import type { ProcSnapshot } from '../../src/capture/raw-event.js';
 
 function snapshot(overrides: Partial<ProcSnapshot>): ProcSnapshot {
@@ -67,5 +67,46 @@ describe('images', () => {
     const raw = Buffer.from([0x61, 0x00, 0xc3, 0x28, 0x00]);
     const image = imageFromSnapshot(snapshot({ cmdline: raw, exe: '/bin/a' }));
     expect(Buffer.from(image.cmdlineBase64!, 'base64')).toEqual(raw);
+  });
+});
+
+describe('imageBytes and leanImage', () => {
+  const long = `/srv/${'p'.repeat(5_000)}/file`;
+  const image = imageFromSnapshot(snapshot({
+    cmdline: Buffer.from(`/usr/bin/tool\0${'a'.repeat(3_000)}\0end\0`),
+    comm: 'tool',
+    exe: long,
+    cwd: long,
+    stdio: [
+      { type: 'file', path: long },
+      { type: 'socket', inode: 7, socket: { family: 'unix', type: 'stream', local: { path: long }, remote: { path: '@peer' } } },
+      { type: 'null', path: '/dev/null' },
+    ],
+  }));
+
+  it('estimates at least two bytes for every character an image holds', () => {
+    const chars = long.length * 4 + 3_000 * 2 + '/usr/bin/tool'.length * 2;
+    expect(imageBytes(image)).toBeGreaterThanOrEqual(2 * chars);
+    expect(imageBytes(image)).toBe(imageBytes(image));
+  });
+
+  it('cuts every text an attacker sizes in its middle and keeps names, counts and short texts whole', () => {
+    const lean = leanImage(image, 512);
+    expect(lean.name).toBe('file');
+    expect(lean.argsCount).toBe(3);
+    expect(lean.argsTruncated).toBe(true);
+    expect(lean.args![0]).toBe('/usr/bin/tool');
+    expect(lean.args!.at(-1)).toBe('end');
+    for (const text of [lean.executable!, lean.workingDirectory!, lean.stdio![0]!.path!, lean.stdio![1]!.socket!.local!.path!]) {
+      expect(text.length).toBeLessThanOrEqual(512);
+      expect(text.startsWith('/srv/ppp')).toBe(true);
+      expect(text.endsWith('/file')).toBe(true);
+      expect(text).toContain('...');
+    }
+    expect(lean.stdio![1]!.socket!.remote!.path).toBe('@peer');
+    expect(lean.stdio![2]).toBe(image.stdio![2]);
+    expect(imageBytes(lean)).toBeLessThan(imageBytes(image) / 4);
+    // The image itself is untouched: documents already built share it.
+    expect(image.executable).toBe(long);
   });
 });

@@ -45,6 +45,13 @@ describe('ProcessTable', () => {
     return table.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
   }
 
+  /** fork + exec of `p` in another table over the same /proc tree. */
+  function spawnIn(other: ProcessTable, p: FixtureProcess): void {
+    writeProcess(root, p);
+    other.applyFork(forkEvent(p.ppid, p.pid));
+    other.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+  }
+
   it('seeds running processes with names and parents', () => {
     const seeded = new ProcessTable({ procfs: new FixtureProcFs(BASIC), hostId: HOST, clock });
     seeded.scan();
@@ -189,6 +196,65 @@ describe('ProcessTable', () => {
     // Live entries go only when nothing exited is left.
     for (let pid = 4000; pid < 4010; pid++) capped.applyFork(forkEvent(1200, pid, BigInt(pid) * 1_000_000_000n));
     expect(capped.stats()).toMatchObject({ size: 10, exited: 0, evictionsLive: 3 });
+  });
+
+  it('keeps its images within a byte budget: the oldest exited go first, live ones are cut down, never dropped', () => {
+    const budget = 400 * 1024;
+    const small = new ProcessTable({ procfs, hostId: HOST, clock, maxKeptBytes: budget });
+    small.scan();
+    const big = 'x'.repeat(6_000);
+    const bigPath = `/tmp/${'d'.repeat(3_000)}/payload`;
+    // Short-lived processes with long argv: without the budget, each kept ~24 KB until the count cap.
+    for (let pid = 3000; pid < 3100; pid++) {
+      spawnIn(small, { pid, ppid: 1200, comm: 'payload', argv: [bigPath, big, String(pid)], exe: bigPath, cwd: bigPath, startTicks: 60_000 + pid });
+      small.applyExit(exitEvent(pid));
+    }
+    let stats = small.stats();
+    expect(stats.keptBytes).toBeLessThanOrEqual(budget);
+    expect(stats.evictions).toBeGreaterThan(70);
+    expect(stats.leaned).toBe(0);
+    expect(stats.live).toBe(3);
+
+    // Live heavy processes fill it: they are cut down in the order they became heavy, and stay.
+    for (let pid = 5000; pid < 5060; pid++) {
+      spawnIn(small, { pid, ppid: 1200, comm: 'sleeper', argv: [bigPath, big, String(pid)], exe: bigPath, cwd: bigPath, startTicks: 70_000 + pid });
+    }
+    stats = small.stats();
+    expect(stats.keptBytes).toBeLessThanOrEqual(budget);
+    expect(stats.exited).toBe(0);
+    expect(stats.live).toBe(63);
+    expect(stats.evictionsLive).toBe(0);
+    expect(stats.leaned).toBeGreaterThan(0);
+    const first = small.get(5000)!;
+    const last = small.get(5059)!;
+    // The first heavy one was cut: argv head and end kept, paths cut in their middle.
+    expect(first.image.argsTruncated).toBe(true);
+    expect(first.image.args!.join(' ').length).toBeLessThanOrEqual(600);
+    expect(first.image.args![0]!.startsWith('/tmp/ddd')).toBe(true);
+    expect(first.image.args!.at(-1)).toBe('5000');
+    expect(first.image.executable!.length).toBeLessThanOrEqual(512);
+    expect(first.image.executable!.startsWith('/tmp/ddd')).toBe(true);
+    expect(first.image.executable!.endsWith('/payload')).toBe(true);
+    expect(first.image.workingDirectory!.length).toBeLessThanOrEqual(512);
+    expect(first.image.name).toBe('payload');
+    // The last one came in with room left: whole.
+    expect(last.image.executable).toBe(bigPath);
+    expect(last.image.args).toEqual([bigPath, big, '5059']);
+  });
+
+  it('counts what it holds: the budget is spent by images and given back when entries leave', () => {
+    const counted = new ProcessTable({ procfs, hostId: HOST, clock, exitedTtlMs: 1_000 });
+    counted.scan();
+    const base = counted.stats().keptBytes;
+    expect(base).toBeGreaterThan(0);
+    spawnIn(counted, { pid: 3000, ppid: 1200, comm: 'tool', argv: ['tool', 'y'.repeat(4_000)], exe: '/usr/bin/tool', startTicks: 60_000 });
+    const withOne = counted.stats().keptBytes;
+    expect(withOne - base).toBeGreaterThan(2 * 4_000 * 2);
+    counted.applyExit(exitEvent(3000));
+    expect(counted.stats().keptBytes).toBe(withOne);
+    clock.advance(1_001);
+    counted.expire();
+    expect(counted.stats().keptBytes).toBe(base);
   });
 
   it('gives the same process the same entity id in another agent run, and another host a different one', () => {
