@@ -19,6 +19,8 @@
 // turns the rest into JS Errors with a stable `code` (ESYSTEM with `errno`, ENOMEM, ENATIVE).
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <bitset>
 #include <cerrno>
 #include <cmath>
@@ -543,6 +545,8 @@ void read_snapshot_options(Napi::Env env, Napi::Object options, snapshot_options
 struct delivery {
   Napi::FunctionReference on_stopped;
   bool tearing_down = false;
+  // Bytes of batches handed over and not yet taken (reader_options::max_queued_bytes).
+  std::shared_ptr<std::atomic<int64_t>> queued_bytes;
 };
 
 void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch);
@@ -551,6 +555,8 @@ using batch_tsfn = Napi::TypedThreadSafeFunction<delivery, event_batch, call_js>
 
 void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch) {
   std::unique_ptr<event_batch> batch(raw_batch);
+  // Taken off the queue, whether it reaches JS or is freed in teardown.
+  if (batch && context != nullptr && context->queued_bytes) context->queued_bytes->fetch_sub(static_cast<int64_t>(batch->queued_bytes));
   if (env == nullptr || callback == nullptr || context->tearing_down) return;
   at_boundary(env, [&] { deliver(env, callback, std::move(batch)); });
 }
@@ -615,6 +621,9 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     reader_options_.batch_max_bytes = static_cast<size_t>(number("batchMaxBytes", static_cast<double>(reader_options_.batch_max_bytes), 64 * 1024, 1 << 30));
     reader_options_.batch_max_age = std::chrono::milliseconds(static_cast<int>(number("batchMaxAgeMs", static_cast<double>(reader_options_.batch_max_age.count()), 0, 60000)));
     max_queued_batches_ = static_cast<size_t>(number("maxQueuedBatches", static_cast<double>(max_queued_batches_), 1, 65536));
+    reader_options_.max_queued_bytes = static_cast<size_t>(number("maxQueuedBytes", static_cast<double>(reader_options_.max_queued_bytes), 64 * 1024, 1 << 30));
+    reader_options_.short_cmdlines_above = static_cast<size_t>(
+        number("shortCmdlinesAboveBytes", static_cast<double>(reader_options_.short_cmdlines_above), 0, 1 << 30));
     read_snapshot_options(Env(), options, reader_options_.snapshot);
     connector_options_.ack_timeout = std::chrono::milliseconds(static_cast<int>(number("ackTimeoutMs", 2000, 1, 60000)));
     Napi::Value split = options.Get("splitExec");
@@ -643,6 +652,10 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     const bool split = connector->split();
 
     auto context = std::make_unique<delivery>();
+    // A fresh count per start: batches of an earlier run still queued give back to their own.
+    auto queued_bytes = std::make_shared<std::atomic<int64_t>>(0);
+    context->queued_bytes = queued_bytes;
+    queued_bytes_ = queued_bytes;
     if (info.Length() > 1 && info[1].IsFunction()) context->on_stopped = Napi::Persistent(info[1].As<Napi::Function>());
     tsfn_ = batch_tsfn::New(env, info[0].As<Napi::Function>(), "execwarden.capture", max_queued_batches_, 1, context.get(),
                             [](Napi::Env finalize_env, void*, delivery* ctx) {
@@ -660,7 +673,8 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
                                            if (sink.NonBlockingCall(batch.get()) != napi_ok) return false;
                                            batch.release();
                                            return true;
-                                         });
+                                         },
+                                         queued_bytes);
       realtime_error = reader_->start();
     } catch (...) {
       // No eventfd or no thread: nothing was or will be delivered. The thread-safe function is
@@ -701,6 +715,9 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
     s.Set("messagesRejected", static_cast<double>(counters_.messages_rejected.load()));
     s.Set("batchesDropped", static_cast<double>(counters_.batches_dropped.load()));
     s.Set("eventsDropped", static_cast<double>(counters_.events_dropped.load()));
+    s.Set("batchesOverBytes", static_cast<double>(counters_.batches_over_bytes.load()));
+    s.Set("cmdlinesKeptShort", static_cast<double>(counters_.cmdlines_kept_short.load()));
+    s.Set("queuedBytes", queued_bytes_ ? static_cast<double>(std::max<int64_t>(0, queued_bytes_->load())) : 0.0);
     s.Set("snapshotsPartial", static_cast<double>(counters_.snapshots_partial.load()));
     s.Set("snapshotsGone", static_cast<double>(counters_.snapshots_gone.load()));
     s.Set("snapshotsStale", static_cast<double>(counters_.snapshots_stale.load()));
@@ -751,6 +768,7 @@ class ProcMonitor : public Napi::ObjectWrap<ProcMonitor> {
   reader_options reader_options_;
   size_t max_queued_batches_ = 4096;
   capture_counters counters_;
+  std::shared_ptr<std::atomic<int64_t>> queued_bytes_;
   std::unique_ptr<reader> reader_;
   batch_tsfn tsfn_;
   delivery* delivery_ = nullptr;

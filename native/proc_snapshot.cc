@@ -227,6 +227,7 @@ proc_snapshotter::proc_snapshotter(snapshot_options options)
   if (!options_.env_names.empty()) env_buffer_.resize(env_chunk_size);
   path_.reserve(options_.proc_root.size() + 32);
   tail_ring_.resize(std::min(options_.cmdline_tail_bytes, options_.cmdline_max_bytes / 2));
+  cmdline_limit_ = options_.cmdline_max_bytes;
 }
 
 // "<root>/<pid>/<name>" without snprintf's format parsing.
@@ -256,7 +257,7 @@ ssize_t proc_snapshotter::read_argv(const char* path, proc_snapshot& out) {
   bool truncated = false;
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  const size_t limit = options_.cmdline_max_bytes;
+  const size_t limit = cmdline_limit_;
   size_t used = 0;
   ssize_t result = 0;
   size_t extra = 0;
@@ -464,6 +465,25 @@ void proc_snapshotter::take_urgent(pid_t pid, proc_snapshot& out) {
     scan_environ(path_.c_str(), out);
   }
   out.urgent_done_ns = monotonic_ns();
+}
+
+// Runs on the reader thread.
+void proc_snapshotter::keep_short_cmdlines(bool short_ones) {
+  cmdline_limit_ = short_ones && !tail_ring_.empty() ? std::min(options_.cmdline_max_bytes, 2 * tail_ring_.size())
+                                                     : options_.cmdline_max_bytes;
+}
+
+size_t snapshot_bytes(const proc_snapshot& snapshot) {
+  size_t bytes = sizeof(proc_snapshot) + snapshot.cmdline.size() + snapshot.comm.size() + snapshot.exe.size() +
+                 snapshot.cwd.size() + snapshot.cgroup.size();
+  for (const std::string& entry : snapshot.env) bytes += sizeof(std::string) + entry.size();
+  for (const stdio_set* set : {&snapshot.stdio, &snapshot.parent_stdio}) {
+    bytes += set->netns.size();
+    for (const stdio_stream& stream : set->streams) {
+      bytes += stream.link.size() + stream.socket.local.address.size() + stream.socket.remote.address.size();
+    }
+  }
+  return bytes;
 }
 
 // Runs on the reader thread.

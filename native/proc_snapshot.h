@@ -117,6 +117,10 @@ struct proc_snapshot {
 };
 
 // Parsers over file contents, exposed so they can be tested on crafted input.
+// What a snapshot holds in memory, its texts and its own size: what a batch counts against the
+// bound on bytes waiting for JS (reader_options::max_queued_bytes).
+size_t snapshot_bytes(const proc_snapshot& snapshot);
+
 // stat: fields after the last ')' (comm may hold spaces and parentheses).
 bool parse_stat(const char* text, size_t size, proc_snapshot& out);
 // Reads and parses a stat file (its fields land in `out`); 0, or the errno (ESRCH: reaped).
@@ -175,6 +179,12 @@ class proc_snapshotter {
   // Runs on the reader thread.
   int64_t read_start_ticks(pid_t pid);
 
+  // Keep less of each cmdline from now on (short: twice its tail, head and end as with any cut),
+  // or the configured cap again. The reader asks for it while JS is behind (reader.h).
+  // Runs on the reader thread.
+  void keep_short_cmdlines(bool short_ones);
+  size_t cmdline_limit() const { return cmdline_limit_; }
+
  private:
   // Reads a whole small file into `buffer`; returns bytes read or -errno.
   ssize_t read_file(const char* path, std::vector<char>& buffer, size_t limit, bool& truncated);
@@ -200,6 +210,7 @@ class proc_snapshotter {
   std::vector<char> link_buffer_;
   std::vector<char> env_buffer_;
   std::vector<char> tail_ring_;
+  size_t cmdline_limit_ = 0;  // cmdline_max_bytes, or twice the tail while JS is behind
   std::string path_;
   stdio_prober stdio_;
   std::unordered_map<pid_t, parent_reading> parent_stdio_;

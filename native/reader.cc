@@ -68,11 +68,12 @@ void exec_history::sweep(uint64_t now_ns) {
 }
 
 reader::reader(std::unique_ptr<proc_connector> connector, const reader_options& options,
-               capture_counters& counters, batch_sink sink)
+               capture_counters& counters, batch_sink sink, std::shared_ptr<std::atomic<int64_t>> queued_bytes)
     : connector_(std::move(connector)),
       options_(options),
       counters_(counters),
       sink_(std::move(sink)),
+      queued_bytes_(std::move(queued_bytes)),
       snapshotter_(options.snapshot),
       sequences_(connector_->split() ? split_sequence_grace_ns : 0) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -281,7 +282,11 @@ void reader::take_from_exec_socket(const proc_event_record& event) {
   bool completed = false;
   if (event.kind == event_kind::exec) {
     snapshot = std::make_unique<proc_snapshot>();
+    // JS far behind: this cmdline keeps its head and end only (reader_options::max_queued_bytes).
+    const bool behind = queued_bytes_ && std::max<int64_t>(0, queued_bytes_->load()) > static_cast<int64_t>(options_.short_cmdlines_above);
+    snapshotter_.keep_short_cmdlines(behind);
     snapshotter_.take_urgent(event.tgid, *snapshot);
+    if (behind && snapshot->cmdline_tail_offset >= 0) ++counters_.cmdlines_kept_short;
     // Behind a flood of other events, the exec's second half is not left until they are taken:
     // by then a short-lived process is gone, and with it its ids and working directory.
     if (rest_flooded_ || held_rest_count() >= rest_backlog_for_second_half) {
@@ -594,10 +599,25 @@ void reader::flush() {
   batch_exec_pids_.clear();
   batch_->losses_before = pending_losses_;
   const size_t count = batch_->events.size();
-  if (sink_(batch_)) {
-    pending_losses_ = 0;
-    batch_.reset();
-    return;
+  size_t bytes = 0;
+  if (queued_bytes_) {
+    for (const captured_event& captured : batch_->events) {
+      bytes += sizeof(captured_event) + (captured.snapshot ? snapshot_bytes(*captured.snapshot) : 0);
+    }
+  }
+  const auto waiting = queued_bytes_ ? static_cast<size_t>(std::max<int64_t>(0, queued_bytes_->load())) : 0;
+  // One batch always goes when nothing waits, however large (its size is bounded by batch_max_bytes).
+  if (waiting == 0 || waiting + bytes <= options_.max_queued_bytes) {
+    batch_->queued_bytes = bytes;
+    if (queued_bytes_) queued_bytes_->fetch_add(static_cast<int64_t>(bytes));
+    if (sink_(batch_)) {
+      pending_losses_ = 0;
+      batch_.reset();
+      return;
+    }
+    if (queued_bytes_) queued_bytes_->fetch_sub(static_cast<int64_t>(bytes));
+  } else {
+    ++counters_.batches_over_bytes;
   }
   ++counters_.batches_dropped;
   counters_.events_dropped += count;

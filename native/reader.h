@@ -46,6 +46,9 @@ struct captured_event {
 struct event_batch {
   std::vector<captured_event> events;
   size_t snapshot_bytes = 0;  // cmdline, exe and environ text the snapshots hold
+  // What the batch counts against reader_options::max_queued_bytes while it waits for JS; the
+  // JS side gives it back (queued_bytes) once it has taken the batch.
+  size_t queued_bytes = 0;
   uint32_t losses_before = 0;  // loss_flag bits for losses since the previous delivered batch
 };
 
@@ -56,6 +59,10 @@ struct capture_counters {
   std::atomic<int64_t> sequence_gaps{0};
   std::atomic<uint64_t> messages_rejected{0};
   std::atomic<uint64_t> batches_dropped{0};
+  // Of those, batches refused because the bytes waiting for JS were at their bound.
+  std::atomic<uint64_t> batches_over_bytes{0};
+  // Exec snapshots whose cmdline was kept short because JS was behind (reader_options).
+  std::atomic<uint64_t> cmdlines_kept_short{0};
   std::atomic<uint64_t> events_dropped{0};
   std::atomic<uint64_t> snapshots_partial{0};
   std::atomic<uint64_t> snapshots_gone{0};
@@ -90,6 +97,14 @@ struct reader_options {
   // A batch also leaves once its snapshots hold this much text: 512 execs with 128 KiB of argv
   // each would otherwise reach JS as 64 MiB at once (and stay in the heap's high-water mark).
   size_t batch_max_bytes = 4 * 1024 * 1024;
+  // Bytes of batches waiting for JS (snapshot_bytes of each snapshot, and each event's own size):
+  // a batch that would pass the bound is dropped and counted, like one refused by a full queue.
+  // Past `short_cmdlines_above` of them, exec snapshots keep twice the cmdline tail (head and end)
+  // rather than the whole cap, so that a user who slows JS with long command lines (rules scan
+  // them) costs argv in the middle, counted, before it costs events. Without the bound, 3,000
+  // execs of 120 KiB argv waited in 400 MiB of native memory while JS caught up.
+  size_t max_queued_bytes = 64 * 1024 * 1024;
+  size_t short_cmdlines_above = 8 * 1024 * 1024;
   // The longest an event waits for company before JS sees it: this bounds the exec-to-alert
   // latency added by batching, while a storm still fills batches by count.
   std::chrono::milliseconds batch_max_age{2};
@@ -144,8 +159,11 @@ class reader {
   // Takes the batch (returns true) or refuses it (returns false; the reader drops and counts it).
   using batch_sink = std::function<bool(std::unique_ptr<event_batch>&)>;
 
+  // `queued_bytes`: the bytes of delivered batches JS has not taken yet, shared with whoever takes
+  // them (it subtracts each batch's queued_bytes). Null (a sink that takes batches at once, as in
+  // tests): no bound on bytes, and cmdlines are never kept short.
   reader(std::unique_ptr<proc_connector> connector, const reader_options& options, capture_counters& counters,
-         batch_sink sink);
+         batch_sink sink, std::shared_ptr<std::atomic<int64_t>> queued_bytes = nullptr);
   ~reader();
   reader(const reader&) = delete;
   reader& operator=(const reader&) = delete;
@@ -191,6 +209,7 @@ class reader {
   reader_options options_;
   capture_counters& counters_;
   batch_sink sink_;
+  std::shared_ptr<std::atomic<int64_t>> queued_bytes_;
   proc_snapshotter snapshotter_;
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;

@@ -45,6 +45,8 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
         { labels: { cause: 'sequence_evicted' }, value: engine.sequenceEvictions },
       ],
     },
+    one('cmdlines_kept_short_total', 'Exec command lines kept to their head and end (twice the tail bytes) because the batches waiting for JS held more than their threshold.', 'counter', capture.cmdlinesKeptShort ?? 0),
+    one('queued_bytes', 'Bytes of captured events handed to JS and not yet taken (bounded; past the bound, batches are dropped and counted as lost).', 'gauge', capture.queuedBytes ?? 0),
     one('messages_rejected_total', 'Netlink messages refused (not from the kernel, or malformed).', 'counter', capture.messagesRejected),
     one('execs_ahead_of_rest_total', 'Execs read while a flood of other events kept their socket from being emptied first: their forks may come after them.', 'counter', capture.execsAheadOfRest ?? 0),
     {
@@ -71,6 +73,8 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
     one('realtime', '1 when the reader thread runs SCHED_FIFO.', 'gauge', capture.realtime ? 1 : 0),
     one('process_table_size', 'Processes held in the process table (live and recently exited).', 'gauge', stream.table.size),
     one('process_table_evictions_total', 'Process table entries evicted by the size cap.', 'counter', stream.table.evictions + stream.table.evictionsLive),
+    one('process_table_kept_bytes', "What the process table's images hold, as its byte budget counts it (an upper estimate).", 'gauge', stream.table.keptBytes),
+    one('process_table_leaned_total', 'Live processes whose kept image was cut down because the byte budget was spent.', 'counter', stream.table.leaned),
     one('resyncs_total', 'Rescans of /proc after a loss.', 'counter', stream.resyncs),
     one('documents_total', 'ECS process documents built.', 'counter', engine.documents),
     one('events_not_documented_total', 'Process events of an action the rules read whose document was not built: by their names, no rule could take them.', 'counter', stream.notDocumented),

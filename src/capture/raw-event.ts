@@ -178,6 +178,12 @@ export interface CaptureStats {
   /** Batches (and the events in them) dropped because JS did not keep up. */
   batchesDropped: number;
   eventsDropped: number;
+  /** Of the dropped batches, those refused because the bytes waiting for JS were at their bound. */
+  batchesOverBytes?: number;
+  /** Exec cmdlines kept to their head and end because JS was far behind (see maxQueuedBytes). */
+  cmdlinesKeptShort?: number;
+  /** Bytes of batches handed to JS and not yet taken. */
+  queuedBytes?: number;
   /** Exec snapshots with at least one failed read, and those where the process was already gone. */
   snapshotsPartial: number;
   snapshotsGone: number;
@@ -228,6 +234,16 @@ export interface CaptureOptions {
   batchMaxBytes?: number;
   /** Batches allowed to wait for JS before new ones are dropped (and counted). */
   maxQueuedBatches?: number;
+  /**
+   * Bytes of batches (their snapshots' texts and the events' own size) allowed to wait for JS
+   * before new ones are dropped (and counted). Default 64 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Past this many bytes waiting for JS, exec cmdlines keep twice `cmdlineTailBytes` (head and
+   * end) instead of `cmdlineMaxBytes`. Default 8 MiB.
+   */
+  shortCmdlinesAboveBytes?: number;
   /** Cap on cmdline bytes kept per exec. Default 128 KiB. */
   cmdlineMaxBytes?: number;
   /** Of a cut cmdline, the bytes of its end kept within the cap. Default 16 KiB. */

@@ -71,6 +71,48 @@ describeAsRoot('live capture from the proc connector', () => {
     }
   });
 
+  it('bounds the bytes waiting for JS: past a threshold cmdlines keep their head and end, past the bound batches are dropped, both counted', async () => {
+    const tail = 4 * 1024;
+    const source = new LiveSource({
+      batchSize: 1,
+      batchMaxAgeMs: 0,
+      cmdlineTailBytes: tail,
+      maxQueuedBytes: 160 * 1024,
+      shortCmdlinesAboveBytes: 100 * 1024,
+    });
+    const batches: RawEvent[][] = [];
+    await source.start((batch) => batches.push(batch));
+    try {
+      // 40 execs of 60 KB of argv while JS is held up (as by rules scanning long command lines):
+      // the first few wait whole, then they are kept short, then the bound refuses them.
+      const done = runShell('big=$(head -c 60000 /dev/zero | tr "\\0" x); for i in $(seq 40); do /bin/true "$big" queued-bytes-marker $i; done');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+      const { pid } = await done;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const mine = batches.flat().filter((e) => e.kind === 'exec' && e.snapshot?.ppid === pid && e.snapshot.comm === 'true');
+      const whole = mine.filter((e) => e.snapshot!.cmdlineTruncated !== true);
+      const short = mine.filter((e) => e.snapshot!.cmdlineTruncated === true);
+      const stats = source.stats();
+      expect(whole.length).toBeGreaterThan(0);
+      expect(short.length).toBeGreaterThan(0);
+      for (const exec of whole) expect(argv(exec)![1]).toHaveLength(60_000);
+      for (const exec of short) {
+        // Twice the tail: the head (program and the start of the padding) and the end (the marker).
+        expect(exec.snapshot!.cmdline!.length).toBe(2 * tail);
+        expect(argv(exec)![0]).toBe('/bin/true');
+        expect(argv(exec)!.at(-2)).toBe('queued-bytes-marker');
+      }
+      expect(stats.cmdlinesKeptShort).toBeGreaterThanOrEqual(short.length);
+      expect(stats.batchesOverBytes).toBeGreaterThan(0);
+      expect(stats.eventsDropped).toBeGreaterThanOrEqual(stats.batchesOverBytes!);
+      expect(mine.length + stats.eventsDropped).toBeGreaterThanOrEqual(40);
+      // Everything handed over was taken: nothing is left counted as waiting.
+      expect(stats.queuedBytes).toBe(0);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it('reports the exit status of a process as the kernel gives it (wait status)', async () => {
     const { pid, status, events } = await captureShell('exit 3');
     expect(status).toBe(3);

@@ -22,6 +22,8 @@ describe('ProcMonitor option limits', () => {
   const LIMITS: Array<[name: string, min: number, max: number]> = [
     ['batchSize', 1, 65536],
     ['maxQueuedBatches', 1, 65536],
+    ['maxQueuedBytes', 64 * 1024, 2 ** 30],
+    ['shortCmdlinesAboveBytes', 0, 2 ** 30],
     ['batchMaxAgeMs', 0, 60000],
     ['receiveBufferBytes', 0, 2 ** 30],
     ['ackTimeoutMs', 1, 60000],
