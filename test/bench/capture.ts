@@ -34,14 +34,14 @@ export interface CaptureBenchOptions {
   fullTableWarmup?: number;
 }
 
-interface StormResult {
+export interface StormResult {
   execs: number;
   seconds: number;
   rate: number;
   pid: number;
 }
 
-interface Tools {
+export interface Tools {
   storm: string;
   noop: string;
   staticNoop: boolean;
@@ -61,7 +61,8 @@ function sourceDir(): string {
   return found;
 }
 
-function buildTools(): Tools {
+/** Builds storm.c, noop.c (static when libc.a is there) and refreader.c in a temporary folder. */
+export function buildTools(): Tools {
   const src = sourceDir();
   const dir = mkdtempSync(path.join(tmpdir(), 'execwarden-bench-'));
   const storm = path.join(dir, 'storm');
@@ -76,7 +77,7 @@ function buildTools(): Tools {
   return { storm, noop, staticNoop, refreader, dir };
 }
 
-function runStorm(tools: Tools, count: number, prefix: string, wrappers: string[] = [], onPid?: (pid: number) => void) {
+export function runStorm(tools: Tools, count: number, prefix: string, wrappers: string[] = [], onPid?: (pid: number) => void) {
   return new Promise<StormResult>((resolve, reject) => {
     const child = spawn(tools.storm, [String(count), tools.noop, prefix, ...wrappers], {
       stdio: ['ignore', 'pipe', 'inherit'],

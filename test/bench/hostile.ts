@@ -1,8 +1,10 @@
 /**
  * What a hostile local user can do to the agent, measured on a separate `execwarden run`:
  * - memory: its RSS idle (1 s after start, and 15 s after, once V8 has returned the start-up
- *   garbage; target 61 MiB) and after 3,000 sleeping processes with about 120 KiB of argv each
- *   (the process table keeps a judged image compact; the documented budget is 256 MiB);
+ *   garbage; target 61 MiB), after 3,000 sleeping processes with about 120 KiB of argv each
+ *   (the process table keeps a judged image compact; the documented budget is 256 MiB), and
+ *   after 36,000 short-lived processes with 8,000 characters of argv each, more than the
+ *   process table holds by count (its byte budget; the same 256 MiB);
  * - a pathological regex input: the time to evaluate `regex ".*(a+)+="` on a 10,000-character
  *   command line (the old backtracking engine took 0.78 s on 24 characters);
  * - a payload placed after about 1.8 MiB of argv padding: whether the agent still alerts on it.
@@ -16,12 +18,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compileQuery } from '../../src/eql/index.js';
+import { DEFAULT_MAX_ENTRIES } from '../../src/process/process-table.js';
+import { buildTools, runStorm } from './capture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const RSS_BUDGET_MIB = 256;
 
 function rssMiB(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function peakRssMiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
@@ -80,6 +89,20 @@ export async function runHostileBench(): Promise<Record<string, unknown>> {
     result.rssBudgetMiB = RSS_BUDGET_MIB;
     await shell("pkill -f 'hostile-sleeper' || true");
 
+    // More short-lived processes than the table holds by count, each with a long argument: what
+    // the table keeps of them is bounded by its byte budget, not its entry count.
+    const tools = buildTools();
+    try {
+      const longArgvExecs = DEFAULT_MAX_ENTRIES + 3_000;
+      await runStorm(tools, longArgvExecs, 'hostile-long-'.padEnd(8_000, 'x'));
+      await sleep(2000);
+      result.longArgvExecs = longArgvExecs;
+      result.rssAfterLongArgvMiB = rssMiB(agent.pid!);
+      result.peakRssMiB = peakRssMiB(agent.pid!);
+    } finally {
+      rmSync(tools.dir, { recursive: true, force: true });
+    }
+
     // A payload after ~1.8 MiB of padding (one argument may not pass 128 KiB).
     const listener = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -122,6 +145,8 @@ function printHostile(r: Record<string, unknown>): void {
     ['agent RSS 1 s after start (MiB)', f(r.rssIdleMiB), ''],
     ['agent RSS idle, 15 s after start (MiB)', f(r.rssIdleSettledMiB), `target ${IDLE_RSS_TARGET_MIB} ${Number(r.rssIdleSettledMiB) <= IDLE_RSS_TARGET_MIB ? 'met' : 'MISSED'}`],
     [`agent RSS with ${r.sleepers} sleepers of 120 KiB argv (MiB)`, f(r.rssWithSleepersMiB), `budget ${r.rssBudgetMiB} ${Number(r.rssWithSleepersMiB) <= Number(r.rssBudgetMiB) ? 'met' : 'MISSED'}`],
+    [`agent RSS after ${r.longArgvExecs} short-lived execs of 8,000-char argv (MiB)`, f(r.rssAfterLongArgvMiB), `budget ${r.rssBudgetMiB} ${Number(r.rssAfterLongArgvMiB) <= Number(r.rssBudgetMiB) ? 'met' : 'MISSED'}`],
+    ['agent peak RSS over all of the above (MiB)', f(r.peakRssMiB), `unit's MemoryMax 512`],
     ['payload after 1.8 MiB of argv padding alerted', String(r.paddedPayloadAlerted), r.paddedPayloadAlerted ? 'met' : 'MISSED'],
     ['regex .*(a+)+= on 10,000 chars (ms per value, median)', f(r.pathologicalRegexMs, 2), 'linear (was 0.78 s on 24 chars)'],
   ];

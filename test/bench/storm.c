@@ -4,9 +4,13 @@
  * execs the target in place. Prints one JSON line: {"execs":N,"seconds":S,"rate":R,"pid":P}.
  *
  *   storm <count> <target> <prefix> [wrapper...]
+ *
+ * The prefix may be long (the hostile bench passes thousands of characters): the marker is sized
+ * for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,10 +32,15 @@ int main(int argc, char **argv) {
   char **wrappers = argv + 4;
   const int wrapper_count = argc - 4;
 
+  const size_t marker_size = strlen(prefix) + 32;
+  char *marker = malloc(marker_size);
+  if (marker == NULL) {
+    perror("malloc");
+    return 1;
+  }
   const double start = now_seconds();
   for (long i = 0; i < count; i++) {
-    char marker[128];
-    snprintf(marker, sizeof marker, "%s-%ld", prefix, i);
+    snprintf(marker, marker_size, "%s-%ld", prefix, i);
     const pid_t pid = fork();
     if (pid < 0) {
       perror("fork");
@@ -51,6 +60,7 @@ int main(int argc, char **argv) {
     }
   }
   const double seconds = now_seconds() - start;
+  free(marker);
   printf("{\"execs\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"pid\":%d}\n", count, seconds, count / seconds, (int)getpid());
   return 0;
 }
