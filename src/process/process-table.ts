@@ -16,12 +16,15 @@
  *   resolve), then expire;
  * - above `maxEntries` the oldest exited go first, live entries only when the table holds nothing
  *   else (counted apart);
- * - above `maxKeptBytes` (imageBytes() of every entry's images, an upper estimate), the oldest
- *   exited go first too; when only live entries are left, the heavy ones (over `heavyBytes`), in
- *   the order they became heavy, are cut down to leanImage() and counted (`leaned`). A live
- *   process is never dropped for its size, so a user who fills the budget with long command lines,
- *   paths or stream names cannot push a daemon's entry (and its children's parent fields) out.
- *   Without this, 36,000 short-lived execs with 8,000-character arguments held 750 MiB.
+ * - above `maxKeptBytes` (imageBytes(), an upper estimate, of every distinct image the entries
+ *   hold: a fork shares its parent's and is not counted twice), the oldest exited go first too;
+ *   when only live entries are left, the heavy ones (their images over HEAVY_BYTES), in the order
+ *   they became heavy, are cut down to leanImage() and counted (`leaned`); entries that shared an
+ *   image share its lean copy. The budget is enforced once an image has been judged (settle(), a
+ *   scan, a rename), so an exec's own document always sees its whole image. A live process is
+ *   never dropped for its size, so a user who fills the budget with long command lines, paths or
+ *   stream names cannot push a daemon's entry (and its children's parent fields) out. Without
+ *   this, 36,000 short-lived execs with 8,000-character arguments held 750 MiB.
  *
  * Threads: the proc connector reports thread creation and exit like fork and exit, with
  * pid != tgid. They are not processes, but a process ends only when its last thread does: the
@@ -206,8 +209,15 @@ export class ProcessTable {
   private readonly keptArgsChars: number;
   private readonly keptPreviousArgsChars: number;
   private readonly maxKeptBytes: number;
-  /** Each entry's share of keptBytes, as last accounted. */
-  private readonly entryBytes = new WeakMap<ProcessEntry, number>();
+  /**
+   * The distinct images entries hold (current and previous), with how many places hold each:
+   * keptBytes counts an image once however many entries share it (a fork shares its parent's).
+   */
+  private readonly imageRefs = new Map<ProcessImage, number>();
+  /** The images each entry was last accounted with. */
+  private readonly entryImages = new WeakMap<ProcessEntry, ProcessImage[]>();
+  /** One lean copy per image, so that entries which shared an image share its lean copy. */
+  private readonly leanCopies = new WeakMap<ProcessImage, ProcessImage>();
   private keptBytes = 0;
   /** Live entries that were heavy when accounted, in that order; stale ones are skipped. */
   private readonly heavy = new FifoQueue<ProcessEntry>();
@@ -293,7 +303,7 @@ export class ProcessTable {
       const entry = this.createFromSnapshot(pid, snapshot, 'scan');
       added.push(entry);
       // Within the bounds as it goes: a scan may meet thousands of processes with long argv.
-      this.enforceBounds();
+      this.enforceBounds(true);
     }
     // Parents after the loop: a parent may have a higher pid than its child (pid wrap). Entry
     // leaders in start order, so every parent and leader is decided before its descendants.
@@ -303,7 +313,7 @@ export class ProcessTable {
     for (const entry of [...this.live.values()]) {
       if (!seen.has(entry.pid)) this.retire(entry, null);
     }
-    this.enforceBounds();
+    this.enforceBounds(true);
     return [...added, ...changed].filter((entry) => this.live.get(entry.pid) === entry);
   }
 
@@ -414,7 +424,6 @@ export class ProcessTable {
       entry.startEstimated = false;
     }
     this.decideEntry(entry);
-    this.enforceBounds();
     return { entry, described: snapshot !== null };
   }
 
@@ -459,6 +468,7 @@ export class ProcessTable {
         if (raw.comm !== undefined && entry.image.executable === null) {
           entry.image = { ...entry.image, name: raw.comm };
           this.account(entry);
+          this.enforceBounds(true);
         }
         break;
       case 'sid':
@@ -497,10 +507,14 @@ export class ProcessTable {
     }
   }
 
-  private enforceBounds(): void {
+  /**
+   * The entry cap always; the byte budget when `bytes` (after an image was judged: settle(), a
+   * scan, a rename), so that an image is never cut down before its own document is built.
+   */
+  private enforceBounds(bytes = false): void {
     for (;;) {
       const overCount = this.live.size + this.exited.length > this.maxEntries;
-      if (!overCount && this.keptBytes <= this.maxKeptBytes) return;
+      if (!overCount && (!bytes || this.keptBytes <= this.maxKeptBytes)) return;
       const oldestExited = this.exited.shift();
       if (oldestExited !== undefined) {
         this.drop(oldestExited);
@@ -521,13 +535,14 @@ export class ProcessTable {
     }
   }
 
-  /** Brings the entry's share of keptBytes up to date; a heavy live entry is queued for leanHeavy. */
+  /** Brings keptBytes up to date with the images the entry holds now; a heavy live one is queued for leanHeavy. */
   private account(entry: ProcessEntry, queueIfHeavy = true): void {
-    let bytes = imageBytes(entry.image);
-    for (const image of entry.previous) bytes += imageBytes(image);
-    this.keptBytes += bytes - (this.entryBytes.get(entry) ?? 0);
-    this.entryBytes.set(entry, bytes);
-    if (!queueIfHeavy || bytes <= HEAVY_BYTES || entry.exitedAtMs !== null || this.queuedHeavy.has(entry)) return;
+    const images = entry.previous.length === 0 ? [entry.image] : [entry.image, ...entry.previous];
+    for (const image of images) this.holdImage(image);
+    const before = this.entryImages.get(entry);
+    if (before !== undefined) for (const image of before) this.releaseImage(image);
+    this.entryImages.set(entry, images);
+    if (!queueIfHeavy || entry.exitedAtMs !== null || this.queuedHeavy.has(entry) || this.entryImageBytes(entry) <= HEAVY_BYTES) return;
     this.heavy.push(entry);
     this.queuedHeavy.add(entry);
     // Entries that exited or were cut since leave the queue, so it stays within the live ones.
@@ -541,12 +556,46 @@ export class ProcessTable {
   }
 
   private unaccount(entry: ProcessEntry): void {
-    this.keptBytes -= this.entryBytes.get(entry) ?? 0;
-    this.entryBytes.delete(entry);
+    const images = this.entryImages.get(entry);
+    if (images === undefined) return;
+    for (const image of images) this.releaseImage(image);
+    this.entryImages.delete(entry);
+  }
+
+  private holdImage(image: ProcessImage): void {
+    const refs = this.imageRefs.get(image) ?? 0;
+    if (refs === 0) this.keptBytes += imageBytes(image);
+    this.imageRefs.set(image, refs + 1);
+  }
+
+  private releaseImage(image: ProcessImage): void {
+    const refs = this.imageRefs.get(image) ?? 0;
+    if (refs > 1) {
+      this.imageRefs.set(image, refs - 1);
+    } else if (refs === 1) {
+      this.imageRefs.delete(image);
+      this.keptBytes -= imageBytes(image);
+    }
+  }
+
+  private entryImageBytes(entry: ProcessEntry): number {
+    let bytes = imageBytes(entry.image);
+    for (const image of entry.previous) bytes += imageBytes(image);
+    return bytes;
   }
 
   private isHeavyLive(entry: ProcessEntry): boolean {
-    return this.live.get(entry.pid) === entry && (this.entryBytes.get(entry) ?? 0) > HEAVY_BYTES;
+    return this.live.get(entry.pid) === entry && this.entryImageBytes(entry) > HEAVY_BYTES;
+  }
+
+  private leanCopy(image: ProcessImage): ProcessImage {
+    let lean = this.leanCopies.get(image);
+    if (lean === undefined) {
+      lean = leanImage(image, LEAN_CHARS);
+      this.leanCopies.set(image, lean);
+      this.leanCopies.set(lean, lean);
+    }
+    return lean;
   }
 
   /** Cuts the longest-queued heavy live entry down to leanImage(); false when none is left. */
@@ -554,8 +603,8 @@ export class ProcessTable {
     for (let entry = this.heavy.shift(); entry !== undefined; entry = this.heavy.shift()) {
       this.queuedHeavy.delete(entry);
       if (!this.isHeavyLive(entry)) continue;
-      entry.image = leanImage(entry.image, LEAN_CHARS);
-      entry.previous = entry.previous.map((image) => leanImage(image, LEAN_CHARS));
+      entry.image = this.leanCopy(entry.image);
+      entry.previous = entry.previous.map((image) => this.leanCopy(image));
       this.account(entry, false);
       this.counters.leaned++;
       return true;
@@ -604,9 +653,9 @@ export class ProcessTable {
    */
   settle(entry: ProcessEntry): void {
     entry.image = compactImage(entry.image, this.keptArgsChars);
-    if (this.entryBytes.has(entry)) {
+    if (this.entryImages.has(entry)) {
       this.account(entry);
-      this.enforceBounds();
+      this.enforceBounds(true);
     }
   }
 

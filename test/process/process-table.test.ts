@@ -45,11 +45,19 @@ describe('ProcessTable', () => {
     return table.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
   }
 
-  /** fork + exec of `p` in another table over the same /proc tree. */
+  /** An exec of `p` (already in the table) in another table, judged. */
+  function spawnAgain(other: ProcessTable, p: FixtureProcess): void {
+    writeProcess(root, p);
+    const { entry } = other.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+    other.settle(entry);
+  }
+
+  /** fork + exec of `p` in another table over the same /proc tree, judged as the stream judges it. */
   function spawnIn(other: ProcessTable, p: FixtureProcess): void {
     writeProcess(root, p);
     other.applyFork(forkEvent(p.ppid, p.pid));
-    other.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+    const { entry } = other.applyExec(execEvent(p.pid, procfs.snapshot(p.pid)));
+    other.settle(entry);
   }
 
   it('seeds running processes with names and parents', () => {
@@ -202,7 +210,7 @@ describe('ProcessTable', () => {
     const budget = 400 * 1024;
     const small = new ProcessTable({ procfs, hostId: HOST, clock, maxKeptBytes: budget });
     small.scan();
-    const big = 'x'.repeat(6_000);
+    const big = 'x'.repeat(4_000);
     const bigPath = `/tmp/${'d'.repeat(3_000)}/payload`;
     // Short-lived processes with long argv: without the budget, each kept ~24 KB until the count cap.
     for (let pid = 3000; pid < 3100; pid++) {
@@ -240,6 +248,41 @@ describe('ProcessTable', () => {
     // The last one came in with room left: whole.
     expect(last.image.executable).toBe(bigPath);
     expect(last.image.args).toEqual([bigPath, big, '5059']);
+  });
+
+  it('counts an image its forks share once, gives it back with its last holder, and cuts an exec only once it is judged', () => {
+    const big = 'z'.repeat(6_000);
+    const counted = new ProcessTable({ procfs, hostId: HOST, clock, exitedTtlMs: 1_000 });
+    counted.scan();
+    const base = counted.stats().keptBytes;
+    spawnIn(counted, { pid: 3000, ppid: 1200, comm: 'parent', argv: ['parent', big], exe: '/usr/bin/parent', startTicks: 60_000 });
+    const withParent = counted.stats().keptBytes;
+    for (let pid = 3001; pid <= 3050; pid++) counted.applyFork(forkEvent(3000, pid));
+    expect(counted.stats().keptBytes).toBe(withParent);
+    // The parent runs something else: its old image is still held, by its forks.
+    spawnAgain(counted, { pid: 3000, ppid: 1200, comm: 'other', argv: ['other'], exe: '/usr/bin/other', startTicks: 60_000 });
+    expect(counted.stats().keptBytes).toBeGreaterThan(withParent);
+    for (let pid = 3001; pid <= 3050; pid++) counted.applyExit(exitEvent(pid));
+    clock.advance(1_001);
+    counted.expire();
+    expect(counted.stats().keptBytes).toBeLessThan(withParent);
+
+    expect(counted.stats().keptBytes).toBeGreaterThan(base);
+
+    // Over the budget, an exec still gets its whole image until it is judged (its document built).
+    const tight = new ProcessTable({ procfs, hostId: HOST, clock, maxKeptBytes: 16 * 1024 });
+    tight.scan();
+    const huge = 'h'.repeat(40_000);
+    writeProcess(root, { pid: 3100, ppid: 1200, comm: 'huge', argv: ['huge', huge], exe: '/usr/bin/huge', startTicks: 61_000 });
+    tight.applyFork(forkEvent(1200, 3100));
+    const { entry } = tight.applyExec(execEvent(3100, procfs.snapshot(3100)));
+    expect(entry.image.args).toEqual(['huge', huge]);
+    expect(tight.stats().keptBytes).toBeGreaterThan(16 * 1024);
+    tight.settle(entry);
+    expect(tight.stats()).toMatchObject({ leaned: 1, live: 5, evictionsLive: 0 });
+    expect(tight.stats().keptBytes).toBeLessThanOrEqual(16 * 1024);
+    expect(entry.image.args!.join(' ').length).toBeLessThanOrEqual(600);
+    expect(entry.image.args![0]).toBe('huge');
   });
 
   it('counts what it holds: the budget is spent by images and given back when entries leave', () => {
