@@ -211,6 +211,7 @@ function compileSequence(
       return createSequenceMatcher(plan, {
         timestampField,
         maxOpenSequences,
+        maxSequenceBytes: limits.maxSequenceBytes,
         readTimestamp: eventTimeReader(timestampField),
       });
     },

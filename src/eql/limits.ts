@@ -13,6 +13,13 @@ export interface EqlLimits {
   /** Most partial sequences a sequence matcher keeps at once; the oldest is evicted beyond it. */
   maxOpenSequences: number;
   /**
+   * Most bytes the events of one matcher's partial sequences may hold (an upper estimate:
+   * sequence.ts eventBytes); the least recently advanced are evicted beyond it. A partial keeps
+   * its events whole, and an event's command line may be 128 KiB: 10,000 of them would be
+   * gigabytes, and the process they run in holds a few hundred megabytes of heap.
+   */
+  maxSequenceBytes: number;
+  /**
    * Longest `regex` pattern, in UTF-16 code units, after the patterns of one operator are joined
    * with `|` (as Elasticsearch does). 1,000 is Elasticsearch's `index.max_regex_length` default.
    */
@@ -37,6 +44,7 @@ export const DEFAULT_LIMITS: Readonly<EqlLimits> = Object.freeze({
   maxDepth: 128,
   maxListSize: 4_096,
   maxOpenSequences: 10_000,
+  maxSequenceBytes: 16 * 1024 * 1024,
   maxRegexLength: 1_000,
   maxRegexProgramSize: 2_000,
   maxLineageProcesses: 65_536,

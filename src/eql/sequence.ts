@@ -73,6 +73,8 @@ const NO_EVENTS: readonly EqlEvent[] = Object.freeze([]);
 export interface SequenceMatcherOptions {
   timestampField: string;
   maxOpenSequences: number;
+  /** Bytes (eventBytes) the partial sequences' events may hold; the oldest go beyond it. */
+  maxSequenceBytes: number;
   /** Milliseconds since the epoch, NaN when the event has no usable time (see timestampMs). */
   readTimestamp: (event: EqlEvent) => number;
 }
@@ -83,6 +85,53 @@ interface Partial {
   startMs: number;
   /** When it last advanced (a counter): the least recently advanced is evicted first. */
   advanced: number;
+  /** eventBytes of its events. */
+  bytes: number;
+}
+
+/** Values past this many in one event are not walked; each counts as a long string. */
+const EVENT_WALK_MAX_VALUES = 4_096;
+const UNWALKED_VALUE_BYTES = 64 * 1024;
+
+/**
+ * An upper estimate of the memory an event holds: every string at 2 bytes per UTF-16 unit behind
+ * a header, other values and containers at a fixed cost. Strings shared with other structures
+ * (the process table's images) are counted all the same: the partial keeps them alive.
+ */
+export function eventBytes(event: EqlEvent): number {
+  // Many sequences may keep the same event: it is walked once.
+  const known = eventBytesMemo.get(event);
+  if (known !== undefined) return known;
+  const bytes = walkBytes(event);
+  eventBytesMemo.set(event, bytes);
+  return bytes;
+}
+
+const eventBytesMemo = new WeakMap<EqlEvent, number>();
+
+function walkBytes(event: unknown): number {
+  let bytes = 0;
+  let values = 0;
+  const stack: unknown[] = [event];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (++values > EVENT_WALK_MAX_VALUES) return bytes + (stack.length + 1) * UNWALKED_VALUE_BYTES;
+    if (typeof value === 'string') {
+      bytes += 16 + 2 * value.length;
+    } else if (Array.isArray(value)) {
+      bytes += 16 + 8 * value.length;
+      for (let i = 0; i < value.length; i++) stack.push(value[i]);
+    } else if (value !== null && typeof value === 'object') {
+      bytes += 32;
+      for (const key in value) {
+        bytes += 16 + 2 * key.length;
+        stack.push((value as Record<string, unknown>)[key]);
+      }
+    } else {
+      bytes += 8;
+    }
+  }
+  return bytes;
 }
 
 const SWEEP_INTERVAL = 256;
@@ -96,6 +145,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
   const open: OrderedMap<JoinKeyId, Partial>[] = Array.from({ length: Math.max(0, lastStage) }, () => new OrderedMap());
   const stats: SequenceMatcherStats = { open: 0, evicted: 0, expired: 0, completed: 0 };
   let total = 0;
+  let heldBytes = 0;
   let advances = 0;
   const scratch: ScratchKey = { keys: [{ values: null, encoded: '' }] };
   let lastTimestamp = 0;
@@ -104,7 +154,11 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
   const isExpired = (partial: Partial, now: number): boolean => maxspanMs !== null && now - partial.startMs > maxspanMs;
 
   const drop = (stage: number, key: JoinKeyId): void => {
-    if (open[stage]!.delete(key)) total--;
+    const partial = open[stage]!.get(key);
+    if (partial === undefined) return;
+    open[stage]!.delete(key);
+    total--;
+    heldBytes -= partial.bytes;
   };
 
   // Partials that completed the first stage are kept in the order of their start (events arrive
@@ -121,6 +175,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
         }
         byKey.delete(key);
         total--;
+        heldBytes -= partial.bytes;
         stats.expired++;
       }
     }
@@ -155,6 +210,9 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
     partial.advanced = ++advances;
     open[stage]!.set(key, partial);
     total++;
+    heldBytes += partial.bytes;
+    // The least recently advanced go first; the one just stored is the most recent.
+    while (heldBytes > options.maxSequenceBytes && total > 1) evictOldest();
   };
 
   const push = (event: EqlEvent): SequenceMatch[] => {
@@ -173,11 +231,12 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k]!;
         if (stage === 0) {
-          const partial: Partial = { events: [event], startMs: now, advanced: 0 };
+          const partial: Partial = { events: [event], startMs: now, advanced: 0, bytes: 0 };
           if (lastStage === 0) {
             (completed ??= []).push({ joinKeys: keyValues(definition, event, key), events: partial.events });
             stats.completed++;
           } else {
+            partial.bytes = eventBytes(event);
             store(0, key.encoded, partial, now);
           }
           continue;
@@ -188,6 +247,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
         if (perPartial && !matchesAfter(definition, event, partial.events)) continue;
         previous.delete(key.encoded);
         total--;
+        heldBytes -= partial.bytes;
         if (isExpired(partial, now)) {
           stats.expired++;
           continue;
@@ -197,6 +257,7 @@ export function createSequenceMatcher(plan: SequencePlan, options: SequenceMatch
           (completed ??= []).push({ joinKeys: keyValues(definition, event, key), events: partial.events });
           stats.completed++;
         } else {
+          partial.bytes += eventBytes(event);
           store(stage, key.encoded, partial, now);
         }
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileQuery, type EqlEvent, type SequenceMatcher } from '../../src/eql/index.js';
+import { eventBytes } from '../../src/eql/sequence.js';
 
 function matcherFor(query: string, options: Parameters<Extract<ReturnType<typeof compileQuery>, { kind: 'sequence' }>['createMatcher']>[0] = {}): SequenceMatcher {
   const compiled = compileQuery(query);
@@ -122,6 +123,31 @@ describe('sequence matcher', () => {
     const atLimit = matcherFor(query, { maxOpenSequences: 5 });
     for (let k = 1; k <= 5; k++) atLimit.push(ev('a', { id: k, k }));
     expect(atLimit.stats).toMatchObject({ open: 5, evicted: 0 });
+  });
+
+  it('bounds the bytes its partial sequences hold, evicting the least recently advanced', () => {
+    const compiled = compileQuery('sequence by k [a where true] [b where true] [c where true]', { limits: { maxSequenceBytes: 100_000 } });
+    if (compiled.kind !== 'sequence') throw new Error('sequence expected');
+    const m = compiled.createMatcher();
+    const padding = 'p'.repeat(20_000); // about 40 KB an event
+    for (let k = 1; k <= 6; k++) m.push(ev('a', { id: k, k, padding }));
+    // Two fit in 100 KB; the four oldest went, counted like the open-sequence cap's evictions.
+    expect(m.stats).toMatchObject({ open: 2, evicted: 4 });
+    // A partial that advances grows, and is the most recent: the other one goes.
+    m.push(ev('b', { id: 20, k: 5, padding }));
+    expect(m.stats).toMatchObject({ open: 1, evicted: 5 });
+    expect(run(m, [ev('c', { id: 30, k: 5 })])).toEqual([[5, 20, 30]]);
+    // Small events are not touched by the byte bound.
+    const small = compiled.createMatcher();
+    for (let k = 1; k <= 200; k++) small.push(ev('a', { id: k, k }));
+    expect(small.stats).toMatchObject({ open: 200, evicted: 0 });
+  });
+
+  it('estimates at least two bytes for every character an event holds', () => {
+    const event = { process: { args: ['sh', 'x'.repeat(1_000)], command_line: `sh ${'x'.repeat(1_000)}` }, n: 1, ok: true };
+    expect(eventBytes(event)).toBeGreaterThanOrEqual(2 * (2 + 1_000 + 1_003));
+    const wide = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]));
+    expect(eventBytes(wide)).toBeGreaterThan(10_000 * 8);
   });
 
   it('uses the compile-time limit unless the matcher overrides it', () => {
