@@ -13,8 +13,10 @@
  *
  * Bounded in bytes, not only in count: a kind is tracked by a hash of its identity (an identity
  * holds the whole argv), and the occurrences kept for its summary are shortened to
- * `keptAlertBytes` (fit-document.ts); at most `maxKeys` kinds are held (the oldest is reported
- * early to make room), so 2,000 kinds cost at most about 64 MiB however long the command lines.
+ * `keptAlertBytes` (fit-document.ts); at most `maxKeys` kinds are held, and the occurrences kept
+ * hold at most `maxHeldBytes` (twice their JSON's length: V8 may keep a string at 2 bytes a
+ * character); beyond either, the oldest kind is reported early to make room. A flood of distinct
+ * alerts on long command lines costs 16 MiB here, not 2,000 × 2 × 16 KiB.
  * Pure: time comes from the clock.
  */
 import { createHash } from 'node:crypto';
@@ -32,11 +34,14 @@ export interface AlertThrottleOptions {
   maxKeys?: number;
   /** Bytes of JSON each occurrence kept for a summary may take; default 16 KiB. */
   keptAlertBytes?: number;
+  /** What all kept occurrences may hold together (twice their JSON's length); default 16 MiB. */
+  maxHeldBytes?: number;
 }
 
 export const DEFAULT_RULE_BUDGET = 20;
 export const DEFAULT_THROTTLE_MAX_KEYS = 2_000;
 export const DEFAULT_KEPT_ALERT_BYTES = 16 * 1024;
+export const DEFAULT_MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 export interface ThrottleSummary {
   key: string;
@@ -56,8 +61,9 @@ export interface ThrottleSummary {
 export interface AlertThrottleStats {
   emitted: number;
   suppressed: number;
-  /** Held-back kinds waiting for their summary. */
+  /** Held-back kinds waiting for their summary, and what their kept occurrences hold. */
   tracked: number;
+  heldBytes: number;
 }
 
 interface HeldKind {
@@ -67,6 +73,9 @@ interface HeldKind {
   suppressed: number;
   first: AlertDocument;
   latest: AlertDocument;
+  /** What first and latest hold (latestBytes is 0 while latest is first). */
+  firstBytes: number;
+  latestBytes: number;
 }
 
 interface RuleWindow {
@@ -97,7 +106,9 @@ export class AlertThrottle {
   private readonly budget: number;
   private readonly maxKeys: number;
   private readonly keptAlertBytes: number;
+  private readonly maxHeldBytes: number;
   private held = 0;
+  private heldBytes = 0;
   private emitted = 0;
   private suppressed = 0;
 
@@ -110,6 +121,7 @@ export class AlertThrottle {
     if (!(this.budget >= 1) || !Number.isInteger(this.budget)) throw new RangeError(`perRuleBudget must be a whole number >= 1, got ${this.budget}`);
     this.maxKeys = options.maxKeys ?? DEFAULT_THROTTLE_MAX_KEYS;
     this.keptAlertBytes = options.keptAlertBytes ?? DEFAULT_KEPT_ALERT_BYTES;
+    this.maxHeldBytes = options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
   }
 
   /** The alert to write now, or null when it is held back for its rule's summary. */
@@ -141,12 +153,16 @@ export class AlertThrottle {
     if (kind !== undefined) {
       kind.suppressed++;
       kind.lastSeenMs = now;
-      kind.latest = kept;
-      return null;
+      kind.latest = kept.doc;
+      this.heldBytes += kept.bytes - kind.latestBytes;
+      kind.latestBytes = kept.bytes;
+    } else {
+      if (this.held >= this.maxKeys) this.reportOldest();
+      window.held.set(key, { key, firstSeenMs: now, lastSeenMs: now, suppressed: 1, first: kept.doc, latest: kept.doc, firstBytes: kept.bytes, latestBytes: 0 });
+      this.held++;
+      this.heldBytes += kept.bytes;
     }
-    if (this.held >= this.maxKeys) this.reportOldest();
-    window.held.set(key, { key, firstSeenMs: now, lastSeenMs: now, suppressed: 1, first: kept, latest: kept });
-    this.held++;
+    while (this.heldBytes > this.maxHeldBytes && this.held > 0) this.reportOldest();
     return null;
   }
 
@@ -166,16 +182,20 @@ export class AlertThrottle {
   }
 
   stats(): AlertThrottleStats {
-    return { emitted: this.emitted, suppressed: this.suppressed, tracked: this.held };
+    return { emitted: this.emitted, suppressed: this.suppressed, tracked: this.held, heldBytes: this.heldBytes };
   }
 
-  private keep(alert: AlertDocument): AlertDocument {
-    return fitDocument(alert as unknown as Record<string, unknown>, this.keptAlertBytes).doc as unknown as AlertDocument;
+  private keep(alert: AlertDocument): { doc: AlertDocument; bytes: number } {
+    const fitted = fitDocument(alert as unknown as Record<string, unknown>, this.keptAlertBytes);
+    return { doc: fitted.doc as unknown as AlertDocument, bytes: 2 * fitted.json.length };
   }
 
   private close(ruleId: string, window: RuleWindow): void {
     this.rules.delete(ruleId);
-    for (const kind of window.held.values()) this.pending.push(summary(kind, window));
+    for (const kind of window.held.values()) {
+      this.pending.push(summary(kind, window));
+      this.heldBytes -= kind.firstBytes + kind.latestBytes;
+    }
     this.held -= window.held.size;
   }
 
@@ -189,6 +209,7 @@ export class AlertThrottle {
     if (oldest === null) return;
     oldest.window.held.delete(oldest.kind.key);
     this.held--;
+    this.heldBytes -= oldest.kind.firstBytes + oldest.kind.latestBytes;
     this.pending.push(summary(oldest.kind, oldest.window));
   }
 }

@@ -27,7 +27,7 @@ describe('AlertThrottle', () => {
       expect((out!.process as { pid: number }).pid).toBe(100 + i);
       expect(out!.execwarden?.throttle).toBeUndefined();
     }
-    expect(throttle.stats()).toEqual({ emitted: 5, suppressed: 0, tracked: 0 });
+    expect(throttle.stats()).toEqual({ emitted: 5, suppressed: 0, tracked: 0, heldBytes: 0 });
   });
 
   it('holds back only what a rule raises beyond its budget, and counts it per kind', () => {
@@ -38,7 +38,8 @@ describe('AlertThrottle', () => {
       now += 10;
       expect(throttle.offer(reverseShellAlert(100 + i, i % 2 === 0 ? 9 : 10))).toBeNull();
     }
-    expect(throttle.stats()).toEqual({ emitted: 3, suppressed: 498, tracked: 2 });
+    expect(throttle.stats()).toMatchObject({ emitted: 3, suppressed: 498, tracked: 2 });
+    expect(throttle.stats().heldBytes).toBeGreaterThan(0);
   });
 
   it('summarises each held-back kind once its rule window closes: count, first and latest', () => {
@@ -123,5 +124,25 @@ describe('AlertThrottle', () => {
     expect(Buffer.byteLength(JSON.stringify(summary!.first))).toBeLessThanOrEqual(8_192);
     expect(Buffer.byteLength(JSON.stringify(summary!.latest))).toBeLessThanOrEqual(8_192);
     expect(summary!.latest.rule.id).toBe(big.rule.id);
+  });
+
+  it('bounds what all held kinds keep together, reporting the oldest early beyond it', () => {
+    now = 0;
+    const pad = 'y'.repeat(20_000);
+    const longAlert = (pid: number): AlertDocument => {
+      const [match] = set.evaluate(execEvent({ name: 'setsid', pid, args: ['setsid', 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/${pid} 0>&1 #${pad}`] }));
+      return buildAlert(match!, clock);
+    };
+    const throttle = new AlertThrottle(clock, { windowMs: 60_000, perRuleBudget: 1, keptAlertBytes: 8_192, maxHeldBytes: 64 * 1024 });
+    for (let pid = 1; pid <= 40; pid++) throttle.offer(longAlert(pid));
+    const stats = throttle.stats();
+    expect(stats.heldBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(stats.tracked).toBeGreaterThan(0);
+    expect(stats.tracked).toBeLessThan(39);
+    // Every held-back alert is accounted for: reported early, or held until its window ends.
+    const early = throttle.drain();
+    expect(early.length + stats.tracked).toBe(39);
+    expect(throttle.drainAll().length).toBe(stats.tracked);
+    expect(throttle.stats().heldBytes).toBe(0);
   });
 });
