@@ -8,6 +8,9 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -606,6 +609,15 @@ void reader::flush() {
     }
   }
   const auto waiting = queued_bytes_ ? static_cast<size_t>(std::max<int64_t>(0, queued_bytes_->load())) : 0;
+  // A backlog that JS has worked off leaves its memory free in this thread's malloc arena, where
+  // glibc keeps it: give it back to the system then, once per backlog.
+  backlog_peak_ = std::max(backlog_peak_, waiting);
+  if (waiting == 0 && backlog_peak_ >= options_.short_cmdlines_above) {
+    backlog_peak_ = 0;
+#if defined(__GLIBC__)
+    ::malloc_trim(0);
+#endif
+  }
   // One batch always goes when nothing waits, however large (its size is bounded by batch_max_bytes).
   if (waiting == 0 || waiting + bytes <= options_.max_queued_bytes) {
     batch_->queued_bytes = bytes;

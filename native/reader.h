@@ -210,6 +210,8 @@ class reader {
   capture_counters& counters_;
   batch_sink sink_;
   std::shared_ptr<std::atomic<int64_t>> queued_bytes_;
+  // The most bytes seen waiting for JS since the last trim (flush).
+  size_t backlog_peak_ = 0;
   proc_snapshotter snapshotter_;
   sequence_tracker sequences_;
   std::vector<proc_event_record> received_;

@@ -19,7 +19,7 @@ import { ExecwardenError } from '../errors.js';
 import { createSinks } from '../outputs/create-sinks.js';
 import type { Sink } from '../outputs/sink.js';
 import { SinkFanout } from '../outputs/sink-fanout.js';
-import { RealProcFs, namesToRead, readCapabilityLastBit, type ProcFs } from '../process/index.js';
+import { RealProcFs, SCAN_CMDLINE_MAX_BYTES, SCAN_CMDLINE_TAIL_BYTES, namesToRead, readCapabilityLastBit, type ProcFs } from '../process/index.js';
 import { formatDiagnostic, type RuleDiagnostic } from '../rules/index.js';
 import { loadConfiguredRules, type AgentConfig } from './config.js';
 import { Engine, type EngineEmitter } from './engine.js';
@@ -153,7 +153,7 @@ export class Agent {
     const host = deps.host ?? loadHostInfo();
     const envRead = namesToRead(config.capture.envVars);
     const stream = new ProcessEventStream({
-      procfs: deps.procfs ?? new RealProcFs({ envVars: envRead }),
+      procfs: deps.procfs ?? new RealProcFs({ envVars: envRead, cmdlineMaxBytes: SCAN_CMDLINE_MAX_BYTES, cmdlineTailBytes: SCAN_CMDLINE_TAIL_BYTES }),
       host,
       clock,
       maxEntries: config.processTable.maxEntries,

@@ -17,7 +17,7 @@ import { ExecwardenError } from '../errors.js';
 import { toJsonLine } from '../outputs/json-line.js';
 import { formatEventPretty } from '../outputs/pretty-format.js';
 import { DEFAULT_ENV_VARS, namesToRead } from '../process/environment.js';
-import { RealProcFs, readCapabilityLastBit, type ProcFs } from '../process/procfs.js';
+import { RealProcFs, SCAN_CMDLINE_MAX_BYTES, SCAN_CMDLINE_TAIL_BYTES, readCapabilityLastBit, type ProcFs } from '../process/procfs.js';
 import type { CommandIo } from './io.js';
 
 export interface CaptureActionOptions {
@@ -38,7 +38,7 @@ export interface CaptureDependencies {
 const defaultDependencies: CaptureDependencies = {
   checkPrivileges: checkCapturePrivileges,
   createSource: (options) => new LiveSource({ ...options, envVars: namesToRead(DEFAULT_ENV_VARS) }),
-  procfs: () => new RealProcFs({ envVars: namesToRead(DEFAULT_ENV_VARS) }),
+  procfs: () => new RealProcFs({ envVars: namesToRead(DEFAULT_ENV_VARS), cmdlineMaxBytes: SCAN_CMDLINE_MAX_BYTES, cmdlineTailBytes: SCAN_CMDLINE_TAIL_BYTES }),
   clock: systemClock,
 };
 

@@ -1,4 +1,4 @@
-export { RealProcFs, FixtureProcFs, DEFAULT_CMDLINE_MAX_BYTES, readCapabilityLastBit } from './procfs.js';
+export { RealProcFs, FixtureProcFs, DEFAULT_CMDLINE_MAX_BYTES, SCAN_CMDLINE_MAX_BYTES, SCAN_CMDLINE_TAIL_BYTES, readCapabilityLastBit } from './procfs.js';
 export { DEFAULT_ENV_VARS, namesToRead } from './environment.js';
 export type { ProcFs } from './procfs.js';
 export { ProcessTable, entityIdFor, decodeExitStatus } from './process-table.js';

@@ -36,6 +36,14 @@ export const DEFAULT_CMDLINE_MAX_BYTES = 128 * 1024;
 export const DEFAULT_CMDLINE_TAIL_BYTES = 16 * 1024;
 /** Bytes of a cut cmdline read only to count its arguments, the same as the native reader's. */
 export const DEFAULT_ARGS_COUNT_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * What the agent's /proc rescans keep of each cmdline (head and end): the process table keeps
+ * 8 KiB of a scanned argv at once (process-table.ts), and a rescan follows every loss, so reading
+ * 128 KiB of each of thousands of processes with long argv would only make garbage while the
+ * agent is already behind.
+ */
+export const SCAN_CMDLINE_MAX_BYTES = 16 * 1024;
+export const SCAN_CMDLINE_TAIL_BYTES = 8 * 1024;
 
 /** Fields of /proc/<pid>/stat after the comm, by their 1-based number in proc(5). */
 export interface StatFields {
