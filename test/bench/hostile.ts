@@ -50,7 +50,7 @@ function shell(script: string): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startAgent(dir: string): Promise<{ agent: ChildProcess; alerts: () => string }> {
+async function startAgent(dir: string): Promise<{ agent: ChildProcess; alerts: () => string; log: () => string }> {
   const alertsFile = path.join(dir, 'alerts.ndjson');
   writeFileSync(path.join(dir, 'config.toml'), `[outputs.file]\npath = "${alertsFile}"\n`);
   // The heap V8 gets under the unit's MemoryMax=512M: Node sizes it from the cgroup's limit
@@ -70,7 +70,7 @@ async function startAgent(dir: string): Promise<{ agent: ChildProcess; alerts: (
       return '';
     }
   };
-  return { agent, alerts };
+  return { agent, alerts, log: () => log };
 }
 
 /** Idle RSS the agent should stay within (what it held before the Defend-faithful fields). */
@@ -78,7 +78,7 @@ const IDLE_RSS_TARGET_MIB = 61;
 
 export async function runHostileBench(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'execwarden-hostile-'));
-  const { agent, alerts } = await startAgent(dir);
+  const { agent, alerts, log } = await startAgent(dir);
   const result: Record<string, unknown> = {};
   try {
     await sleep(1000);
@@ -126,8 +126,20 @@ export async function runHostileBench(): Promise<Record<string, unknown>> {
     const fresh = alerts().slice(before);
     result.paddedPayloadAlerted = fresh.includes(`/dev/tcp/127.0.0.1/${port}`);
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((resolve) => agent.once('exit', resolve));
+    if (agent.exitCode === null && agent.signalCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((resolve) => agent.once('exit', resolve));
+    }
+    // What the floods cost, from the counters the agent logs as it stops.
+    const stopped = log().split('\n').reverse().find((line) => line.includes('"stats"'));
+    try {
+      const stats = (JSON.parse(stopped ?? '{}') as { stats?: { capture: Record<string, number>; processTable: Record<string, number> } }).stats;
+      result.eventsDropped = stats?.capture.eventsDropped;
+      result.cmdlinesKeptShort = stats?.capture.cmdlinesKeptShort;
+      result.imagesLeaned = stats?.processTable.leaned;
+    } catch {
+      // No counters: the figures print as undefined.
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -158,6 +170,7 @@ function printHostile(r: Record<string, unknown>): void {
     [`agent RSS after ${r.longArgvExecs} short-lived execs of 8,000-char argv (MiB)`, f(r.rssAfterLongArgvMiB), `budget ${r.rssBudgetMiB} ${Number(r.rssAfterLongArgvMiB) <= Number(r.rssBudgetMiB) ? 'met' : 'MISSED'}`],
     ['agent peak RSS over all of the above (MiB)', f(r.peakRssMiB), `under the unit's MemoryMax ${UNIT_MEMORY_MAX_MIB} ${Number(r.peakRssMiB) < UNIT_MEMORY_MAX_MIB ? 'met' : 'MISSED'}`],
     [`agent alive after both floods (V8 heap limited to ${UNIT_HEAP_MIB} MiB, as under the unit)`, String(r.survived), r.survived ? 'met' : 'MISSED'],
+    ['what the floods cost: events dropped, argv kept short, table images cut down', `${f(r.eventsDropped, 0)}, ${f(r.cmdlinesKeptShort, 0)}, ${f(r.imagesLeaned, 0)}`, 'counted and alerted'],
     ['payload after 1.8 MiB of argv padding alerted', String(r.paddedPayloadAlerted), r.paddedPayloadAlerted ? 'met' : 'MISSED'],
     ['regex .*(a+)+= on 10,000 chars (ms per value, median)', f(r.pathologicalRegexMs, 2), 'linear (was 0.78 s on 24 chars)'],
   ];
