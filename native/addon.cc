@@ -555,9 +555,12 @@ using batch_tsfn = Napi::TypedThreadSafeFunction<delivery, event_batch, call_js>
 
 void call_js(Napi::Env env, Napi::Function callback, delivery* context, event_batch* raw_batch) {
   std::unique_ptr<event_batch> batch(raw_batch);
-  // Taken off the queue, whether it reaches JS or is freed in teardown.
-  if (batch && context != nullptr && context->queued_bytes) context->queued_bytes->fetch_sub(static_cast<int64_t>(batch->queued_bytes));
-  if (env == nullptr || callback == nullptr || context->tearing_down) return;
+  // Without an environment the thread-safe function is being finalized: its context may already
+  // be freed, and nothing counts the queue any more.
+  if (env == nullptr || callback == nullptr) return;
+  // Taken off the queue, whether it reaches JS or not.
+  if (batch && context->queued_bytes) context->queued_bytes->fetch_sub(static_cast<int64_t>(batch->queued_bytes));
+  if (context->tearing_down) return;
   at_boundary(env, [&] { deliver(env, callback, std::move(batch)); });
 }
 

@@ -612,7 +612,7 @@ void reader::flush() {
   // A backlog that JS has worked off leaves its memory free in this thread's malloc arena, where
   // glibc keeps it: give it back to the system then, once per backlog.
   backlog_peak_ = std::max(backlog_peak_, waiting);
-  if (waiting == 0 && backlog_peak_ >= options_.short_cmdlines_above) {
+  if (waiting == 0 && backlog_peak_ > 0 && backlog_peak_ >= options_.short_cmdlines_above) {
     backlog_peak_ = 0;
 #if defined(__GLIBC__)
     ::malloc_trim(0);

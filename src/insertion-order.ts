@@ -66,9 +66,10 @@ export class FifoQueue<T> {
   }
 }
 
+/** Key and value are let go (undefined) once the slot is dead: it must not keep them alive. */
 interface Slot<K, V> {
-  readonly key: K;
-  value: V;
+  key: K | undefined;
+  value: V | undefined;
   live: boolean;
 }
 
@@ -95,6 +96,7 @@ export class OrderedMap<K, V> {
     return this.slots.get(key)?.value;
   }
 
+
   has(key: K): boolean {
     return this.slots.has(key);
   }
@@ -116,6 +118,8 @@ export class OrderedMap<K, V> {
     const slot = this.slots.get(key);
     if (slot === undefined) return false;
     slot.live = false;
+    slot.key = undefined;
+    slot.value = undefined;
     this.slots.delete(key);
     return true;
   }
@@ -123,7 +127,7 @@ export class OrderedMap<K, V> {
   /** The oldest entry, or undefined when empty. */
   oldest(): [K, V] | undefined {
     const slot = this.liveFront();
-    return slot === undefined ? undefined : [slot.key, slot.value];
+    return slot === undefined ? undefined : [slot.key as K, slot.value as V];
   }
 
   /**
@@ -133,7 +137,7 @@ export class OrderedMap<K, V> {
    */
   *entries(): IterableIterator<[K, V]> {
     this.liveFront();
-    for (const slot of this.order) if (slot !== undefined && slot.live) yield [slot.key, slot.value];
+    for (const slot of this.order) if (slot !== undefined && slot.live) yield [slot.key as K, slot.value as V];
   }
 
   *values(): IterableIterator<V> {

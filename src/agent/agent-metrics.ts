@@ -45,7 +45,7 @@ export function collectAgentMetrics(input: AgentMetricInputs): Metric[] {
         { labels: { cause: 'sequence_evicted' }, value: engine.sequenceEvictions },
       ],
     },
-    one('cmdlines_kept_short_total', 'Exec command lines kept to their head and end (twice the tail bytes) because the batches waiting for JS held more than their threshold.', 'counter', capture.cmdlinesKeptShort ?? 0),
+    one('cmdlines_kept_short_total', 'Exec command lines cut to their head and end (twice the tail bytes) while the batches waiting for JS held more than their threshold (also those the full cap would have cut).', 'counter', capture.cmdlinesKeptShort ?? 0),
     one('queued_bytes', 'Bytes of captured events handed to JS and not yet taken (bounded; past the bound, batches are dropped and counted as lost).', 'gauge', capture.queuedBytes ?? 0),
     one('messages_rejected_total', 'Netlink messages refused (not from the kernel, or malformed).', 'counter', capture.messagesRejected),
     one('execs_ahead_of_rest_total', 'Execs read while a flood of other events kept their socket from being emptied first: their forks may come after them.', 'counter', capture.execsAheadOfRest ?? 0),

@@ -89,14 +89,15 @@ interface Partial {
   bytes: number;
 }
 
-/** Values past this many in one event are not walked; each counts as a long string. */
-const EVENT_WALK_MAX_VALUES = 4_096;
-const UNWALKED_VALUE_BYTES = 64 * 1024;
+/** Objects and arrays past this many in one event are not walked; each counts as UNWALKED_BYTES. */
+const EVENT_WALK_MAX_CONTAINERS = 4_096;
+const UNWALKED_BYTES = 1_024;
 
 /**
  * An upper estimate of the memory an event holds: every string at 2 bytes per UTF-16 unit behind
  * a header, other values and containers at a fixed cost. Strings shared with other structures
- * (the process table's images) are counted all the same: the partial keeps them alive.
+ * (the process table's images) are counted all the same: the partial keeps them alive. Every
+ * string is counted (an argv of 5,000 short arguments costs what it holds, no more).
  */
 export function eventBytes(event: EqlEvent): number {
   // Many sequences may keep the same event: it is walked once.
@@ -111,24 +112,28 @@ const eventBytesMemo = new WeakMap<EqlEvent, number>();
 
 function walkBytes(event: unknown): number {
   let bytes = 0;
-  let values = 0;
+  let containers = 0;
   const stack: unknown[] = [event];
   while (stack.length > 0) {
     const value = stack.pop();
-    if (++values > EVENT_WALK_MAX_VALUES) return bytes + (stack.length + 1) * UNWALKED_VALUE_BYTES;
     if (typeof value === 'string') {
       bytes += 16 + 2 * value.length;
+    } else if (value === null || typeof value !== 'object') {
+      bytes += 8;
+    } else if (++containers > EVENT_WALK_MAX_CONTAINERS) {
+      bytes += UNWALKED_BYTES;
     } else if (Array.isArray(value)) {
       bytes += 16 + 8 * value.length;
-      for (let i = 0; i < value.length; i++) stack.push(value[i]);
-    } else if (value !== null && typeof value === 'object') {
+      for (const item of value) {
+        if (typeof item === 'string') bytes += 16 + 2 * item.length;
+        else stack.push(item);
+      }
+    } else {
       bytes += 32;
       for (const key in value) {
         bytes += 16 + 2 * key.length;
         stack.push((value as Record<string, unknown>)[key]);
       }
-    } else {
-      bytes += 8;
     }
   }
   return bytes;

@@ -10,17 +10,19 @@
  * evicted entry is kept alive per entry in the table.
  *
  * Bounded, in entries and in bytes:
- * - a judged image keeps at most `keptArgsChars` of its argv, a previous one and an exited
- *   process's `keptPreviousArgsChars` (settle(), retire());
+ * - a judged image keeps at most `keptArgsChars` of its argv (settle()), a previous one
+ *   `keptPreviousArgsChars`; a scanned one is kept compact at once (scan(): a rescan after a loss
+ *   may meet thousands of processes, and its recovered documents are judged on that form);
  * - exited entries stay `exitedTtlMs` (late children and exit events of their children still
  *   resolve), then expire;
  * - above `maxEntries` the oldest exited go first, live entries only when the table holds nothing
  *   else (counted apart);
  * - above `maxKeptBytes` (imageBytes(), an upper estimate, of every distinct image the entries
- *   hold: a fork shares its parent's and is not counted twice), the oldest exited go first too;
- *   when only live entries are left, the heavy ones (their images over HEAVY_BYTES), in the order
- *   they became heavy, are cut down to leanImage() and counted (`leaned`); entries that shared an
- *   image share its lean copy. The budget is enforced once an image has been judged (settle(), a
+ *   hold: a fork shares its parent's and is not counted twice), the oldest exited go first too,
+ *   down to the MIN_EXITED_KEPT most recent, which are cut down to leanImage() instead; then the
+ *   heavy live ones (their images over HEAVY_BYTES), in the order they became heavy, are cut down
+ *   too. Each cut is counted (`leaned`); entries that shared an image share its lean copy. An
+ *   entry that leaves keeps only its lean image for the children that still point at it. The budget is enforced once an image has been judged (settle(), a
  *   scan, a rename), so an exec's own document always sees its whole image. A live process is
  *   never dropped for its size, so a user who fills the budget with long command lines, paths or
  *   stream names cannot push a daemon's entry (and its children's parent fields) out. Without
@@ -147,6 +149,8 @@ export const DEFAULT_MAX_PREVIOUS_IMAGES = 8;
 export const DEFAULT_KEPT_ARGS_CHARS = 8192;
 export const DEFAULT_KEPT_PREVIOUS_ARGS_CHARS = 2048;
 export const DEFAULT_MAX_KEPT_BYTES = 64 * 1024 * 1024;
+/** Exited entries never dropped for bytes (only for the entry cap): the most recent ones. */
+const MIN_EXITED_KEPT = 256;
 /** An entry whose images hold more than this is cut down first when the budget is spent. */
 const HEAVY_BYTES = 8 * 1024;
 /** What leanImage() keeps of each text. */
@@ -219,9 +223,8 @@ export class ProcessTable {
   /** One lean copy per image, so that entries which shared an image share its lean copy. */
   private readonly leanCopies = new WeakMap<ProcessImage, ProcessImage>();
   private keptBytes = 0;
-  /** Live entries that were heavy when accounted, in that order; stale ones are skipped. */
-  private readonly heavy = new FifoQueue<ProcessEntry>();
-  private readonly queuedHeavy = new WeakSet<ProcessEntry>();
+  /** Live entries that were heavy when accounted, in that order; an entry leaves as it retires. */
+  private readonly heavy = new OrderedMap<ProcessEntry, true>();
   /** Live processes by pid, oldest first: past `maxEntries` with nothing exited, the oldest goes. */
   private readonly live = new OrderedMap<number, ProcessEntry>();
   private readonly containerIds = new ContainerIds();
@@ -515,21 +518,25 @@ export class ProcessTable {
     for (;;) {
       const overCount = this.live.size + this.exited.length > this.maxEntries;
       if (!overCount && (!bytes || this.keptBytes <= this.maxKeptBytes)) return;
-      const oldestExited = this.exited.shift();
+      // For bytes, the most recent exited stay: when live processes alone fill the budget,
+      // dropping them all would not meet it, and late events of recent exits still resolve.
+      const oldestExited = overCount || this.exited.length > MIN_EXITED_KEPT ? this.exited.shift() : undefined;
       if (oldestExited !== undefined) {
         this.drop(oldestExited);
         this.counters.evictions++;
         continue;
       }
       if (!overCount) {
-        // Over the byte budget with only live entries: cut the heavy ones down, never drop them.
-        if (!this.leanHeavy()) return;
-        continue;
+        // Over the byte budget: cut down the recent exited ones, then the heavy live ones; a live
+        // process is never dropped for its size.
+        if (this.leanExited() || this.leanHeavy()) continue;
+        return;
       }
       const oldestLive = this.live.oldest();
       if (oldestLive === undefined) return;
       this.live.delete(oldestLive[0]);
-      this.unaccount(oldestLive[1]);
+      this.heavy.delete(oldestLive[1]);
+      this.letGo(oldestLive[1]);
       oldestLive[1].parent = null;
       this.counters.evictionsLive++;
     }
@@ -542,17 +549,17 @@ export class ProcessTable {
     const before = this.entryImages.get(entry);
     if (before !== undefined) for (const image of before) this.releaseImage(image);
     this.entryImages.set(entry, images);
-    if (!queueIfHeavy || entry.exitedAtMs !== null || this.queuedHeavy.has(entry) || this.entryImageBytes(entry) <= HEAVY_BYTES) return;
-    this.heavy.push(entry);
-    this.queuedHeavy.add(entry);
-    // Entries that exited or were cut since leave the queue, so it stays within the live ones.
-    if (this.heavy.length > 2 * this.live.size + 1024) {
-      this.heavy.retain((queued) => {
-        if (this.isHeavyLive(queued)) return true;
-        this.queuedHeavy.delete(queued);
-        return false;
-      });
-    }
+    if (!queueIfHeavy || entry.exitedAtMs !== null || this.heavy.has(entry) || this.entryImageBytes(entry) <= HEAVY_BYTES) return;
+    this.heavy.set(entry, true);
+  }
+
+  /**
+   * An entry leaves the table, uncounted from then on; its children may still point at it (their
+   * parent), so what stays reachable through it is its lean image only.
+   */
+  private letGo(entry: ProcessEntry): void {
+    this.unaccount(entry);
+    if (imageBytes(entry.image) > HEAVY_BYTES) entry.image = this.leanCopy(entry.image);
   }
 
   private unaccount(entry: ProcessEntry): void {
@@ -598,15 +605,31 @@ export class ProcessTable {
     return lean;
   }
 
+  /** Cuts every heavy exited entry down to leanImage() (at most MIN_EXITED_KEPT are left); false when none was. */
+  private leanExited(): boolean {
+    let any = false;
+    for (const entry of this.exited) {
+      if (entry === undefined || this.leanCopies.get(entry.image) === entry.image || this.entryImageBytes(entry) <= HEAVY_BYTES) continue;
+      this.cutDown(entry);
+      any = true;
+    }
+    return any;
+  }
+
+  private cutDown(entry: ProcessEntry): void {
+    entry.image = this.leanCopy(entry.image);
+    entry.previous = entry.previous.map((image) => this.leanCopy(image));
+    this.account(entry, false);
+    this.counters.leaned++;
+  }
+
   /** Cuts the longest-queued heavy live entry down to leanImage(); false when none is left. */
   private leanHeavy(): boolean {
-    for (let entry = this.heavy.shift(); entry !== undefined; entry = this.heavy.shift()) {
-      this.queuedHeavy.delete(entry);
+    for (let oldest = this.heavy.oldest(); oldest !== undefined; oldest = this.heavy.oldest()) {
+      const entry = oldest[0];
+      this.heavy.delete(entry);
       if (!this.isHeavyLive(entry)) continue;
-      entry.image = this.leanCopy(entry.image);
-      entry.previous = entry.previous.map((image) => this.leanCopy(image));
-      this.account(entry, false);
-      this.counters.leaned++;
+      this.cutDown(entry);
       return true;
     }
     return false;
@@ -614,6 +637,7 @@ export class ProcessTable {
 
   private retire(entry: ProcessEntry, exitCode: number | null): void {
     if (this.live.get(entry.pid) === entry) this.live.delete(entry.pid);
+    this.heavy.delete(entry);
     // Queued once: a second retirement only updates the facts.
     if (entry.exitedAtMs === null) this.exited.push(entry);
     entry.exitedAtMs = this.clock.nowMs();
@@ -622,7 +646,7 @@ export class ProcessTable {
   }
 
   private drop(entry: ProcessEntry): void {
-    this.unaccount(entry);
+    this.letGo(entry);
     if (this.exitedByPid.get(entry.pid) === entry) this.exitedByPid.delete(entry.pid);
     // Children may still point here; cut the chain so ancestors do not stay alive with it.
     entry.parent = null;
@@ -664,7 +688,7 @@ export class ProcessTable {
     if (entry.previous.length > this.maxPreviousImages) entry.previous.shift();
   }
 
-  /** A scanned image is kept compact at once: nothing judges it whole first (see scan()). */
+  /** A scanned image is kept compact at once (see the module header): its recovered document sees that form. */
   private createFromSnapshot(pid: number, snapshot: ProcSnapshot, origin: ProcessEntry['origin']): ProcessEntry {
     const image = imageFromSnapshot(snapshot);
     const entry = this.addEntry(pid, snapshot.startTicks, false, origin === 'scan' ? compactImage(image, this.keptArgsChars) : image, snapshot.ppid, origin);
@@ -750,8 +774,9 @@ export class ProcessTable {
   private refreshFromScan(entry: ProcessEntry, snapshot: ProcSnapshot): boolean {
     const image = compactImage(imageFromSnapshot(snapshot), this.keptArgsChars);
     let changed = false;
-    // The table keeps judged images compact (settle()): compare like with like.
-    if (snapshot.cmdline !== null && !sameImage(entry.image, image)) {
+    // The table keeps judged images compact (settle()), or lean past its budget: compare like with like.
+    const kept = this.leanCopies.get(entry.image) === entry.image ? leanImage(image, LEAN_CHARS) : image;
+    if (snapshot.cmdline !== null && !sameImage(entry.image, kept)) {
       this.counters.missedExecs++;
       this.pushPrevious(entry, entry.image);
       entry.image = image;

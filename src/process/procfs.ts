@@ -38,12 +38,13 @@ export const DEFAULT_CMDLINE_TAIL_BYTES = 16 * 1024;
 export const DEFAULT_ARGS_COUNT_MAX_BYTES = 16 * 1024 * 1024;
 /**
  * What the agent's /proc rescans keep of each cmdline (head and end): the process table keeps
- * 8 KiB of a scanned argv at once (process-table.ts), and a rescan follows every loss, so reading
- * 128 KiB of each of thousands of processes with long argv would only make garbage while the
- * agent is already behind.
+ * 4,096 characters of each end of a scanned argv at once (process-table.ts), which 16 KiB of
+ * bytes cover even at 3 bytes a character, so the kept form is the one an exec would have left.
+ * A rescan follows every loss: reading 128 KiB of each of thousands of processes with long argv
+ * would only make garbage while the agent is already behind.
  */
-export const SCAN_CMDLINE_MAX_BYTES = 16 * 1024;
-export const SCAN_CMDLINE_TAIL_BYTES = 8 * 1024;
+export const SCAN_CMDLINE_MAX_BYTES = 32 * 1024;
+export const SCAN_CMDLINE_TAIL_BYTES = 16 * 1024;
 
 /** Fields of /proc/<pid>/stat after the comm, by their 1-based number in proc(5). */
 export interface StatFields {

@@ -148,6 +148,10 @@ describe('sequence matcher', () => {
     expect(eventBytes(event)).toBeGreaterThanOrEqual(2 * (2 + 1_000 + 1_003));
     const wide = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]));
     expect(eventBytes(wide)).toBeGreaterThan(10_000 * 8);
+    // Many short arguments cost what they hold, no more (xargs runs them every day).
+    const xargs = { process: { args: Array.from({ length: 5_000 }, (_, i) => `file${i}`) } };
+    expect(eventBytes(xargs)).toBeGreaterThan(5_000 * 16);
+    expect(eventBytes(xargs)).toBeLessThan(256 * 1024);
   });
 
   it('uses the compile-time limit unless the matcher overrides it', () => {

@@ -207,34 +207,38 @@ describe('ProcessTable', () => {
   });
 
   it('keeps its images within a byte budget: the oldest exited go first, live ones are cut down, never dropped', () => {
-    const budget = 400 * 1024;
+    const budget = 4 * 1024 * 1024;
     const small = new ProcessTable({ procfs, hostId: HOST, clock, maxKeptBytes: budget });
     small.scan();
     const big = 'x'.repeat(4_000);
     const bigPath = `/tmp/${'d'.repeat(3_000)}/payload`;
-    // Short-lived processes with long argv: without the budget, each kept ~24 KB until the count cap.
-    for (let pid = 3000; pid < 3100; pid++) {
+    // Short-lived processes with long argv: without the budget, each kept ~40 KB until the count
+    // cap. The 256 most recent exited stay whatever their size.
+    for (let pid = 3000; pid < 3400; pid++) {
       spawnIn(small, { pid, ppid: 1200, comm: 'payload', argv: [bigPath, big, String(pid)], exe: bigPath, cwd: bigPath, startTicks: 60_000 + pid });
       small.applyExit(exitEvent(pid));
     }
     let stats = small.stats();
+    expect(stats.exited).toBeGreaterThanOrEqual(256);
+    expect(stats.evictions + stats.exited).toBe(400);
+    // The recent exited that stay are cut down to fit.
     expect(stats.keptBytes).toBeLessThanOrEqual(budget);
-    expect(stats.evictions).toBeGreaterThan(70);
-    expect(stats.leaned).toBe(0);
+    expect(stats.leaned).toBeGreaterThan(0);
     expect(stats.live).toBe(3);
+    const exitedLeaned = stats.leaned;
 
     // Live heavy processes fill it: they are cut down in the order they became heavy, and stay.
-    for (let pid = 5000; pid < 5060; pid++) {
+    for (let pid = 5000; pid < 5250; pid++) {
       spawnIn(small, { pid, ppid: 1200, comm: 'sleeper', argv: [bigPath, big, String(pid)], exe: bigPath, cwd: bigPath, startTicks: 70_000 + pid });
     }
     stats = small.stats();
     expect(stats.keptBytes).toBeLessThanOrEqual(budget);
-    expect(stats.exited).toBe(0);
-    expect(stats.live).toBe(63);
+    expect(stats.exited).toBeGreaterThanOrEqual(256);
+    expect(stats.live).toBe(253);
     expect(stats.evictionsLive).toBe(0);
-    expect(stats.leaned).toBeGreaterThan(0);
+    expect(stats.leaned).toBeGreaterThan(exitedLeaned);
     const first = small.get(5000)!;
-    const last = small.get(5059)!;
+    const last = small.get(5249)!;
     // The first heavy one was cut: argv head and end kept, paths cut in their middle.
     expect(first.image.argsTruncated).toBe(true);
     expect(first.image.args!.join(' ').length).toBeLessThanOrEqual(600);
@@ -247,7 +251,12 @@ describe('ProcessTable', () => {
     expect(first.image.name).toBe('payload');
     // The last one came in with room left: whole.
     expect(last.image.executable).toBe(bigPath);
-    expect(last.image.args).toEqual([bigPath, big, '5059']);
+    expect(last.image.args).toEqual([bigPath, big, '5249']);
+    // A rescan finds the cut-down processes running what they ran: no missed exec, nothing recovered.
+    const missed = small.stats().missedExecs;
+    const recovered = small.scan().filter((entry) => entry.pid >= 5000);
+    expect(recovered).toEqual([]);
+    expect(small.stats().missedExecs).toBe(missed);
   });
 
   it('counts an image its forks share once, gives it back with its last holder, and cuts an exec only once it is judged', () => {
