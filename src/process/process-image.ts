@@ -326,7 +326,6 @@ export function leanImage(image: ProcessImage, maxChars: number): ProcessImage {
   };
 }
 
-const imageBytesMemo = new WeakMap<ProcessImage, number>();
 
 /** V8 holds a string in at most 2 bytes per UTF-16 unit, behind a header. */
 function textBytes(text: string | null | undefined): number {
@@ -347,12 +346,10 @@ function streamBytes(list: StdioStream[] | null): number {
 
 /**
  * An upper estimate of the memory an image holds (its texts at 2 bytes per unit, arrays and
- * objects at a fixed cost), worked out once per image. What the process table's byte budget
- * counts; an image shared by a parent and its forked child is counted for each.
+ * objects at a fixed cost): what the process table's byte budget counts. A few dozen reads; not
+ * memoised, since a WeakMap entry per image cost the garbage collector more than this.
  */
 export function imageBytes(image: ProcessImage): number {
-  const known = imageBytesMemo.get(image);
-  if (known !== undefined) return known;
   let bytes = 256 + textBytes(image.executable) + textBytes(image.name) + textBytes(image.commandLine) + textBytes(image.cmdlineBase64) +
     textBytes(image.workingDirectory) + textBytes(image.memfdName);
   if (image.args !== null) {
@@ -364,7 +361,6 @@ export function imageBytes(image: ProcessImage): number {
     for (const entry of image.env) bytes += textBytes(entry);
   }
   bytes += streamBytes(image.stdio) + streamBytes(image.parentStdio);
-  imageBytesMemo.set(image, bytes);
   return bytes;
 }
 

@@ -80,6 +80,8 @@ export interface ProcessEntry extends Omit<StatusFields, 'threads'> {
   exitedAtMs: number | null;
   /** Decoded exit status: the exit code, or 128 + signal number when killed by a signal. */
   exitCode: number | null;
+  /** The images the table's byte budget counts for this entry (set while it is in the table). */
+  counted?: ProcessImage[] | undefined;
 }
 
 export interface ProcessTableOptions {
@@ -187,6 +189,13 @@ export function entityIdFor(hostId: string, pid: number, startTicks: number): st
   return prefix + String.fromCharCode(...codes);
 }
 
+/** Whether `counted` is exactly [image, ...previous]. */
+function sameImages(counted: readonly ProcessImage[], image: ProcessImage, previous: readonly ProcessImage[]): boolean {
+  if (counted.length !== previous.length + 1 || counted[0] !== image) return false;
+  for (let i = 0; i < previous.length; i++) if (counted[i + 1] !== previous[i]) return false;
+  return true;
+}
+
 /** exit status as wait(2) gives it -> exit code, or 128 + signal like a shell. */
 export function decodeExitStatus(status: number): number {
   const signal = status & 0x7f;
@@ -218,15 +227,17 @@ export class ProcessTable {
    * keptBytes counts an image once however many entries share it (a fork shares its parent's).
    */
   private readonly imageRefs = new Map<ProcessImage, number>();
-  /** The images each entry was last accounted with. */
-  private readonly entryImages = new WeakMap<ProcessEntry, ProcessImage[]>();
   /** One lean copy per image, so that entries which shared an image share its lean copy. */
   private readonly leanCopies = new WeakMap<ProcessImage, ProcessImage>();
   private keptBytes = 0;
   /** Live entries that were heavy when accounted, in that order; an entry leaves as it retires. */
   private readonly heavy = new OrderedMap<ProcessEntry, true>();
-  /** Live processes by pid, oldest first: past `maxEntries` with nothing exited, the oldest goes. */
-  private readonly live = new OrderedMap<number, ProcessEntry>();
+  /**
+   * Live processes by pid. Past `maxEntries` with nothing exited the first inserted goes; finding
+   * it scans past the Map's deleted slots (insertion-order.ts), which only a table full of live
+   * processes pays, and an OrderedMap here cost every fork and exit more than that.
+   */
+  private readonly live = new Map<number, ProcessEntry>();
   private readonly containerIds = new ContainerIds();
   /**
    * Exited entries in exit order; they leave only from the front (expiry, eviction). A queue, not
@@ -376,6 +387,7 @@ export class ProcessTable {
       leaderExit: null,
       exitedAtMs: null,
       exitCode: null,
+      counted: undefined,
     };
     if (lateFork) {
       this.counters.lateForks++;
@@ -532,8 +544,9 @@ export class ProcessTable {
         if (this.leanExited() || this.leanHeavy()) continue;
         return;
       }
-      const oldestLive = this.live.oldest();
-      if (oldestLive === undefined) return;
+      const first = this.live.entries().next();
+      if (first.done === true) return;
+      const oldestLive = first.value;
       this.live.delete(oldestLive[0]);
       this.heavy.delete(oldestLive[1]);
       this.letGo(oldestLive[1]);
@@ -544,11 +557,13 @@ export class ProcessTable {
 
   /** Brings keptBytes up to date with the images the entry holds now; a heavy live one is queued for leanHeavy. */
   private account(entry: ProcessEntry, queueIfHeavy = true): void {
+    const before = entry.counted;
+    // Unchanged (a short image settled as it was): nothing to count again.
+    if (before !== undefined && sameImages(before, entry.image, entry.previous)) return;
     const images = entry.previous.length === 0 ? [entry.image] : [entry.image, ...entry.previous];
     for (const image of images) this.holdImage(image);
-    const before = this.entryImages.get(entry);
     if (before !== undefined) for (const image of before) this.releaseImage(image);
-    this.entryImages.set(entry, images);
+    entry.counted = images;
     if (!queueIfHeavy || entry.exitedAtMs !== null || this.heavy.has(entry) || this.entryImageBytes(entry) <= HEAVY_BYTES) return;
     this.heavy.set(entry, true);
   }
@@ -563,10 +578,10 @@ export class ProcessTable {
   }
 
   private unaccount(entry: ProcessEntry): void {
-    const images = this.entryImages.get(entry);
+    const images = entry.counted;
     if (images === undefined) return;
     for (const image of images) this.releaseImage(image);
-    this.entryImages.delete(entry);
+    entry.counted = undefined;
   }
 
   private holdImage(image: ProcessImage): void {
@@ -677,7 +692,7 @@ export class ProcessTable {
    */
   settle(entry: ProcessEntry): void {
     entry.image = compactImage(entry.image, this.keptArgsChars);
-    if (this.entryImages.has(entry)) {
+    if (entry.counted !== undefined) {
       this.account(entry);
       this.enforceBounds(true);
     }
@@ -740,6 +755,7 @@ export class ProcessTable {
       leaderExit: null,
       exitedAtMs: null,
       exitCode: null,
+      counted: undefined,
     };
     this.live.set(pid, entry);
     this.account(entry);
