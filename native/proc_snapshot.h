@@ -183,7 +183,6 @@ class proc_snapshotter {
   // or the configured cap again. The reader asks for it while JS is behind (reader.h).
   // Runs on the reader thread.
   void keep_short_cmdlines(bool short_ones);
-  size_t cmdline_limit() const { return cmdline_limit_; }
 
  private:
   // Reads a whole small file into `buffer`; returns bytes read or -errno.

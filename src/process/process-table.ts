@@ -22,8 +22,9 @@
  *   down to the MIN_EXITED_KEPT most recent, which are cut down to leanImage() instead; then the
  *   heavy live ones (their images over HEAVY_BYTES), in the order they became heavy, are cut down
  *   too. Each cut is counted (`leaned`); entries that shared an image share its lean copy. An
- *   entry that leaves keeps only its lean image for the children that still point at it. The budget is enforced once an image has been judged (settle(), a
- *   scan, a rename), so an exec's own document always sees its whole image. A live process is
+ *   entry that leaves keeps only its lean image for the children that still point at it. The
+ *   budget is enforced once an image has been judged (settle(), a scan, a rename), so an exec's
+ *   own document always sees its whole image. A live process is
  *   never dropped for its size, so a user who fills the budget with long command lines, paths or
  *   stream names cannot push a daemon's entry (and its children's parent fields) out. Without
  *   this, 36,000 short-lived execs with 8,000-character arguments held 750 MiB.
@@ -230,8 +231,10 @@ export class ProcessTable {
   /** One lean copy per image, so that entries which shared an image share its lean copy. */
   private readonly leanCopies = new WeakMap<ProcessImage, ProcessImage>();
   private keptBytes = 0;
-  /** Live entries that were heavy when accounted, in that order; an entry leaves as it retires. */
+  /** Live entries that were heavy when accounted, in that order; an entry moves on as it retires. */
   private readonly heavy = new OrderedMap<ProcessEntry, true>();
+  /** Heavy entries that retired while queued, in retirement order; an entry leaves as it is dropped. */
+  private readonly heavyExited = new OrderedMap<ProcessEntry, true>();
   /**
    * Live processes by pid. Past `maxEntries` with nothing exited the first inserted goes; finding
    * it scans past the Map's deleted slots (insertion-order.ts), which only a table full of live
@@ -620,15 +623,13 @@ export class ProcessTable {
     return lean;
   }
 
-  /** Cuts every heavy exited entry down to leanImage() (at most MIN_EXITED_KEPT are left); false when none was. */
+  /** Cuts the oldest heavy exited entry down to leanImage(); false when none is left. */
   private leanExited(): boolean {
-    let any = false;
-    for (const entry of this.exited) {
-      if (entry === undefined || this.leanCopies.get(entry.image) === entry.image || this.entryImageBytes(entry) <= HEAVY_BYTES) continue;
-      this.cutDown(entry);
-      any = true;
-    }
-    return any;
+    const oldest = this.heavyExited.oldest();
+    if (oldest === undefined) return false;
+    this.heavyExited.delete(oldest[0]);
+    this.cutDown(oldest[0]);
+    return true;
   }
 
   private cutDown(entry: ProcessEntry): void {
@@ -652,7 +653,7 @@ export class ProcessTable {
 
   private retire(entry: ProcessEntry, exitCode: number | null): void {
     if (this.live.get(entry.pid) === entry) this.live.delete(entry.pid);
-    this.heavy.delete(entry);
+    if (this.heavy.delete(entry)) this.heavyExited.set(entry, true);
     // Queued once: a second retirement only updates the facts.
     if (entry.exitedAtMs === null) this.exited.push(entry);
     entry.exitedAtMs = this.clock.nowMs();
@@ -661,6 +662,7 @@ export class ProcessTable {
   }
 
   private drop(entry: ProcessEntry): void {
+    this.heavyExited.delete(entry);
     this.letGo(entry);
     if (this.exitedByPid.get(entry.pid) === entry) this.exitedByPid.delete(entry.pid);
     // Children may still point here; cut the chain so ancestors do not stay alive with it.
