@@ -326,7 +326,6 @@ export function leanImage(image: ProcessImage, maxChars: number): ProcessImage {
   };
 }
 
-
 /** V8 holds a string in at most 2 bytes per UTF-16 unit, behind a header. */
 function textBytes(text: string | null | undefined): number {
   return text === null || text === undefined ? 0 : 16 + 2 * text.length;
